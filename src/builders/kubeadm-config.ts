@@ -1,0 +1,64 @@
+import { stringify } from "yaml";
+import type { Cidr } from "../cidr.js";
+
+export const KUBEADM_CONFIG_PATH = "/etc/kubernetes/kubeadm-config.yaml";
+
+export interface KubeadmConfigInput {
+  clusterName: string;
+  nodeName: string;
+  nodeIP: string;
+  /** `1.35.8`; undefined leaves kubeadm's own default (the version the node image ships). */
+  kubernetesVersion: string | undefined;
+  podSubnet: Cidr;
+  serviceSubnet: Cidr;
+}
+
+/** kubeadm v1beta4 documents (kubeadm 1.31+, the oldest supported node image). */
+export function buildKubeadmConfig(c: KubeadmConfigInput): object[] {
+  return [
+    {
+      apiVersion: "kubeadm.k8s.io/v1beta4",
+      kind: "InitConfiguration",
+      localAPIEndpoint: { advertiseAddress: c.nodeIP, bindPort: 6443 },
+      nodeRegistration: {
+        name: c.nodeName,
+        criSocket: "unix:///run/containerd/containerd.sock",
+        kubeletExtraArgs: [{ name: "node-ip", value: c.nodeIP }],
+      },
+    },
+    {
+      apiVersion: "kubeadm.k8s.io/v1beta4",
+      kind: "ClusterConfiguration",
+      clusterName: c.clusterName,
+      ...(c.kubernetesVersion ? { kubernetesVersion: `v${c.kubernetesVersion}` } : {}),
+      controlPlaneEndpoint: `${c.nodeIP}:6443`,
+      networking: {
+        podSubnet: c.podSubnet.text,
+        serviceSubnet: c.serviceSubnet.text,
+        dnsDomain: "cluster.local",
+      },
+      apiServer: { certSANs: ["127.0.0.1", "localhost", c.nodeIP, c.nodeName] },
+    },
+    {
+      apiVersion: "kubelet.config.k8s.io/v1beta1",
+      kind: "KubeletConfiguration",
+      // The serving certificate comes from a CSR the action approves (kube/csr-approver.ts), so
+      // kubectl logs/exec/port-forward verify against the cluster CA.
+      serverTLSBootstrap: true,
+      cgroupDriver: "systemd",
+      failSwapOn: false,
+    },
+    {
+      apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
+      kind: "KubeProxyConfiguration",
+      // kube-proxy would otherwise try to raise nf_conntrack_max, which a VM's namespaced sysctl refuses.
+      conntrack: { maxPerCore: 0 },
+    },
+  ];
+}
+
+export function renderKubeadmConfig(c: KubeadmConfigInput): string {
+  return buildKubeadmConfig(c)
+    .map((doc) => stringify(doc))
+    .join("---\n");
+}

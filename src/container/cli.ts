@@ -1,0 +1,184 @@
+import { spawn } from "node:child_process";
+import * as core from "@actions/core";
+import { getExecOutput } from "@actions/exec";
+
+/** A failed `container` command: the command line, its exit code and what it said. */
+export class ContainerError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly code: number,
+    readonly stderr: string,
+  ) {
+    const said = stderr.trim().split("\n").slice(-3).join(" | ");
+    super(`'container ${args.join(" ")}' exited ${code}${said ? `: ${said}` : ""}`);
+    this.name = "ContainerError";
+  }
+
+  get serviceDown(): boolean {
+    return /XPC connection error|container system service has been started/i.test(this.stderr);
+  }
+
+  get notFound(): boolean {
+    return /not found/i.test(this.stderr);
+  }
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CallOptions {
+  input?: Buffer | string;
+  /** Print the command line and its output in the log. */
+  show?: boolean;
+  /** Return a non-zero exit instead of throwing. */
+  allowFailure?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface ContainerState {
+  id: string;
+  /** running | stopped | stopping | unknown */
+  state: string;
+  labels: Record<string, string>;
+  ipv4: string | undefined;
+  mtu: number | undefined;
+}
+
+/** Normalises the 1.x, 0.8–0.12 and ≤0.7 shapes of `container inspect`/`list --format json` elements. */
+export function parseContainerState(raw: unknown): ContainerState {
+  const o = (raw ?? {}) as Record<string, unknown>;
+  const conf = (o.configuration ?? {}) as Record<string, unknown>;
+  const status = o.status;
+  let state = "unknown";
+  let networks: unknown[] = [];
+  if (status && typeof status === "object") {
+    const s = status as Record<string, unknown>;
+    state = String(s.state ?? "unknown");
+    networks = Array.isArray(s.networks) ? s.networks : [];
+  } else {
+    if (typeof status === "string") state = status;
+    networks = Array.isArray(o.networks) ? o.networks : [];
+  }
+  let ipv4: string | undefined;
+  let mtu: number | undefined;
+  for (const n of networks) {
+    const net = (n ?? {}) as Record<string, unknown>;
+    const addr = net.ipv4Address ?? net.address;
+    if (typeof addr === "string" && addr) {
+      ipv4 = addr.split("/")[0];
+      if (typeof net.mtu === "number") mtu = net.mtu;
+      break;
+    }
+  }
+  const labels = (conf.labels ?? o.labels ?? {}) as Record<string, string>;
+  return { id: String(o.id ?? conf.id ?? ""), state, labels, ipv4, mtu };
+}
+
+/** The only place that knows the Apple `container` CLI: its flags, JSON shapes and errors. */
+export class ContainerCli {
+  constructor(readonly bin = "container") {}
+
+  async call(args: string[], opts: CallOptions = {}): Promise<RunResult> {
+    if (opts.show) core.info(`[command]container ${args.join(" ")}`);
+    const r = await getExecOutput(this.bin, args, {
+      silent: !opts.show,
+      ignoreReturnCode: true,
+      ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
+      ...(opts.env ? { env: { ...(process.env as Record<string, string>), ...opts.env } } : {}),
+    });
+    if (r.exitCode !== 0 && !opts.allowFailure) throw new ContainerError(args, r.exitCode, r.stderr);
+    return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined when the CLI is missing. */
+  async version(): Promise<string | undefined> {
+    try {
+      const r = await this.call(["--version"], { allowFailure: true });
+      return /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
+    } catch {
+      return undefined; // not on PATH
+    }
+  }
+
+  async serviceRunning(): Promise<boolean> {
+    return (await this.call(["system", "status"], { allowFailure: true })).code === 0;
+  }
+
+  async systemStatusJson(): Promise<Record<string, unknown> | undefined> {
+    const r = await this.call(["system", "status", "--format", "json"], { allowFailure: true });
+    if (r.code !== 0) return undefined;
+    try {
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    } catch {
+      return undefined; // before 0.10.0 there is no JSON form
+    }
+  }
+
+  async inspect(name: string): Promise<ContainerState | undefined> {
+    const r = await this.call(["inspect", name], { allowFailure: true });
+    if (r.code !== 0) {
+      if (/not found/i.test(r.stderr)) return undefined;
+      throw new ContainerError(["inspect", name], r.code, r.stderr);
+    }
+    const arr = JSON.parse(r.stdout) as unknown[];
+    return arr.length ? parseContainerState(arr[0]) : undefined;
+  }
+
+  async list(): Promise<ContainerState[]> {
+    const r = await this.call(["list", "--all", "--format", "json"]);
+    return (JSON.parse(r.stdout || "[]") as unknown[]).map(parseContainerState);
+  }
+
+  async exec(name: string, argv: string[], opts: CallOptions = {}): Promise<RunResult> {
+    return this.call(["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], opts);
+  }
+
+  /** Runs a shell script in the node. */
+  async sh(name: string, script: string, opts: CallOptions = {}): Promise<RunResult> {
+    return this.exec(name, ["sh", "-c", script], opts);
+  }
+
+  /** Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets). */
+  async writeFile(name: string, path: string, content: string, mode = "0644"): Promise<void> {
+    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+    await this.sh(name, `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${mode} '${path}.tmp' && mv '${path}.tmp' '${path}'`, {
+      input: content,
+    });
+  }
+
+  async readFile(name: string, path: string): Promise<string> {
+    return (await this.exec(name, ["cat", path])).stdout;
+  }
+
+  async imageRefs(): Promise<string[]> {
+    const r = await this.call(["image", "ls", "--format", "json"]);
+    const refs: string[] = [];
+    for (const raw of JSON.parse(r.stdout || "[]") as Array<Record<string, unknown>>) {
+      const ref = raw.reference ?? (raw.configuration as Record<string, unknown> | undefined)?.reference ?? raw.name;
+      if (typeof ref === "string") refs.push(ref);
+    }
+    return refs;
+  }
+
+  /** `container image save REF | container exec -i NODE …`, streamed without a temporary file. */
+  async pipeImageInto(ref: string, node: string, argv: string[]): Promise<void> {
+    const save = spawn(this.bin, ["image", "save", ref], { stdio: ["ignore", "pipe", "pipe"] });
+    const load = spawn(this.bin, ["exec", "-i", node, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
+    save.stdout.pipe(load.stdin);
+    const collect = (p: ReturnType<typeof spawn>) =>
+      new Promise<RunResult>((resolve, reject) => {
+        let stdout = "";
+        let stderr = "";
+        p.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+        p.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+        p.on("error", reject);
+        p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+      });
+    const [s, l] = await Promise.all([collect(save), collect(load)]);
+    if (s.code !== 0) throw new ContainerError(["image", "save", ref], s.code, s.stderr);
+    if (l.code !== 0) throw new ContainerError(["exec", "-i", node, ...argv], l.code, l.stderr);
+  }
+}

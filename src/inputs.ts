@@ -1,0 +1,198 @@
+import { type Cidr, cidrOverlaps, parseCidr } from "./cidr.js";
+import {
+  DEFAULT_CONTAINER_VERSION,
+  NODE_IMAGES,
+  resolveKubernetesVersion,
+  supportedKubernetesVersions,
+  versionFromImage,
+} from "./versions.js";
+
+export interface Inputs {
+  /** Full version without the v, e.g. `1.35.8`; undefined when a node-image override has no version tag. */
+  kubernetesVersion: string | undefined;
+  nodeImage: string;
+  podSubnet: Cidr;
+  serviceSubnet: Cidr;
+  clusterName: string;
+  nodeName: string;
+  /** `X.Y.Z`, or `installed` to use whatever is there. */
+  containerVersion: string;
+  installerUrl: string | undefined;
+  kubectlVersion: string | undefined;
+  /** Undefined: derive from the host. */
+  cpus: number | undefined;
+  /** In MiB; undefined: derive from the host. */
+  memoryMiB: number | undefined;
+  waitSeconds: number;
+  cache: boolean;
+  cleanup: boolean;
+  approveCsrs: boolean;
+  loadImages: string[];
+}
+
+export interface InputSource {
+  get(name: string): string;
+  getBoolean(name: string): boolean;
+}
+
+export class InputError extends Error {
+  constructor(
+    readonly input: string,
+    readonly value: string,
+    accepted: string,
+  ) {
+    super(`Input '${input}' has an invalid value '${value}': ${accepted}`);
+    this.name = "InputError";
+  }
+}
+
+/** The default network of Apple's vmnet NAT; pod and service ranges must not shadow it. */
+export const VM_NETWORK = parseCidr("192.168.64.0/24")!;
+const LOOPBACK = parseCidr("127.0.0.0/8")!;
+const NODE_SUFFIX = "-control-plane";
+// Apple's container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]+ up to 63 characters; the node name is also a
+// Kubernetes node name (RFC 1123, lowercase), so the cluster name takes the intersection.
+const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const MAX_CONTAINER_NAME = 63;
+const MAX_WAIT_SECONDS = 3600;
+
+function cidrInput(src: InputSource, name: string, minPrefix: number, maxPrefix: number): Cidr {
+  const value = src.get(name);
+  const cidr = parseCidr(value);
+  const accepted = `expected an IPv4 network such as 10.244.0.0/16 (host bits zero) with a prefix from /${minPrefix} to /${maxPrefix}`;
+  if (!cidr || cidr.prefix < minPrefix || cidr.prefix > maxPrefix) throw new InputError(name, value, accepted);
+  for (const [other, what] of [
+    [VM_NETWORK, "the container VM network 192.168.64.0/24"],
+    [LOOPBACK, "the loopback network 127.0.0.0/8"],
+  ] as const) {
+    if (cidrOverlaps(cidr, other)) throw new InputError(name, value, `it overlaps ${what}; ${accepted}`);
+  }
+  return cidr;
+}
+
+export function parseDuration(text: string): number | undefined {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+  if (!m || text.trim() === "" || (m[1] ?? m[2] ?? m[3]) === undefined) return undefined;
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/** `4G`, `4096M`, `4096MB`, `4g` → MiB. */
+export function parseMemory(text: string): number | undefined {
+  const m = /^(\d+)\s*([KMGT])i?B?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2]!.toUpperCase();
+  const mib = unit === "K" ? n / 1024 : unit === "M" ? n : unit === "G" ? n * 1024 : n * 1024 * 1024;
+  return Math.floor(mib);
+}
+
+export function parseInputs(src: InputSource): Inputs {
+  const podSubnet = cidrInput(src, "pod-subnet", 8, 24);
+  const serviceSubnet = cidrInput(src, "service-subnet", 12, 28);
+  if (cidrOverlaps(podSubnet, serviceSubnet)) {
+    throw new InputError(
+      "pod-subnet",
+      podSubnet.text,
+      `it overlaps service-subnet ${serviceSubnet.text}; choose two disjoint ranges`,
+    );
+  }
+
+  const nodeImageInput = src.get("node-image").trim();
+  const requested = src.get("kubernetes-version").trim();
+  let kubernetesVersion: string | undefined;
+  let nodeImage: string;
+  if (nodeImageInput) {
+    if (/\s/.test(nodeImageInput)) {
+      throw new InputError("node-image", nodeImageInput, "expected an image reference such as kindest/node:v1.35.8");
+    }
+    nodeImage = nodeImageInput;
+    kubernetesVersion = versionFromImage(nodeImage);
+  } else {
+    kubernetesVersion = resolveKubernetesVersion(requested);
+    if (!kubernetesVersion) {
+      throw new InputError(
+        "kubernetes-version",
+        requested,
+        `expected one of ${supportedKubernetesVersions().join(", ")} (also as v1.35, 1.35 or v1.35.8), or set node-image`,
+      );
+    }
+    nodeImage = NODE_IMAGES[kubernetesVersion]!;
+  }
+
+  const clusterName = src.get("cluster-name").trim();
+  const maxName = MAX_CONTAINER_NAME - NODE_SUFFIX.length;
+  if (!CLUSTER_NAME.test(clusterName) || clusterName.length > maxName) {
+    throw new InputError(
+      "cluster-name",
+      clusterName,
+      `expected lowercase letters, digits and '-', starting and ending with a letter or digit, at most ${maxName} characters (the node VM is named <cluster-name>${NODE_SUFFIX})`,
+    );
+  }
+
+  const containerVersion = src.get("container-version").trim() || DEFAULT_CONTAINER_VERSION;
+  if (containerVersion !== "installed" && !/^\d+\.\d+\.\d+$/.test(containerVersion)) {
+    throw new InputError("container-version", containerVersion, "expected a release such as 1.2.2, or 'installed'");
+  }
+
+  const installerUrl = src.get("installer-url").trim() || undefined;
+  if (installerUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(installerUrl)) {
+    throw new InputError("installer-url", installerUrl, "expected an http(s):// or file:// URL; {version} is replaced");
+  }
+
+  const kubectlInput = src.get("kubectl-version").trim();
+  const kubectlMatch = /^v?(\d+\.\d+\.\d+)$/.exec(kubectlInput);
+  if (kubectlInput && !kubectlMatch) {
+    throw new InputError("kubectl-version", kubectlInput, "expected a release such as v1.35.8, or empty");
+  }
+
+  const cpusText = src.get("cpus").trim();
+  let cpus: number | undefined;
+  if (cpusText) {
+    cpus = /^\d+$/.test(cpusText) ? Number(cpusText) : NaN;
+    // kubeadm's preflight needs 2 CPUs and about 1.7 GiB; below that init fails after minutes of work.
+    if (!(cpus >= 2 && cpus <= 64)) throw new InputError("cpus", cpusText, "expected a whole number from 2 to 64, or empty");
+  }
+
+  const memoryText = src.get("memory").trim();
+  let memoryMiB: number | undefined;
+  if (memoryText) {
+    memoryMiB = parseMemory(memoryText);
+    if (memoryMiB === undefined || memoryMiB < 2048) {
+      throw new InputError("memory", memoryText, "expected a size with a unit such as 4G or 4096M, at least 2G, or empty");
+    }
+  }
+
+  const waitText = src.get("wait").trim();
+  const waitSeconds = parseDuration(waitText);
+  if (waitSeconds === undefined || waitSeconds < 1 || waitSeconds > MAX_WAIT_SECONDS) {
+    throw new InputError("wait", waitText, `expected seconds (300) or a duration (5m, 90s, 1m30s) from 1s to ${MAX_WAIT_SECONDS / 60}m`);
+  }
+
+  const loadImages = src
+    .get("load-images")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+  for (const image of loadImages) {
+    if (/\s/.test(image)) throw new InputError("load-images", image, "expected one image reference per line");
+  }
+
+  return {
+    kubernetesVersion,
+    nodeImage,
+    podSubnet,
+    serviceSubnet,
+    clusterName,
+    nodeName: clusterName + NODE_SUFFIX,
+    containerVersion,
+    installerUrl,
+    kubectlVersion: kubectlMatch?.[1],
+    cpus,
+    memoryMiB,
+    waitSeconds,
+    cache: src.getBoolean("cache"),
+    cleanup: src.getBoolean("cleanup"),
+    approveCsrs: src.getBoolean("approve-csrs"),
+    loadImages,
+  };
+}

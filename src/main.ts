@@ -1,0 +1,135 @@
+import * as core from "@actions/core";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { ContainerCli } from "./container/cli.js";
+import { parseInputs, type Inputs } from "./inputs.js";
+import { phase, timings, errorMessage, PhaseError } from "./phase.js";
+import { save, STATE } from "./state.js";
+import type { CsrApprover } from "./kube/csr-approver.js";
+import { preflight } from "./steps/preflight.js";
+import { ensureCli } from "./steps/cli.js";
+import { ensureService } from "./steps/service.js";
+import { ensureKernel } from "./steps/kernel.js";
+import { ensureNodeImage } from "./steps/node-image.js";
+import { createNodeVm, type NodeVm } from "./steps/node-vm.js";
+import { prepareNode } from "./steps/prepare-node.js";
+import { kubeadmInit } from "./steps/kubeadm-init.js";
+import { kubeconfigPath, writeKubeconfig } from "./steps/kubeconfig.js";
+import { installCni } from "./steps/cni.js";
+import { collectDiagnostics } from "./steps/diagnostics.js";
+
+async function run(): Promise<void> {
+  const cli = new ContainerCli();
+  let inputs: Inputs | undefined;
+  let node: NodeVm | undefined;
+  let kubeconfig: string | undefined;
+  let kubeadmOutput: string | undefined;
+  let approver: CsrApprover | undefined;
+  try {
+    try {
+      inputs = parseInputs({ get: (n) => core.getInput(n), getBoolean: (n) => core.getBooleanInput(n) });
+    } catch (err) {
+      throw new PhaseError("inputs", err);
+    }
+    const i = inputs;
+    save(STATE.clusterName, i.clusterName);
+    save(STATE.cleanup, String(i.cleanup));
+
+    const pf = await phase("Preflight", preflight);
+    if (pf.warning) core.warning(pf.warning);
+    const cliVersion = await phase("Container CLI", () => ensureCli(cli, i.containerVersion));
+    await phase("Container service", () => ensureService(cli, () => save(STATE.serviceStartedByUs, "true")));
+    const [kernel, image] = await phase("Kernel and node image", () =>
+      Promise.all([ensureKernel(cli, cliVersion), ensureNodeImage(cli, i.nodeImage)]),
+    );
+    const cacheHit = !kernel.downloaded && !image.pulled;
+
+    const vm = await phase("Node VM", () => createNodeVm(cli, i, cliVersion, (name) => save(STATE.node, name)));
+    node = vm;
+    await phase("Node preparation", () => prepareNode(cli, vm));
+    const init = await phase("kubeadm init", async () => {
+      try {
+        return await kubeadmInit(cli, vm, i);
+      } catch (err) {
+        kubeadmOutput = (err as { stderr?: string }).stderr;
+        throw err;
+      }
+    });
+    kubeadmOutput = init.output;
+
+    const kcPath = kubeconfigPath(i.clusterName);
+    save(STATE.kubeconfig, kcPath);
+    const kcResult = await phase("Kubeconfig", () => writeKubeconfig(cli, vm, i.clusterName, kcPath));
+    kubeconfig = kcResult.path;
+    const { loadKubeConfig } = await import("./kube/client.js");
+    const kc: KubeConfig = loadKubeConfig(kcResult.path);
+    if (i.approveCsrs) {
+      const { startCsrApprover } = await import("./kube/csr-approver.js");
+      approver = startCsrApprover(kc, { nodeName: vm.name, hostnames: [vm.name], ips: [vm.ip] }, core);
+    }
+    await phase("CNI (ptp)", () => installCni(cli, vm, i));
+    const { untaintNode } = await import("./steps/untaint.js");
+    await phase("Untaint control plane", () => untaintNode(kc, vm.name));
+    const { waitReady } = await import("./steps/readiness.js");
+    // The budget counts from the start of readiness work, not the start of the job.
+    const deadline = Date.now() + i.waitSeconds * 1000;
+    await phase("Readiness", () => waitReady(kc, { nodeName: vm.name, deadline, servingCertificate: i.approveCsrs }));
+    if (i.loadImages.length) {
+      const { loadImages } = await import("./steps/load-images.js");
+      await phase("Load images", () => loadImages(cli, vm, i.loadImages));
+    }
+
+    let version = i.kubernetesVersion ? `v${i.kubernetesVersion}` : undefined;
+    if (!version) {
+      const { VersionApi } = await import("@kubernetes/client-node");
+      version = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
+    }
+    core.setOutput("kubeconfig", kcResult.path);
+    core.setOutput("node-ip", vm.ip);
+    core.setOutput("cluster-name", i.clusterName);
+    core.setOutput("kubernetes-version", version);
+    core.setOutput("api-server", kcResult.server);
+    core.setOutput("cache-hit", String(cacheHit));
+    core.exportVariable("KUBECONFIG", kcResult.path);
+    await writeSummary({ clusterName: i.clusterName, version, cliVersion, nodeIp: vm.ip, server: kcResult.server, cacheHit });
+  } catch (err) {
+    const diagnostics = inputs
+      ? await collectDiagnostics(cli, {
+          clusterName: inputs.clusterName,
+          node: node?.name,
+          kubeconfig,
+          kubeadmOutput,
+          error: err,
+        }).catch((e: unknown) => {
+          core.warning(`could not collect diagnostics: ${errorMessage(e)}`);
+          return undefined;
+        })
+      : undefined;
+    if (diagnostics) core.setOutput("diagnostics", diagnostics);
+    core.setFailed(errorMessage(err));
+  } finally {
+    await approver?.stop();
+  }
+}
+
+async function writeSummary(s: {
+  clusterName: string;
+  version: string;
+  cliVersion: string;
+  nodeIp: string;
+  server: string;
+  cacheHit: boolean;
+}): Promise<void> {
+  const rows = [
+    [{ data: "Cluster", header: true }, { data: "Value", header: true }],
+    ["Name", s.clusterName],
+    ["Kubernetes", s.version],
+    ["container CLI", s.cliVersion],
+    ["Node IP", s.nodeIp],
+    ["API server", s.server],
+    ["Cache hit", String(s.cacheHit)],
+  ];
+  const phaseRows = [[{ data: "Phase", header: true }, { data: "Seconds", header: true }], ...timings.map((t) => [t.phase, t.seconds.toFixed(2)])];
+  await core.summary.addHeading(`Kubernetes cluster ${s.clusterName}`, 3).addTable(rows).addTable(phaseRows).write();
+}
+
+await run();

@@ -1,0 +1,44 @@
+import * as core from "@actions/core";
+
+/** An error that carries the phase it happened in, so the user reads where creation stopped. */
+export class PhaseError extends Error {
+  constructor(
+    readonly phase: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${phase}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "PhaseError";
+  }
+}
+
+export interface Timing {
+  phase: string;
+  seconds: number;
+}
+
+export const timings: Timing[] = [];
+
+function seconds(startMs: number): number {
+  return Math.round((performance.now() - startMs) / 10) / 100;
+}
+
+/** Runs one phase in a collapsed log group, records its duration, and tags any error with its name. */
+export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  return core.group(name, async () => {
+    try {
+      const result = await fn();
+      const s = seconds(start);
+      timings.push({ phase: name, seconds: s });
+      core.info(`${name}: done in ${s}s`);
+      return result;
+    } catch (err) {
+      timings.push({ phase: name, seconds: seconds(start) });
+      throw err instanceof PhaseError ? err : new PhaseError(name, err);
+    }
+  });
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

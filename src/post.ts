@@ -1,0 +1,28 @@
+import * as core from "@actions/core";
+import { ContainerCli } from "./container/cli.js";
+import { read, STATE } from "./state.js";
+import { keepMessage, teardown, type TeardownInput } from "./steps/teardown.js";
+
+async function run(): Promise<void> {
+  const t: TeardownInput = {
+    node: read(STATE.node),
+    kubeconfig: read(STATE.kubeconfig),
+    serviceStartedByUs: read(STATE.serviceStartedByUs) === "true",
+  };
+  if (!t.node && !t.kubeconfig && !t.serviceStartedByUs) {
+    core.info("Nothing to clean up.");
+    return;
+  }
+  if (read(STATE.cleanup) === "false") {
+    core.notice(keepMessage(t));
+    return;
+  }
+  await core.group("Teardown", () => teardown(new ContainerCli(), t));
+}
+
+try {
+  await run();
+} catch (err) {
+  // Cleanup never fails the job.
+  core.warning(`Cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
+}

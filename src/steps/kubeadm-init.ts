@@ -1,0 +1,55 @@
+import * as core from "@actions/core";
+import { ContainerError, type ContainerCli } from "../container/cli.js";
+import { KUBEADM_CONFIG_PATH, renderKubeadmConfig } from "../builders/kubeadm-config.js";
+import type { Inputs } from "../inputs.js";
+import type { NodeVm } from "./node-vm.js";
+
+/** Preflight checks the VM makes fail for reasons that do not matter to a CI cluster. */
+export const IGNORED_PREFLIGHT_ERRORS = [
+  // The VM may report swap; KubeletConfiguration sets failSwapOn: false.
+  "Swap",
+  // kata kernels ship no /proc/config.gz or module tree for kubeadm's kernel verification.
+  "SystemVerification",
+  // kata kernels have no bridge netfilter; the PTP network does not need it.
+  "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",
+];
+
+export interface KubeadmResult {
+  config: string;
+  output: string;
+}
+
+/** Aligns the node image's pre-loaded pause image with the one kubeadm expects, avoiding a pull. */
+const PAUSE_RETAG =
+  `want=$(kubeadm config images list --config ${KUBEADM_CONFIG_PATH} 2>/dev/null | grep '/pause:' || true); ` +
+  `have=$(ctr -n k8s.io images ls -q 2>/dev/null | grep '/pause:' | head -n 1 || true); ` +
+  `if [ -n "$want" ] && [ -n "$have" ] && ! ctr -n k8s.io images ls -q | grep -qx "$want"; then ctr -n k8s.io images tag "$have" "$want"; fi`;
+
+export async function kubeadmInit(cli: ContainerCli, node: NodeVm, inputs: Inputs): Promise<KubeadmResult> {
+  const config = renderKubeadmConfig({
+    clusterName: inputs.clusterName,
+    nodeName: node.name,
+    nodeIP: node.ip,
+    kubernetesVersion: inputs.kubernetesVersion,
+    podSubnet: inputs.podSubnet,
+    serviceSubnet: inputs.serviceSubnet,
+  });
+  await cli.writeFile(node.name, KUBEADM_CONFIG_PATH, config, "0600");
+  await cli.sh(node.name, PAUSE_RETAG, { allowFailure: true });
+  const args = [
+    "kubeadm",
+    "init",
+    "--config",
+    KUBEADM_CONFIG_PATH,
+    `--ignore-preflight-errors=${IGNORED_PREFLIGHT_ERRORS.join(",")}`,
+    "--skip-token-print",
+  ];
+  core.info(`[command]container exec ${node.name} ${args.join(" ")}`);
+  const r = await cli.exec(node.name, args, { allowFailure: true });
+  const output = r.stdout + r.stderr;
+  // The join token is a credential; mask it should any kubeadm print it anyway.
+  for (const m of output.matchAll(/--token\s+(\S+)/g)) core.setSecret(m[1]!);
+  core.info(output.trimEnd());
+  if (r.code !== 0) throw new ContainerError(["exec", node.name, ...args], r.code, r.stderr);
+  return { config, output };
+}

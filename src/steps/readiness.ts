@@ -1,0 +1,143 @@
+import * as core from "@actions/core";
+import { Health, type KubeConfig, type V1CertificateSigningRequest, type V1Deployment, type V1Node, type V1ServiceAccount } from "@kubernetes/client-node";
+import { watchUntil } from "../kube/watch-until.js";
+
+export interface ReadinessOptions {
+  nodeName: string;
+  /** Absolute deadline (Date.now() scale) shared by every stage. */
+  deadline: number;
+  /** Wait for the kubelet's serving certificate (only when something approves it). */
+  servingCertificate: boolean;
+}
+
+interface Stage {
+  name: string;
+  last: string;
+  run: (signal: AbortSignal) => Promise<unknown>;
+}
+
+function condition(obj: { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } }, type: string) {
+  return obj.status?.conditions?.find((c) => c.type === type);
+}
+
+function clusterStages(kc: KubeConfig, o: ReadinessOptions): Stage[] {
+  const node: Stage = {
+    name: "node Ready",
+    last: "no Node object seen",
+    run: (s) =>
+      watchUntil<V1Node>(kc, {
+        path: "/api/v1/nodes",
+        query: { fieldSelector: `metadata.name=${o.nodeName}` },
+        signal: s,
+        observe: (n) => {
+          const c = condition(n, "Ready");
+          node.last = c ? `Ready=${c.status} (${c.reason ?? ""}: ${c.message ?? ""})` : "no Ready condition";
+        },
+        done: (n) => condition(n, "Ready")?.status === "True",
+      }),
+  };
+  const coredns: Stage = {
+    name: "CoreDNS available",
+    last: "no coredns Deployment seen",
+    run: (s) =>
+      watchUntil<V1Deployment>(kc, {
+        path: "/apis/apps/v1/namespaces/kube-system/deployments",
+        query: { fieldSelector: "metadata.name=coredns" },
+        signal: s,
+        observe: (d) => {
+          coredns.last = `${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? "?"} replicas available`;
+        },
+        done: (d) => (d.status?.availableReplicas ?? 0) >= 1,
+      }),
+  };
+  const sa: Stage = {
+    name: "default ServiceAccount",
+    last: "not created yet",
+    run: (s) =>
+      watchUntil<V1ServiceAccount>(kc, {
+        path: "/api/v1/namespaces/default/serviceaccounts",
+        query: { fieldSelector: "metadata.name=default" },
+        signal: s,
+        done: () => true,
+      }),
+  };
+  const cert: Stage = {
+    name: "kubelet serving certificate issued",
+    last: "no kubelet-serving CSR from the node seen",
+    run: (s) =>
+      watchUntil<V1CertificateSigningRequest>(kc, {
+        path: "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        signal: s,
+        observe: (c) => {
+          if (c.spec.signerName !== "kubernetes.io/kubelet-serving" || c.spec.username !== `system:node:${o.nodeName}`) return;
+          const conds = (c.status?.conditions ?? []).map((x) => x.type).join(",") || "Pending";
+          cert.last = `CSR ${c.metadata?.name}: ${conds}${c.status?.certificate ? ", certificate issued" : ""}`;
+        },
+        done: (c) =>
+          c.spec.signerName === "kubernetes.io/kubelet-serving" &&
+          c.spec.username === `system:node:${o.nodeName}` &&
+          !!c.status?.certificate,
+      }),
+  };
+  return [node, coredns, sa, ...(o.servingCertificate ? [cert] : [])];
+}
+
+/**
+ * Waits until the cluster is usable, in stages sharing one budget: the API answers /readyz, then —
+ * observed in parallel — the node is Ready, CoreDNS is available, the default ServiceAccount exists and
+ * the kubelet's serving certificate is issued. Returns each stage's time in seconds.
+ */
+export async function waitReady(kc: KubeConfig, o: ReadinessOptions): Promise<Record<string, number>> {
+  const controller = new AbortController();
+  const remaining = o.deadline - Date.now();
+  const timer = setTimeout(() => controller.abort(new Error("budget")), Math.max(remaining, 0));
+  const t0 = performance.now();
+  const times: Record<string, number> = {};
+  const done = (name: string) => {
+    times[name] = Math.round(performance.now() - t0) / 1000;
+    core.info(`${name} after ${times[name]}s`);
+  };
+  const api: Stage = {
+    name: "API server ready (/readyz)",
+    last: "no answer yet",
+    run: async (signal) => {
+      const health = new Health(kc);
+      let delay = 50;
+      for (;;) {
+        try {
+          if (await health.readyz({ signal })) return;
+          api.last = "/readyz answered not ready";
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const cause = (err as { cause?: { message?: string; code?: string } }).cause;
+          api.last = cause?.code ?? cause?.message ?? String(err);
+        }
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, delay);
+          signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
+        });
+        delay = Math.min(delay * 2, 500);
+      }
+    },
+  };
+  const pending = new Set<Stage>();
+  const track = async (s: Stage) => {
+    pending.add(s);
+    await s.run(controller.signal);
+    pending.delete(s);
+    done(s.name);
+  };
+  try {
+    await track(api);
+    await Promise.all(clusterStages(kc, o).map(track));
+    return times;
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    const budget = Math.round(remaining / 1000);
+    const lines = [...pending].map((s) => `${s.name} (last observed: ${s.last})`);
+    throw new Error(`not ready within the wait budget (${budget}s): ${lines.join("; ")}`);
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}

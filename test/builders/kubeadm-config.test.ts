@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { renderKubeadmConfig } from "../../src/builders/kubeadm-config.js";
+import { parseCidr } from "../../src/cidr.js";
+
+const base = {
+  clusterName: "ci-a",
+  nodeName: "ci-a-control-plane",
+  nodeIP: "127.0.64.2",
+  kubernetesVersion: "1.34.11",
+  podSubnet: parseCidr("10.200.0.0/16")!,
+  serviceSubnet: parseCidr("10.100.0.0/16")!,
+};
+
+function docs(text: string): Record<string, any> {
+  return Object.fromEntries(parseAllDocuments(text).map((d) => [d.get("kind"), d.toJS()]));
+}
+
+describe("renderKubeadmConfig", () => {
+  it("carries the inputs into kubeadm v1beta4 documents", () => {
+    const d = docs(renderKubeadmConfig(base));
+    expect(d.InitConfiguration.apiVersion).toBe("kubeadm.k8s.io/v1beta4");
+    expect(d.InitConfiguration.localAPIEndpoint.advertiseAddress).toBe("127.0.64.2");
+    expect(d.InitConfiguration.nodeRegistration.name).toBe("ci-a-control-plane");
+    expect(d.InitConfiguration.nodeRegistration.kubeletExtraArgs).toEqual([{ name: "node-ip", value: "127.0.64.2" }]);
+    expect(d.ClusterConfiguration.kubernetesVersion).toBe("v1.34.11");
+    expect(d.ClusterConfiguration.networking).toEqual({ podSubnet: "10.200.0.0/16", serviceSubnet: "10.100.0.0/16", dnsDomain: "cluster.local" });
+    expect(d.ClusterConfiguration.apiServer.certSANs).toEqual(["127.0.0.1", "localhost", "127.0.64.2", "ci-a-control-plane"]);
+    expect(d.KubeletConfiguration).toMatchObject({ serverTLSBootstrap: true, cgroupDriver: "systemd", failSwapOn: false });
+  });
+  it("leaves the version to the image when it is unknown", () => {
+    const d = docs(renderKubeadmConfig({ ...base, kubernetesVersion: undefined }));
+    expect(d.ClusterConfiguration).not.toHaveProperty("kubernetesVersion");
+  });
+});

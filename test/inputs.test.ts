@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import { InputError, parseDuration, parseInputs, parseMemory, type InputSource } from "../src/inputs.js";
+
+const DEFAULTS: Record<string, string> = {
+  "kubernetes-version": "1.35.8",
+  "node-image": "",
+  "pod-subnet": "10.244.0.0/16",
+  "service-subnet": "10.96.0.0/12",
+  "cluster-name": "kina",
+  "container-version": "1.2.2",
+  "installer-url": "",
+  "kubectl-version": "",
+  cpus: "",
+  memory: "",
+  wait: "5m",
+  cache: "true",
+  cleanup: "true",
+  "approve-csrs": "true",
+  "load-images": "",
+};
+
+function source(overrides: Record<string, string> = {}): InputSource {
+  const values = { ...DEFAULTS, ...overrides };
+  return {
+    get: (n) => {
+      if (!(n in values)) throw new Error(`unexpected input ${n}`);
+      return values[n]!;
+    },
+    getBoolean: (n) => values[n] === "true",
+  };
+}
+
+function failure(overrides: Record<string, string>): InputError {
+  try {
+    parseInputs(source(overrides));
+  } catch (err) {
+    if (err instanceof InputError) return err;
+    throw err;
+  }
+  throw new Error("expected an InputError");
+}
+
+describe("parseInputs", () => {
+  it("resolves the defaults", () => {
+    const i = parseInputs(source());
+    expect(i.kubernetesVersion).toBe("1.35.8");
+    expect(i.nodeImage).toMatch(/^kindest\/node:v1\.35\.8@sha256:[0-9a-f]{64}$/);
+    expect(i.podSubnet.text).toBe("10.244.0.0/16");
+    expect(i.serviceSubnet.text).toBe("10.96.0.0/12");
+    expect(i.nodeName).toBe("kina-control-plane");
+    expect(i.waitSeconds).toBe(300);
+    expect(i.cpus).toBeUndefined();
+    expect(i).toMatchObject({ cache: true, cleanup: true, approveCsrs: true, loadImages: [] });
+  });
+
+  it.each([
+    ["v1.35", "1.35.8"],
+    ["1.35", "1.35.8"],
+    ["1.34", "1.34.11"],
+    ["v1.34.0", "1.34.0"],
+    ["1.31.4", "1.31.4"],
+  ])("kubernetes-version %s resolves to %s", (v, want) => {
+    expect(parseInputs(source({ "kubernetes-version": v })).kubernetesVersion).toBe(want);
+  });
+
+  it("takes node-image as given and its version from the tag", () => {
+    const i = parseInputs(source({ "node-image": "example.com/node:v1.36.1", "kubernetes-version": "1.99" }));
+    expect(i.nodeImage).toBe("example.com/node:v1.36.1");
+    expect(i.kubernetesVersion).toBe("1.36.1");
+    expect(parseInputs(source({ "node-image": "example.com/node:latest" })).kubernetesVersion).toBeUndefined();
+  });
+
+  it.each([
+    [{ "pod-subnet": "10.244.0.0/33" }, "pod-subnet", "10.244.0.0/33"],
+    [{ "pod-subnet": "banana" }, "pod-subnet", "banana"],
+    [{ "pod-subnet": "192.168.64.0/24" }, "pod-subnet", "overlaps the container VM network"],
+    [{ "pod-subnet": "192.168.0.0/16" }, "pod-subnet", "overlaps the container VM network"],
+    [{ "pod-subnet": "10.244.1.0/16" }, "pod-subnet", "host bits zero"],
+    [{ "pod-subnet": "10.0.0.0/4" }, "pod-subnet", "/8 to /24"],
+    [{ "pod-subnet": "127.0.0.0/16" }, "pod-subnet", "loopback"],
+    [{ "pod-subnet": "10.96.0.0/16", "service-subnet": "10.96.0.0/12" }, "pod-subnet", "overlaps service-subnet 10.96.0.0/12"],
+    [{ "service-subnet": "10.0.0.0/8" }, "service-subnet", "/12 to /28"],
+    [{ "kubernetes-version": "1.99" }, "kubernetes-version", "1.31.4"],
+    [{ "kubernetes-version": "latest" }, "kubernetes-version", "node-image"],
+    [{ "cluster-name": "bad name!" }, "cluster-name", "lowercase"],
+    [{ "cluster-name": "Kina" }, "cluster-name", "lowercase"],
+    [{ "cluster-name": "a".repeat(50) }, "cluster-name", "at most 49"],
+    [{ wait: "-5" }, "wait", "from 1s"],
+    [{ wait: "0" }, "wait", "from 1s"],
+    [{ wait: "2h" }, "wait", "60m"],
+    [{ wait: "soon" }, "wait", "5m"],
+    [{ cpus: "1" }, "cpus", "from 2 to 64"],
+    [{ cpus: "two" }, "cpus", "from 2 to 64"],
+    [{ memory: "512M" }, "memory", "at least 2G"],
+    [{ memory: "4 apples" }, "memory", "4G"],
+    [{ "container-version": "latest" }, "container-version", "installed"],
+    [{ "installer-url": "ftp://x" }, "installer-url", "http"],
+    [{ "kubectl-version": "1.35" }, "kubectl-version", "v1.35.8"],
+    [{ "load-images": "nginx:1 busybox" }, "load-images", "one image"],
+  ])("%o is refused naming %s", (overrides, input, text) => {
+    const err = failure(overrides as Record<string, string>);
+    expect(err.input).toBe(input);
+    expect(err.message).toContain(`Input '${input}'`);
+    expect(err.message).toContain(text);
+  });
+
+  it("reads sizes, durations and image lists", () => {
+    const i = parseInputs(source({ cpus: "4", memory: "6G", wait: "1m30s", "load-images": "nginx:1.27\n\n# c\n busybox \n" }));
+    expect(i).toMatchObject({ cpus: 4, memoryMiB: 6144, waitSeconds: 90, loadImages: ["nginx:1.27", "busybox"] });
+  });
+});
+
+describe("parseDuration / parseMemory", () => {
+  it.each([
+    ["300", 300],
+    ["5m", 300],
+    ["90s", 90],
+    ["1h", 3600],
+    ["1m30s", 90],
+    ["", undefined],
+    ["m", undefined],
+    ["-5", undefined],
+  ])("parseDuration(%j) = %j", (t, v) => expect(parseDuration(t)).toBe(v));
+  it.each([
+    ["4G", 4096],
+    ["4096M", 4096],
+    ["4096MB", 4096],
+    ["2g", 2048],
+    ["2GiB", 2048],
+    ["4", undefined],
+  ])("parseMemory(%j) = %j", (t, v) => expect(parseMemory(t)).toBe(v));
+});

@@ -1,0 +1,261 @@
+// Approves the kubelet's serving-certificate CSR (serverTLSBootstrap) while the cluster comes up, and
+// nothing else: every request goes through the rules in csr-rules.ts.
+import {
+  CertificatesV1Api,
+  Watch,
+  type KubeConfig,
+  type V1CertificateSigningRequest,
+  type V1CertificateSigningRequestCondition,
+} from "@kubernetes/client-node";
+import { evaluateCsr, KUBELET_SERVING_SIGNER, type NodeIdentity } from "./csr-rules.js";
+
+export type { NodeIdentity } from "./csr-rules.js";
+
+export interface CsrDecision {
+  name: string;
+  approved: boolean;
+  reason: string;
+}
+
+export interface CsrApprover {
+  /**
+   * Resolves with the name of the first kubelet-serving CSR of our node that was approved (by us, or
+   * found already approved). Rejects if the approver is stopped first.
+   */
+  readonly firstApproval: Promise<string>;
+  /** Every decision taken, in order. */
+  decisions: CsrDecision[];
+  /** Ends the watch, waits for an approval in flight, and leaves no timers or connections behind. */
+  stop(): Promise<void>;
+}
+
+export interface CsrApproverLog {
+  info(message: string): void;
+  warning(message: string): void;
+}
+
+export interface CsrApproverOptions {
+  /**
+   * Deny kubelet-serving CSRs that fail the rules (with the reason as message) instead of leaving them
+   * pending. Off by default: a pending CSR is never signed either, and a denial cannot be undone, so if
+   * our view of the node's names ever misses one the kubelet uses, pending still lets someone
+   * `kubectl certificate approve` after reading the reason in the log.
+   */
+  deny?: boolean;
+}
+
+const CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+const APPROVE_ATTEMPTS = 5;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+/** A watch that ends sooner than this counts as a failure for backoff, even without an error. */
+const SHORT_WATCH_MS = 1_000;
+/** About 15 s of failing, with the backoff above. */
+const WARN_AFTER_FAILURES = 8;
+
+export function startCsrApprover(
+  kc: KubeConfig,
+  node: NodeIdentity,
+  log: CsrApproverLog,
+  opts: CsrApproverOptions = {},
+): CsrApprover {
+  const api = kc.makeApiClient(CertificatesV1Api);
+  const watch = new Watch(kc);
+  const decisions: CsrDecision[] = [];
+  const requester = `system:node:${node.nodeName}`;
+  // name → resourceVersion last handled, so each version of a CSR is looked at once, even when a
+  // re-established watch replays every CSR as ADDED.
+  const handled = new Map<string, string>();
+  let stopped = false;
+  let queue: Promise<void> = Promise.resolve();
+  let watchStart: Promise<AbortController | undefined> | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let failures = 0;
+
+  let resolveFirst!: (name: string) => void;
+  let rejectFirst!: (err: Error) => void;
+  const firstApproval = new Promise<string>((resolve, reject) => {
+    resolveFirst = resolve;
+    rejectFirst = reject;
+  });
+  // Nobody has to await firstApproval; its rejection on stop() must not become an unhandled one.
+  firstApproval.catch(() => undefined);
+
+  const decide = (name: string, approved: boolean, reason: string) => {
+    decisions.push({ name, approved, reason });
+  };
+
+  const onEvent = (type: string, obj: V1CertificateSigningRequest) => {
+    if (stopped) return;
+    const name = obj?.metadata?.name;
+    if (!name) return;
+    if (type === "DELETED") {
+      handled.delete(name);
+      return;
+    }
+    if (type !== "ADDED" && type !== "MODIFIED") return;
+    failures = 0;
+    const rv = obj.metadata?.resourceVersion ?? "";
+    if (handled.get(name) === rv) return;
+    handled.set(name, rv);
+    // One CSR at a time: approvals are few, and ordering keeps the log readable.
+    queue = queue
+      .then(() => handle(name, obj))
+      .catch((err: unknown) => {
+        log.warning(`could not handle CSR ${name}: ${message(err)}`);
+      });
+  };
+
+  // Other signers' requests (the kubelet's client certificate among them) belong to other approvers.
+  const ours = (csr: V1CertificateSigningRequest) => csr.spec?.signerName === KUBELET_SERVING_SIGNER;
+
+  async function handle(name: string, first: V1CertificateSigningRequest): Promise<void> {
+    let csr = first;
+    for (let attempt = 1; !stopped && ours(csr); attempt++) {
+      if (isDecided(csr)) {
+        if (isApproved(csr) && csr.spec.username === requester) resolveFirst(name);
+        return;
+      }
+      const verdict = await evaluateCsr(csr, node);
+      if (stopped) return;
+      if (!verdict.approve && !opts.deny) {
+        decide(name, false, verdict.reason);
+        log.info(`left CSR ${name} pending: ${verdict.reason}`);
+        return;
+      }
+      const condition: V1CertificateSigningRequestCondition = verdict.approve
+        ? {
+            type: "Approved",
+            status: "True",
+            reason: "KinaApprove",
+            message: `kina approved the ${verdict.reason}`,
+          }
+        : {
+            type: "Denied",
+            status: "True",
+            reason: "KinaDeny",
+            message: `kina denied it: ${verdict.reason}`,
+          };
+      condition.lastUpdateTime = new Date();
+      const body = {
+        ...csr,
+        status: { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] },
+      };
+      try {
+        await api.replaceCertificateSigningRequestApproval({ name, body });
+      } catch (err) {
+        if (statusCode(err) !== 409 || attempt >= APPROVE_ATTEMPTS || stopped) {
+          log.warning(`could not ${verdict.approve ? "approve" : "deny"} CSR ${name}: ${message(err)}`);
+          return;
+        }
+        // Someone else wrote the CSR since we read it: judge the current version again.
+        csr = await api.readCertificateSigningRequest({ name });
+        continue;
+      }
+      decide(name, verdict.approve, verdict.reason);
+      if (verdict.approve) {
+        log.info(`approved CSR ${name}: ${verdict.reason}`);
+        resolveFirst(name);
+      } else {
+        log.info(`denied CSR ${name}: ${verdict.reason}`);
+      }
+      return;
+    }
+  }
+
+  const startWatch = () => {
+    if (stopped) return;
+    const startedAt = Date.now();
+    // No resourceVersion: a new watch lists every CSR as ADDED, so nothing created while the previous
+    // one was down is missed, and there is no expired-version case to handle; `handled` skips repeats.
+    const started = watch
+      .watch(
+        CSR_PATH,
+        { fieldSelector: `spec.signerName=${KUBELET_SERVING_SIGNER}` },
+        onEvent,
+        (err: unknown) => {
+          if (stopped) return;
+          // client-node ends a watch idle for 30 s with a TimeoutError; that is routine, reopen at once.
+          const routine = !err || (err instanceof Error && err.name === "TimeoutError");
+          if (routine && Date.now() - startedAt >= SHORT_WATCH_MS) failures = 0;
+          else failures++;
+          if (!routine) reportFailure(`the CSR watch ended: ${message(err)}`);
+          scheduleWatch();
+        },
+      )
+      .catch((err: unknown) => {
+        if (!stopped) {
+          failures++;
+          reportFailure(`could not watch CSRs: ${message(err)}`);
+          scheduleWatch();
+        }
+        return undefined;
+      });
+    watchStart = started;
+  };
+
+  // A brief outage (the API server restarting) is routine; only a long one is worth a warning.
+  const reportFailure = (what: string) => {
+    if (failures === WARN_AFTER_FAILURES) log.warning(`${what}; still retrying`);
+    else log.info(`${what}; retrying`);
+  };
+
+  const scheduleWatch = () => {
+    if (stopped) return;
+    const delay = failures === 0 ? 0 : Math.min(BACKOFF_MIN_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      startWatch();
+    }, delay);
+  };
+
+  startWatch();
+
+  return {
+    firstApproval,
+    decisions,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(retryTimer);
+      // The controller exists once the server has answered the watch request.
+      (await watchStart)?.abort();
+      await queue;
+      rejectFirst(new Error("the CSR approver stopped before it approved a kubelet serving certificate"));
+    },
+  };
+}
+
+function isDecided(csr: V1CertificateSigningRequest): boolean {
+  const conditions = csr.status?.conditions ?? [];
+  return (
+    Boolean(csr.status?.certificate) ||
+    conditions.some((c) => ["Approved", "Denied", "Failed"].includes(c.type))
+  );
+}
+
+function isApproved(csr: V1CertificateSigningRequest): boolean {
+  const conditions = csr.status?.conditions ?? [];
+  return conditions.some((c) => c.type === "Approved" && c.status === "True");
+}
+
+function statusCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+// One short line: client-node's ApiException message spans lines and carries the whole response.
+function message(err: unknown): string {
+  const code = statusCode(err);
+  const body = (err as { body?: { message?: unknown } } | null)?.body;
+  let text: string;
+  if (code !== undefined)
+    text = `HTTP ${code}${typeof body?.message === "string" ? `: ${body.message}` : ""}`;
+  else if (err instanceof Error) {
+    // undici says only "fetch failed"; the cause says why (ECONNREFUSED, a TLS error…).
+    const cause = err.cause instanceof Error ? err.cause.message : undefined;
+    text = cause ? `${err.message} (${cause})` : err.message;
+  } else text = String(err);
+  text = text.replace(/\s+/g, " ").trim();
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

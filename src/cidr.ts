@@ -41,12 +41,12 @@ export function parseCidr(text: string): Cidr | undefined {
 
 export function cidrOverlaps(a: Cidr, b: Cidr): boolean {
   const p = Math.min(a.prefix, b.prefix);
-  return ((a.network & mask(p)) >>> 0) === ((b.network & mask(p)) >>> 0);
+  return (a.network & mask(p)) >>> 0 === (b.network & mask(p)) >>> 0;
 }
 
 export function cidrContains(c: Cidr, ip: string): boolean {
   const v = parseIPv4(ip);
-  return v !== undefined && ((v & mask(c.prefix)) >>> 0) === c.network;
+  return v !== undefined && (v & mask(c.prefix)) >>> 0 === c.network;
 }
 
 /** The n-th address of the network (1 → the conventional gateway). */

@@ -19,6 +19,8 @@ export interface Inputs {
   containerVersion: string;
   installerUrl: string | undefined;
   kubectlVersion: string | undefined;
+  /** kubectl mirror template; `{version}` is replaced, the checksum is at `<url>.sha256`. */
+  kubectlUrl: string | undefined;
   /** Undefined: derive from the host. */
   cpus: number | undefined;
   /** In MiB; undefined: derive from the host. */
@@ -60,7 +62,8 @@ function cidrInput(src: InputSource, name: string, minPrefix: number, maxPrefix:
   const value = src.get(name);
   const cidr = parseCidr(value);
   const accepted = `expected an IPv4 network such as 10.244.0.0/16 (host bits zero) with a prefix from /${minPrefix} to /${maxPrefix}`;
-  if (!cidr || cidr.prefix < minPrefix || cidr.prefix > maxPrefix) throw new InputError(name, value, accepted);
+  if (!cidr || cidr.prefix < minPrefix || cidr.prefix > maxPrefix)
+    throw new InputError(name, value, accepted);
   for (const [other, what] of [
     [VM_NETWORK, "the container VM network 192.168.64.0/24"],
     [LOOPBACK, "the loopback network 127.0.0.0/8"],
@@ -103,7 +106,11 @@ export function parseInputs(src: InputSource): Inputs {
   let nodeImage: string;
   if (nodeImageInput) {
     if (/\s/.test(nodeImageInput)) {
-      throw new InputError("node-image", nodeImageInput, "expected an image reference such as kindest/node:v1.35.8");
+      throw new InputError(
+        "node-image",
+        nodeImageInput,
+        "expected an image reference such as kindest/node:v1.35.8",
+      );
     }
     nodeImage = nodeImageInput;
     kubernetesVersion = versionFromImage(nodeImage);
@@ -131,12 +138,20 @@ export function parseInputs(src: InputSource): Inputs {
 
   const containerVersion = src.get("container-version").trim() || DEFAULT_CONTAINER_VERSION;
   if (containerVersion !== "installed" && !/^\d+\.\d+\.\d+$/.test(containerVersion)) {
-    throw new InputError("container-version", containerVersion, "expected a release such as 1.2.2, or 'installed'");
+    throw new InputError(
+      "container-version",
+      containerVersion,
+      "expected a release such as 1.2.2, or 'installed'",
+    );
   }
 
   const installerUrl = src.get("installer-url").trim() || undefined;
   if (installerUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(installerUrl)) {
-    throw new InputError("installer-url", installerUrl, "expected an http(s):// or file:// URL; {version} is replaced");
+    throw new InputError(
+      "installer-url",
+      installerUrl,
+      "expected an http(s):// or file:// URL; {version} is replaced",
+    );
   }
 
   const kubectlInput = src.get("kubectl-version").trim();
@@ -145,12 +160,22 @@ export function parseInputs(src: InputSource): Inputs {
     throw new InputError("kubectl-version", kubectlInput, "expected a release such as v1.35.8, or empty");
   }
 
+  const kubectlUrl = src.get("kubectl-url").trim() || undefined;
+  if (kubectlUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(kubectlUrl)) {
+    throw new InputError(
+      "kubectl-url",
+      kubectlUrl,
+      "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at <url>.sha256; {version} is replaced",
+    );
+  }
+
   const cpusText = src.get("cpus").trim();
   let cpus: number | undefined;
   if (cpusText) {
     cpus = /^\d+$/.test(cpusText) ? Number(cpusText) : NaN;
     // kubeadm's preflight needs 2 CPUs and about 1.7 GiB; below that init fails after minutes of work.
-    if (!(cpus >= 2 && cpus <= 64)) throw new InputError("cpus", cpusText, "expected a whole number from 2 to 64, or empty");
+    if (!(cpus >= 2 && cpus <= 64))
+      throw new InputError("cpus", cpusText, "expected a whole number from 2 to 64, or empty");
   }
 
   const memoryText = src.get("memory").trim();
@@ -158,14 +183,22 @@ export function parseInputs(src: InputSource): Inputs {
   if (memoryText) {
     memoryMiB = parseMemory(memoryText);
     if (memoryMiB === undefined || memoryMiB < 2048) {
-      throw new InputError("memory", memoryText, "expected a size with a unit such as 4G or 4096M, at least 2G, or empty");
+      throw new InputError(
+        "memory",
+        memoryText,
+        "expected a size with a unit such as 4G or 4096M, at least 2G, or empty",
+      );
     }
   }
 
   const waitText = src.get("wait").trim();
   const waitSeconds = parseDuration(waitText);
   if (waitSeconds === undefined || waitSeconds < 1 || waitSeconds > MAX_WAIT_SECONDS) {
-    throw new InputError("wait", waitText, `expected seconds (300) or a duration (5m, 90s, 1m30s) from 1s to ${MAX_WAIT_SECONDS / 60}m`);
+    throw new InputError(
+      "wait",
+      waitText,
+      `expected seconds (300) or a duration (5m, 90s, 1m30s) from 1s to ${MAX_WAIT_SECONDS / 60}m`,
+    );
   }
 
   const loadImages = src
@@ -187,6 +220,7 @@ export function parseInputs(src: InputSource): Inputs {
     containerVersion,
     installerUrl,
     kubectlVersion: kubectlMatch?.[1],
+    kubectlUrl,
     cpus,
     memoryMiB,
     waitSeconds,

@@ -10,6 +10,8 @@ import { ensureCli } from "./steps/cli.js";
 import { ensureService } from "./steps/service.js";
 import { ensureKernel } from "./steps/kernel.js";
 import { ensureNodeImage } from "./steps/node-image.js";
+import { ensureKubectl } from "./steps/kubectl.js";
+import { cacheOpener } from "./cache/actions-cache.js";
 import { createNodeVm, type NodeVm } from "./steps/node-vm.js";
 import { prepareNode } from "./steps/prepare-node.js";
 import { kubeadmInit } from "./steps/kubeadm-init.js";
@@ -36,12 +38,20 @@ async function run(): Promise<void> {
 
     const pf = await phase("Preflight", preflight);
     if (pf.warning) core.warning(pf.warning);
-    const cliVersion = await phase("Container CLI", () => ensureCli(cli, i.containerVersion));
-    await phase("Container service", () => ensureService(cli, () => save(STATE.serviceStartedByUs, "true")));
-    const [kernel, image] = await phase("Kernel and node image", () =>
-      Promise.all([ensureKernel(cli, cliVersion), ensureNodeImage(cli, i.nodeImage)]),
+    const installed = await phase("Container CLI", () =>
+      ensureCli(cli, { version: i.containerVersion, installerUrl: i.installerUrl }),
     );
+    const cliVersion = installed.version;
+    await phase("Container service", () =>
+      ensureService(cli, () => save(STATE.serviceStartedByUs, "true"), { stoppedForUpgrade: installed.stoppedService }),
+    );
+    const openCache = cacheOpener(i.cache);
+    const [kernel, image] = await phase("Kernel and node image", () =>
+      Promise.all([ensureKernel(cli, cliVersion, openCache), ensureNodeImage(cli, i.nodeImage, openCache)]),
+    );
+    // Restores from the Actions cache count as hits: nothing came from upstream.
     const cacheHit = !kernel.downloaded && !image.pulled;
+    await phase("kubectl", () => ensureKubectl({ version: i.kubectlVersion, fallback: i.kubernetesVersion, url: i.kubectlUrl }));
 
     const vm = await phase("Node VM", () => createNodeVm(cli, i, cliVersion, (name) => save(STATE.node, name)));
     node = vm;

@@ -21,9 +21,18 @@ export interface KernelSpec {
 }
 
 const KERNELS: ReadonlyArray<{ from: string; kernel: KernelSpec }> = [
-  { from: "0.1.0", kernel: { kata: "3.17.0", tarball: "kata-static-3.17.0-arm64.tar.xz", file: "vmlinux-6.12.28-153" } },
-  { from: "0.9.0", kernel: { kata: "3.26.0", tarball: "kata-static-3.26.0-arm64.tar.zst", file: "vmlinux-6.18.5-177" } },
-  { from: "0.12.0", kernel: { kata: "3.28.0", tarball: "kata-static-3.28.0-arm64.tar.zst", file: "vmlinux-6.18.15-186" } },
+  {
+    from: "0.1.0",
+    kernel: { kata: "3.17.0", tarball: "kata-static-3.17.0-arm64.tar.xz", file: "vmlinux-6.12.28-153" },
+  },
+  {
+    from: "0.9.0",
+    kernel: { kata: "3.26.0", tarball: "kata-static-3.26.0-arm64.tar.zst", file: "vmlinux-6.18.5-177" },
+  },
+  {
+    from: "0.12.0",
+    kernel: { kata: "3.28.0", tarball: "kata-static-3.28.0-arm64.tar.zst", file: "vmlinux-6.18.15-186" },
+  },
 ];
 
 export function compareVersions(a: string, b: string): number {

@@ -5,7 +5,15 @@ describe("cidr", () => {
   it("parses networks and refuses anything else", () => {
     expect(parseCidr("10.244.0.0/16")).toMatchObject({ prefix: 16, text: "10.244.0.0/16" });
     expect(parseCidr("0.0.0.0/0")?.text).toBe("0.0.0.0/0");
-    for (const bad of ["10.244.0.0/33", "10.244.0.0", "banana", "10.244.0.1/16", "256.0.0.0/8", "01.2.3.0/24", "1.2.3/24"]) {
+    for (const bad of [
+      "10.244.0.0/33",
+      "10.244.0.0",
+      "banana",
+      "10.244.0.1/16",
+      "256.0.0.0/8",
+      "01.2.3.0/24",
+      "1.2.3/24",
+    ]) {
       expect(parseCidr(bad), bad).toBeUndefined();
     }
     expect(parseIPv4("255.255.255.255")).toBe(0xffffffff);

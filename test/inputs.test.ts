@@ -10,6 +10,7 @@ const DEFAULTS: Record<string, string> = {
   "container-version": "1.2.2",
   "installer-url": "",
   "kubectl-version": "",
+  "kubectl-url": "",
   cpus: "",
   memory: "",
   wait: "5m",
@@ -67,7 +68,9 @@ describe("parseInputs", () => {
     const i = parseInputs(source({ "node-image": "example.com/node:v1.36.1", "kubernetes-version": "1.99" }));
     expect(i.nodeImage).toBe("example.com/node:v1.36.1");
     expect(i.kubernetesVersion).toBe("1.36.1");
-    expect(parseInputs(source({ "node-image": "example.com/node:latest" })).kubernetesVersion).toBeUndefined();
+    expect(
+      parseInputs(source({ "node-image": "example.com/node:latest" })).kubernetesVersion,
+    ).toBeUndefined();
   });
 
   it.each([
@@ -78,7 +81,11 @@ describe("parseInputs", () => {
     [{ "pod-subnet": "10.244.1.0/16" }, "pod-subnet", "host bits zero"],
     [{ "pod-subnet": "10.0.0.0/4" }, "pod-subnet", "/8 to /24"],
     [{ "pod-subnet": "127.0.0.0/16" }, "pod-subnet", "loopback"],
-    [{ "pod-subnet": "10.96.0.0/16", "service-subnet": "10.96.0.0/12" }, "pod-subnet", "overlaps service-subnet 10.96.0.0/12"],
+    [
+      { "pod-subnet": "10.96.0.0/16", "service-subnet": "10.96.0.0/12" },
+      "pod-subnet",
+      "overlaps service-subnet 10.96.0.0/12",
+    ],
     [{ "service-subnet": "10.0.0.0/8" }, "service-subnet", "/12 to /28"],
     [{ "kubernetes-version": "1.99" }, "kubernetes-version", "1.31.4"],
     [{ "kubernetes-version": "latest" }, "kubernetes-version", "node-image"],
@@ -96,6 +103,7 @@ describe("parseInputs", () => {
     [{ "container-version": "latest" }, "container-version", "installed"],
     [{ "installer-url": "ftp://x" }, "installer-url", "http"],
     [{ "kubectl-version": "1.35" }, "kubectl-version", "v1.35.8"],
+    [{ "kubectl-url": "dl.k8s.io/kubectl" }, "kubectl-url", "<url>.sha256"],
     [{ "load-images": "nginx:1 busybox" }, "load-images", "one image"],
   ])("%o is refused naming %s", (overrides, input, text) => {
     const err = failure(overrides as Record<string, string>);
@@ -104,9 +112,22 @@ describe("parseInputs", () => {
     expect(err.message).toContain(text);
   });
 
+  it("reads the kubectl mirror, empty meaning dl.k8s.io", () => {
+    expect(parseInputs(source()).kubectlUrl).toBeUndefined();
+    const url = "https://mirror.example/k8s/v{version}/kubectl";
+    expect(parseInputs(source({ "kubectl-url": ` ${url} ` })).kubectlUrl).toBe(url);
+  });
+
   it("reads sizes, durations and image lists", () => {
-    const i = parseInputs(source({ cpus: "4", memory: "6G", wait: "1m30s", "load-images": "nginx:1.27\n\n# c\n busybox \n" }));
-    expect(i).toMatchObject({ cpus: 4, memoryMiB: 6144, waitSeconds: 90, loadImages: ["nginx:1.27", "busybox"] });
+    const i = parseInputs(
+      source({ cpus: "4", memory: "6G", wait: "1m30s", "load-images": "nginx:1.27\n\n# c\n busybox \n" }),
+    );
+    expect(i).toMatchObject({
+      cpus: 4,
+      memoryMiB: 6144,
+      waitSeconds: 90,
+      loadImages: ["nginx:1.27", "busybox"],
+    });
   });
 });
 

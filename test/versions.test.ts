@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { newestKubernetesVersion, recommendedKernel, resolveKubernetesVersion, versionFromImage } from "../src/versions.js";
+import {
+  newestKubernetesVersion,
+  recommendedKernel,
+  resolveKubernetesVersion,
+  versionFromImage,
+} from "../src/versions.js";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 

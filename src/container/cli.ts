@@ -53,18 +53,18 @@ export function parseContainerState(raw: unknown): ContainerState {
   const conf = (o.configuration ?? {}) as Record<string, unknown>;
   const status = o.status;
   let state = "unknown";
-  let networks: unknown[] = [];
+  let networks: unknown;
   if (status && typeof status === "object") {
     const s = status as Record<string, unknown>;
     state = String(s.state ?? "unknown");
-    networks = Array.isArray(s.networks) ? s.networks : [];
+    networks = s.networks;
   } else {
     if (typeof status === "string") state = status;
-    networks = Array.isArray(o.networks) ? o.networks : [];
+    networks = o.networks;
   }
   let ipv4: string | undefined;
   let mtu: number | undefined;
-  for (const n of networks) {
+  for (const n of Array.isArray(networks) ? networks : []) {
     const net = (n ?? {}) as Record<string, unknown>;
     const addr = net.ipv4Address ?? net.address;
     if (typeof addr === "string" && addr) {
@@ -144,20 +144,54 @@ export class ContainerCli {
   /** Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets). */
   async writeFile(name: string, path: string, content: string, mode = "0644"): Promise<void> {
     const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-    await this.sh(name, `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${mode} '${path}.tmp' && mv '${path}.tmp' '${path}'`, {
-      input: content,
-    });
+    await this.sh(
+      name,
+      `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${mode} '${path}.tmp' && mv '${path}.tmp' '${path}'`,
+      {
+        input: content,
+      },
+    );
   }
 
   async readFile(name: string, path: string): Promise<string> {
     return (await this.exec(name, ["cat", path])).stdout;
   }
 
+  /** Stops every container and the launchd services (before upgrading the CLI). */
+  async stopService(): Promise<void> {
+    await this.call(["system", "stop"], { show: true });
+  }
+
+  /** Makes the kernel the CLI recommends for its version the default, downloading it. */
+  async setRecommendedKernel(): Promise<void> {
+    await this.call(["system", "kernel", "set", "--recommended", "--force"], { show: true });
+  }
+
+  /** Installs a kernel file as the default; it is copied to `<appRoot>/kernels/<basename>`. */
+  async setKernelBinary(file: string): Promise<void> {
+    await this.call(["system", "kernel", "set", "--binary", file, "--force"], { show: true });
+  }
+
+  async imagePull(ref: string): Promise<void> {
+    await this.call(["image", "pull", ref], { show: true });
+  }
+
+  /** Writes an OCI archive of the image to `file`. */
+  async imageSave(ref: string, file: string): Promise<void> {
+    await this.call(["image", "save", "-o", file, ref], { show: true });
+  }
+
+  async imageLoad(file: string): Promise<void> {
+    await this.call(["image", "load", "-i", file], { show: true });
+  }
+
   async imageRefs(): Promise<string[]> {
     const r = await this.call(["image", "ls", "--format", "json"]);
     const refs: string[] = [];
     for (const raw of JSON.parse(r.stdout || "[]") as Array<Record<string, unknown>>) {
-      const ref = raw.reference ?? (raw.configuration as Record<string, unknown> | undefined)?.reference ?? raw.name;
+      // ≤0.x: {reference, descriptor}; 1.x: {id, configuration: {name, descriptor}, variants}.
+      const conf = raw.configuration as Record<string, unknown> | undefined;
+      const ref = raw.reference ?? conf?.reference ?? conf?.name ?? raw.name;
       if (typeof ref === "string") refs.push(ref);
     }
     return refs;

@@ -4,7 +4,11 @@ import type { Inputs } from "../inputs.js";
 import type { NodeVm } from "./node-vm.js";
 
 /** Writes the PTP conflist, then restarts the kubelet so it picks the network up at once. */
-export async function installCni(cli: ContainerCli, node: NodeVm, inputs: Pick<Inputs, "podSubnet">): Promise<string> {
+export async function installCni(
+  cli: ContainerCli,
+  node: NodeVm,
+  inputs: Pick<Inputs, "podSubnet">,
+): Promise<string> {
   const conflist = renderCniConflist(inputs.podSubnet);
   await cli.writeFile(node.name, CNI_CONFLIST_PATH, conflist);
   await cli.exec(node.name, ["systemctl", "restart", "kubelet"], { show: true });

@@ -20,7 +20,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s`)), ms))),
+    new Promise<T>(
+      (_, reject) => (t = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s`)), ms)),
+    ),
   ]);
 }
 
@@ -30,7 +32,12 @@ export function describeFailure(error: unknown): string {
   const cause = error instanceof PhaseError ? error.cause : error;
   lines.push(`failed step: ${phase}`, `error: ${cause instanceof Error ? cause.message : String(cause)}`);
   if (cause instanceof ContainerError) {
-    lines.push(`command: container ${cause.args.join(" ")}`, `exit code: ${cause.code}`, "stderr:", cause.stderr.trimEnd());
+    lines.push(
+      `command: container ${cause.args.join(" ")}`,
+      `exit code: ${cause.code}`,
+      "stderr:",
+      cause.stderr.trimEnd(),
+    );
   }
   return lines.join("\n") + "\n";
 }
@@ -44,20 +51,32 @@ async function apiSections(kubeconfig: string): Promise<Record<string, () => Pro
   return {
     "nodes.txt": async () =>
       (await core1.listNode()).items
-        .map((n) => `${n.metadata?.name}\t${(n.status?.conditions ?? []).map((c) => `${c.type}=${c.status} ${c.reason ?? ""}: ${c.message ?? ""}`).join("; ")}`)
+        .map(
+          (n) =>
+            `${n.metadata?.name}\t${(n.status?.conditions ?? []).map((c) => `${c.type}=${c.status} ${c.reason ?? ""}: ${c.message ?? ""}`).join("; ")}`,
+        )
         .join("\n"),
     "pods.txt": async () =>
       (await core1.listPodForAllNamespaces()).items
-        .map((p) => `${p.metadata?.namespace}/${p.metadata?.name}\t${p.status?.phase}\t${p.spec?.nodeName ?? ""}\t${p.status?.podIP ?? ""}`)
+        .map(
+          (p) =>
+            `${p.metadata?.namespace}/${p.metadata?.name}\t${p.status?.phase}\t${p.spec?.nodeName ?? ""}\t${p.status?.podIP ?? ""}`,
+        )
         .join("\n"),
     "events.txt": async () =>
       (await core1.listEventForAllNamespaces()).items
         .slice(-200)
-        .map((e) => `${e.lastTimestamp ?? e.eventTime ?? ""}\t${e.type}\t${e.involvedObject.kind}/${e.involvedObject.name}\t${e.reason}\t${e.message ?? ""}`)
+        .map(
+          (e) =>
+            `${e.lastTimestamp ?? e.eventTime ?? ""}\t${e.type}\t${e.involvedObject.kind}/${e.involvedObject.name}\t${e.reason}\t${e.message ?? ""}`,
+        )
         .join("\n"),
     "csrs.txt": async () =>
       (await certs.listCertificateSigningRequest()).items
-        .map((c) => `${c.metadata?.name}\t${c.spec.signerName}\t${c.spec.username ?? ""}\t${(c.status?.conditions ?? []).map((x) => `${x.type}: ${x.message ?? ""}`).join(", ") || "Pending"}`)
+        .map(
+          (c) =>
+            `${c.metadata?.name}\t${c.spec.signerName}\t${c.spec.username ?? ""}\t${(c.status?.conditions ?? []).map((x) => `${x.type}: ${x.message ?? ""}`).join(", ") || "Pending"}`,
+        )
         .join("\n"),
   };
 }
@@ -66,7 +85,9 @@ async function apiSections(kubeconfig: string): Promise<Record<string, () => Pro
 export async function collectDiagnostics(cli: ContainerCli, d: DiagnosticsInput): Promise<string> {
   const dir = path.join(process.env.RUNNER_TEMP || os.tmpdir(), "kina-diagnostics", d.clusterName);
   await fs.mkdir(dir, { recursive: true });
-  const sections: Record<string, () => Promise<string>> = { "failure.txt": async () => describeFailure(d.error) };
+  const sections: Record<string, () => Promise<string>> = {
+    "failure.txt": async () => describeFailure(d.error),
+  };
   if (d.kubeadmOutput) sections["kubeadm-init.txt"] = async () => d.kubeadmOutput!;
   if (d.node) {
     const node = d.node;
@@ -77,14 +98,17 @@ export async function collectDiagnostics(cli: ContainerCli, d: DiagnosticsInput)
     sections["container-inspect.json"] = () => out(["inspect", node]);
     sections["container-boot.log"] = () => out(["logs", "--boot", node]);
     sections["container.log"] = () => out(["logs", node]);
-    sections["kubelet.log"] = () => out(["exec", node, "journalctl", "-u", "kubelet", "--no-pager", "-n", "300"]);
-    sections["containerd.log"] = () => out(["exec", node, "journalctl", "-u", "containerd", "--no-pager", "-n", "200"]);
+    sections["kubelet.log"] = () =>
+      out(["exec", node, "journalctl", "-u", "kubelet", "--no-pager", "-n", "300"]);
+    sections["containerd.log"] = () =>
+      out(["exec", node, "journalctl", "-u", "containerd", "--no-pager", "-n", "200"]);
   }
   if (d.kubeconfig) {
     try {
       Object.assign(sections, await apiSections(d.kubeconfig));
     } catch (err) {
-      sections["api.txt"] = async () => `API not reachable: ${err instanceof Error ? err.message : String(err)}`;
+      sections["api.txt"] = async () =>
+        `API not reachable: ${err instanceof Error ? err.message : String(err)}`;
     }
   }
   const entries = await Promise.all(

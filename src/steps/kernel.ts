@@ -4,11 +4,19 @@ import * as path from "node:path";
 import * as os from "node:os";
 import type { ContainerCli } from "../container/cli.js";
 import { recommendedKernel, type KernelSpec } from "../versions.js";
+import { cacheDir, type CacheOpener } from "../cache/actions-cache.js";
 
 export interface KernelResult {
   kernel: KernelSpec;
   /** True when the kernel had to be downloaded. */
   downloaded: boolean;
+  /** True when it came from the Actions cache. */
+  restored: boolean;
+}
+
+/** The kernel file is the same for every CLI version that recommends it. */
+export function kernelCacheKey(k: KernelSpec): string {
+  return `kina-kernel-${k.file}-${k.kata}-arm64`;
 }
 
 export async function appRoot(cli: ContainerCli): Promise<string> {
@@ -29,14 +37,64 @@ export async function defaultKernel(root: string): Promise<string | undefined> {
   }
 }
 
-/** Makes the recommended kata kernel for the installed CLI the default one. */
-export async function ensureKernel(cli: ContainerCli, cliVersion: string): Promise<KernelResult> {
+async function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+}
+
+/**
+ * Makes the recommended kata kernel for the installed CLI the default one: nothing to do when it
+ * already is; else from the Actions cache; else the CLI downloads it, and the file is saved to the cache.
+ */
+export async function ensureKernel(
+  cli: ContainerCli,
+  cliVersion: string,
+  openCache: CacheOpener = () => undefined,
+): Promise<KernelResult> {
   const kernel = recommendedKernel(cliVersion);
   const root = await appRoot(cli);
   if ((await defaultKernel(root)) === kernel.file) {
     core.info(`kernel ${kernel.file} is already the default`);
-    return { kernel, downloaded: false };
+    return { kernel, downloaded: false, restored: false };
   }
-  await cli.call(["system", "kernel", "set", "--recommended", "--force"], { show: true });
-  return { kernel, downloaded: true };
+  const cache = openCache();
+  const key = kernelCacheKey(kernel);
+  const dir = cacheDir(`kernel-${kernel.kata}`);
+  const cached = path.join(dir, kernel.file);
+  if (cache) {
+    await fs.rm(dir, { recursive: true, force: true });
+    if ((await cache.restore(dir, key)) && (await exists(cached))) {
+      try {
+        await cli.setKernelBinary(cached);
+        core.info(`kernel ${kernel.file} restored from the Actions cache`);
+        return { kernel, downloaded: false, restored: true };
+      } catch (err) {
+        core.notice(
+          `The cached kernel could not be installed (${err instanceof Error ? err.message : String(err)}); downloading it.`,
+        );
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  await cli.setRecommendedKernel();
+  if (cache) {
+    const installed = path.join(root, "kernels", kernel.file);
+    if ((await defaultKernel(root)) !== kernel.file || !(await exists(installed))) {
+      core.notice(`The CLI did not install ${installed} as the default kernel; it is not cached.`);
+    } else {
+      try {
+        await fs.mkdir(dir, { recursive: true });
+        await fs.copyFile(installed, cached);
+        await cache.save(dir, key);
+      } catch (err) {
+        core.notice(`The kernel was not cached: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return { kernel, downloaded: true, restored: false };
 }

@@ -21,7 +21,11 @@ interface Named<T> {
  * Turns kubeadm's admin.conf into the job's kubeconfig: one cluster, user and context named after the
  * cluster, the server at the API port published on 127.0.0.1 (covered by the certSANs).
  */
-export function rewriteAdminConf(adminConf: string, clusterName: string, server: string): { yaml: string; secrets: string[] } {
+export function rewriteAdminConf(
+  adminConf: string,
+  clusterName: string,
+  server: string,
+): { yaml: string; secrets: string[] } {
   const doc = parse(adminConf) as Record<string, unknown>;
   const clusters = (doc.clusters ?? []) as Array<Named<unknown> & { cluster: Record<string, unknown> }>;
   const users = (doc.users ?? []) as Array<Named<unknown> & { user: Record<string, unknown> }>;
@@ -57,7 +61,12 @@ export function kubeconfigPath(clusterName: string, env: NodeJS.ProcessEnv = pro
   return path.join(env.RUNNER_TEMP || os.tmpdir(), `${clusterName}.kubeconfig`);
 }
 
-export async function writeKubeconfig(cli: ContainerCli, node: NodeVm, clusterName: string, file: string): Promise<KubeconfigResult> {
+export async function writeKubeconfig(
+  cli: ContainerCli,
+  node: NodeVm,
+  clusterName: string,
+  file: string,
+): Promise<KubeconfigResult> {
   const adminConf = await cli.readFile(node.name, "/etc/kubernetes/admin.conf");
   const server = `https://127.0.0.1:${node.apiPort}`;
   const { yaml, secrets } = rewriteAdminConf(adminConf, clusterName, server);

@@ -6,6 +6,7 @@ export async function loadImages(cli: ContainerCli, node: NodeVm, images: string
   for (const image of images) {
     await cli.pipeImageInto(image, node.name, ["ctr", "-n", "k8s.io", "images", "import", "-"]);
     const seen = await cli.exec(node.name, ["crictl", "inspecti", image], { allowFailure: true });
-    if (seen.code !== 0) throw new Error(`image ${image} was imported but the CRI does not list it: ${seen.stderr.trim()}`);
+    if (seen.code !== 0)
+      throw new Error(`image ${image} was imported but the CRI does not list it: ${seen.stderr.trim()}`);
   }
 }

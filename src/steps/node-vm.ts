@@ -24,7 +24,10 @@ export interface NodeVm {
 }
 
 /** A quarter of the host, at least 2 CPUs and 2 GiB, as Apple's k8s plugin sizes its nodes. */
-export function nodeResources(inputs: Pick<Inputs, "cpus" | "memoryMiB">): { cpus: number; memoryMiB: number } {
+export function nodeResources(inputs: Pick<Inputs, "cpus" | "memoryMiB">): {
+  cpus: number;
+  memoryMiB: number;
+} {
   return {
     cpus: inputs.cpus ?? Math.max(2, Math.floor(os.cpus().length / 4)),
     memoryMiB: inputs.memoryMiB ?? Math.max(2048, Math.floor(os.totalmem() / 4 / 1024 / 1024)),
@@ -43,23 +46,44 @@ export async function freePort(): Promise<number> {
 }
 
 /** Host proxy settings for the node, with the cluster's own ranges kept off the proxy. */
-export function proxyEnv(env: NodeJS.ProcessEnv, inputs: Pick<Inputs, "podSubnet" | "serviceSubnet" | "nodeName">): string[] {
+export function proxyEnv(
+  env: NodeJS.ProcessEnv,
+  inputs: Pick<Inputs, "podSubnet" | "serviceSubnet" | "nodeName">,
+): string[] {
   const get = (k: string) => env[k] ?? env[k.toLowerCase()];
   const http = get("HTTP_PROXY");
   const https = get("HTTPS_PROXY");
   if (!http && !https) return [];
-  const noProxy = [get("NO_PROXY"), "localhost", "127.0.0.1", "192.168.0.0/16", inputs.podSubnet.text, inputs.serviceSubnet.text, inputs.nodeName, ".svc", ".cluster.local"]
+  const noProxy = [
+    get("NO_PROXY"),
+    "localhost",
+    "127.0.0.1",
+    "192.168.0.0/16",
+    inputs.podSubnet.text,
+    inputs.serviceSubnet.text,
+    inputs.nodeName,
+    ".svc",
+    ".cluster.local",
+  ]
     .filter(Boolean)
     .join(",");
   const out: string[] = [];
-  for (const [k, v] of [["HTTP_PROXY", http], ["HTTPS_PROXY", https], ["NO_PROXY", noProxy]] as const) {
+  for (const [k, v] of [
+    ["HTTP_PROXY", http],
+    ["HTTPS_PROXY", https],
+    ["NO_PROXY", noProxy],
+  ] as const) {
     if (v) out.push(`${k}=${v}`, `${k.toLowerCase()}=${v}`);
   }
   return out;
 }
 
 export function jobLabel(env: NodeJS.ProcessEnv): string {
-  return [env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT, env.GITHUB_JOB].filter(Boolean).join("/") || "local";
+  return (
+    [env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT, env.GITHUB_JOB]
+      .filter(Boolean)
+      .join("/") || "local"
+  );
 }
 
 export interface RunArgsInput {
@@ -83,7 +107,8 @@ export function runArgs({ inputs, cliVersion, apiPort, env }: RunArgsInput): str
   // The node runs systemd, containerd, iptables and the kubelet: it needs every capability (0.12.0+).
   if (compareVersions(cliVersion, "0.12.0") >= 0) args.push("--cap-add", "ALL");
   // 1.2.0 made /proc/sys read-only; 1.2.1 can lift it so kube-proxy and ptp can set sysctls.
-  if (compareVersions(cliVersion, "1.2.1") >= 0) args.push("--read-only-path", "NONE", "--masked-path", "NONE");
+  if (compareVersions(cliVersion, "1.2.1") >= 0)
+    args.push("--read-only-path", "NONE", "--masked-path", "NONE");
   for (const e of proxyEnv(env, inputs)) args.push("-e", e);
   // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
   args.push("-p", `127.0.0.1:${apiPort}:6443`);
@@ -92,7 +117,11 @@ export function runArgs({ inputs, cliVersion, apiPort, env }: RunArgsInput): str
 }
 
 /** What to do about a container that already has the node's name. */
-export function classifyExisting(existing: ContainerState, inputs: Pick<Inputs, "clusterName">, runner: string): "stale" | "busy" | "foreign" {
+export function classifyExisting(
+  existing: ContainerState,
+  inputs: Pick<Inputs, "clusterName">,
+  runner: string,
+): "stale" | "busy" | "foreign" {
   const l = existing.labels;
   if (l[LABEL.createdBy] !== CREATED_BY || l[LABEL.cluster] !== inputs.clusterName) return "foreign";
   // A runner runs one job at a time, so its own leftovers are stale; another runner's may be in use.
@@ -103,7 +132,8 @@ export function classifyExisting(existing: ContainerState, inputs: Pick<Inputs, 
 export async function removeNode(cli: ContainerCli, name: string): Promise<void> {
   await cli.call(["stop", "-t", "5", name], { show: true, allowFailure: true });
   const r = await cli.call(["delete", name], { show: true, allowFailure: true });
-  if (r.code !== 0 && !/not found/i.test(r.stderr)) await cli.call(["delete", "--force", name], { show: true });
+  if (r.code !== 0 && !/not found/i.test(r.stderr))
+    await cli.call(["delete", "--force", name], { show: true });
 }
 
 async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.ProcessEnv): Promise<void> {
@@ -122,7 +152,9 @@ async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.Process
           "need distinct cluster-name values (e.g. cluster-name: kina-${{ runner.name }}).",
       );
     case "stale":
-      core.notice(`Removing ${inputs.nodeName} left by an earlier job (${existing.labels[LABEL.job] ?? "unknown"}).`);
+      core.notice(
+        `Removing ${inputs.nodeName} left by an earlier job (${existing.labels[LABEL.job] ?? "unknown"}).`,
+      );
       await removeNode(cli, inputs.nodeName);
   }
 }
@@ -136,8 +168,12 @@ async function waitRunning(cli: ContainerCli, name: string): Promise<ContainerSt
   for (;;) {
     const s = await cli.inspect(name);
     if (s?.state === "running" && s.ipv4) return s;
-    if (s && s.state === "stopped") throw new Error(`node ${name} stopped right after start; see 'container logs --boot ${name}'`);
-    if (Date.now() > deadline) throw new Error(`node ${name} not running with an address after ${RUNNING_TIMEOUT_MS / 1000}s (state ${s?.state ?? "absent"})`);
+    if (s && s.state === "stopped")
+      throw new Error(`node ${name} stopped right after start; see 'container logs --boot ${name}'`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `node ${name} not running with an address after ${RUNNING_TIMEOUT_MS / 1000}s (state ${s?.state ?? "absent"})`,
+      );
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 1000);
   }
@@ -156,11 +192,12 @@ export async function createNodeVm(
 ): Promise<NodeVm> {
   await clearStale(cli, inputs, env);
   beforeCreate(inputs.nodeName);
-  let apiPort = 0;
+  let apiPort: number;
   for (let attempt = 1; ; attempt++) {
-    apiPort = await freePort();
+    const port = await freePort();
     try {
-      await cli.call(runArgs({ inputs, cliVersion, apiPort, env }), { show: true });
+      await cli.call(runArgs({ inputs, cliVersion, apiPort: port, env }), { show: true });
+      apiPort = port;
       break;
     } catch (err) {
       // Another cluster on this Mac may have taken the port between our probe and the run.

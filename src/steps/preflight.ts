@@ -14,7 +14,8 @@ const HOSTED_RUNNER_HELP =
 
 async function output(cmd: string, args: string[]): Promise<string> {
   const r = await getExecOutput(cmd, args, { silent: true, ignoreReturnCode: true });
-  if (r.exitCode !== 0) throw new Error(`'${cmd} ${args.join(" ")}' exited ${r.exitCode}: ${r.stderr.trim()}`);
+  if (r.exitCode !== 0)
+    throw new Error(`'${cmd} ${args.join(" ")}' exited ${r.exitCode}: ${r.stderr.trim()}`);
   return r.stdout.trim();
 }
 
@@ -39,11 +40,14 @@ export async function preflight(): Promise<PreflightResult> {
   const macosVersion = await output("sw_vers", ["-productVersion"]);
   const major = Number(macosVersion.split(".")[0]);
   if (!(major >= 15)) {
-    throw new Error(`macOS ${macosVersion} is not supported: Apple container needs macOS 26 (or 15 with limits).`);
+    throw new Error(
+      `macOS ${macosVersion} is not supported: Apple container needs macOS 26 (or 15 with limits).`,
+    );
   }
   const hv = await output("sysctl", ["-n", "kern.hv_support"]).catch(() => "");
   if (hv !== "1") {
-    const hosted = process.env.RUNNER_ENVIRONMENT === "github-hosted" ? " This is a GitHub-hosted runner." : "";
+    const hosted =
+      process.env.RUNNER_ENVIRONMENT === "github-hosted" ? " This is a GitHub-hosted runner." : "";
     throw new Error(HOSTED_RUNNER_HELP + hosted);
   }
   if (process.getuid?.() === 0) {

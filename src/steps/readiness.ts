@@ -1,5 +1,12 @@
 import * as core from "@actions/core";
-import { Health, type KubeConfig, type V1CertificateSigningRequest, type V1Deployment, type V1Node, type V1ServiceAccount } from "@kubernetes/client-node";
+import {
+  Health,
+  type KubeConfig,
+  type V1CertificateSigningRequest,
+  type V1Deployment,
+  type V1Node,
+  type V1ServiceAccount,
+} from "@kubernetes/client-node";
 import { watchUntil } from "../kube/watch-until.js";
 
 export interface ReadinessOptions {
@@ -16,7 +23,12 @@ interface Stage {
   run: (signal: AbortSignal) => Promise<unknown>;
 }
 
-function condition(obj: { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } }, type: string) {
+function condition(
+  obj: {
+    status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+  },
+  type: string,
+) {
   return obj.status?.conditions?.find((c) => c.type === type);
 }
 
@@ -69,7 +81,11 @@ function clusterStages(kc: KubeConfig, o: ReadinessOptions): Stage[] {
         path: "/apis/certificates.k8s.io/v1/certificatesigningrequests",
         signal: s,
         observe: (c) => {
-          if (c.spec.signerName !== "kubernetes.io/kubelet-serving" || c.spec.username !== `system:node:${o.nodeName}`) return;
+          if (
+            c.spec.signerName !== "kubernetes.io/kubelet-serving" ||
+            c.spec.username !== `system:node:${o.nodeName}`
+          )
+            return;
           const conds = (c.status?.conditions ?? []).map((x) => x.type).join(",") || "Pending";
           cert.last = `CSR ${c.metadata?.name}: ${conds}${c.status?.certificate ? ", certificate issued" : ""}`;
         },
@@ -135,7 +151,7 @@ export async function waitReady(kc: KubeConfig, o: ReadinessOptions): Promise<Re
     if (!controller.signal.aborted) throw err;
     const budget = Math.round(remaining / 1000);
     const lines = [...pending].map((s) => `${s.name} (last observed: ${s.last})`);
-    throw new Error(`not ready within the wait budget (${budget}s): ${lines.join("; ")}`);
+    throw new Error(`not ready within the wait budget (${budget}s): ${lines.join("; ")}`, { cause: err });
   } finally {
     clearTimeout(timer);
     controller.abort();

@@ -11,12 +11,21 @@ export interface ServiceResult {
  * never comes up there) and never interactive: --disable-kernel-install stops it prompting for a
  * kernel; the kernel step installs one explicitly.
  */
-export async function ensureService(cli: ContainerCli, onStarting: () => void): Promise<ServiceResult> {
+export async function ensureService(
+  cli: ContainerCli,
+  onStarting: () => void,
+  opts: { stoppedForUpgrade?: boolean } = {},
+): Promise<ServiceResult> {
   if (await cli.serviceRunning()) {
     core.info("container system service is already running");
     return { startedByUs: false };
   }
-  onStarting();
-  await cli.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], { show: true, input: "" });
-  return { startedByUs: true };
+  // Restarting a service that ran before the job (stopped only to upgrade the CLI) is not starting
+  // one: the post step leaves it running, as it found it.
+  if (!opts.stoppedForUpgrade) onStarting();
+  await cli.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
+    show: true,
+    input: "",
+  });
+  return { startedByUs: !opts.stoppedForUpgrade };
 }

@@ -24,7 +24,8 @@ export async function teardown(cli: ContainerCli, t: TeardownInput): Promise<voi
     });
   }
   if (t.kubeconfig) await attempt(`remove ${t.kubeconfig}`, () => fs.rm(t.kubeconfig, { force: true }));
-  if (t.serviceStartedByUs) await attempt("stop the container service", () => cli.call(["system", "stop"], { show: true }));
+  if (t.serviceStartedByUs)
+    await attempt("stop the container service", () => cli.call(["system", "stop"], { show: true }));
 }
 
 export function keepMessage(t: TeardownInput): string {

@@ -12,7 +12,7 @@ const base = {
   serviceSubnet: parseCidr("10.100.0.0/16")!,
 };
 
-function docs(text: string): Record<string, any> {
+function docs(text: string): Record<string, ReturnType<typeof JSON.parse>> {
   return Object.fromEntries(parseAllDocuments(text).map((d) => [d.get("kind"), d.toJS()]));
 }
 
@@ -22,11 +22,26 @@ describe("renderKubeadmConfig", () => {
     expect(d.InitConfiguration.apiVersion).toBe("kubeadm.k8s.io/v1beta4");
     expect(d.InitConfiguration.localAPIEndpoint.advertiseAddress).toBe("127.0.64.2");
     expect(d.InitConfiguration.nodeRegistration.name).toBe("ci-a-control-plane");
-    expect(d.InitConfiguration.nodeRegistration.kubeletExtraArgs).toEqual([{ name: "node-ip", value: "127.0.64.2" }]);
+    expect(d.InitConfiguration.nodeRegistration.kubeletExtraArgs).toEqual([
+      { name: "node-ip", value: "127.0.64.2" },
+    ]);
     expect(d.ClusterConfiguration.kubernetesVersion).toBe("v1.34.11");
-    expect(d.ClusterConfiguration.networking).toEqual({ podSubnet: "10.200.0.0/16", serviceSubnet: "10.100.0.0/16", dnsDomain: "cluster.local" });
-    expect(d.ClusterConfiguration.apiServer.certSANs).toEqual(["127.0.0.1", "localhost", "127.0.64.2", "ci-a-control-plane"]);
-    expect(d.KubeletConfiguration).toMatchObject({ serverTLSBootstrap: true, cgroupDriver: "systemd", failSwapOn: false });
+    expect(d.ClusterConfiguration.networking).toEqual({
+      podSubnet: "10.200.0.0/16",
+      serviceSubnet: "10.100.0.0/16",
+      dnsDomain: "cluster.local",
+    });
+    expect(d.ClusterConfiguration.apiServer.certSANs).toEqual([
+      "127.0.0.1",
+      "localhost",
+      "127.0.64.2",
+      "ci-a-control-plane",
+    ]);
+    expect(d.KubeletConfiguration).toMatchObject({
+      serverTLSBootstrap: true,
+      cgroupDriver: "systemd",
+      failSwapOn: false,
+    });
   });
   it("leaves the version to the image when it is unknown", () => {
     const d = docs(renderKubeadmConfig({ ...base, kubernetesVersion: undefined }));

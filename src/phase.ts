@@ -1,4 +1,5 @@
 import * as core from "@actions/core";
+import { apiStatus } from "./kube/errors.js";
 
 /** An error that carries the phase it happened in, so the user reads where creation stopped. */
 export class PhaseError extends Error {
@@ -6,7 +7,7 @@ export class PhaseError extends Error {
     readonly phase: string,
     override readonly cause: unknown,
   ) {
-    super(`${phase}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`${phase}: ${errorMessage(cause)}`);
     this.name = "PhaseError";
   }
 }
@@ -40,5 +41,7 @@ export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
 }
 
 export function errorMessage(err: unknown): string {
+  const api = apiStatus(err);
+  if (api) return `Kubernetes API answered HTTP ${api.code}: ${api.message}`;
   return err instanceof Error ? err.message : String(err);
 }

@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import * as os from "node:os";
 import { ContainerError, type ContainerCli } from "../container/cli.js";
-import { PhaseError } from "../phase.js";
+import { errorMessage, PhaseError } from "../phase.js";
 
 export interface DiagnosticsInput {
   clusterName: string;
@@ -30,7 +30,7 @@ export function describeFailure(error: unknown): string {
   const lines: string[] = [];
   const phase = error instanceof PhaseError ? error.phase : "unknown";
   const cause = error instanceof PhaseError ? error.cause : error;
-  lines.push(`failed step: ${phase}`, `error: ${cause instanceof Error ? cause.message : String(cause)}`);
+  lines.push(`failed step: ${phase}`, `error: ${errorMessage(cause)}`);
   if (cause instanceof ContainerError) {
     lines.push(
       `command: container ${cause.args.join(" ")}`,

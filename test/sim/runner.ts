@@ -1,0 +1,225 @@
+// Runs the bundled action the way the GitHub runner does: node24 on dist/<step>/index.js with INPUT_*
+// variables (defaults from action.yml), the file commands (GITHUB_OUTPUT, _ENV, _STATE, _PATH,
+// _STEP_SUMMARY) in temp files, STATE_* for the post step, and the simulated macOS host on PATH.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { NODE24, type Simulator } from "./simulator.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = join(HERE, "..", "..");
+export const PRETEND_DARWIN = join(HERE, "pretend-darwin.mjs");
+
+export interface StepOptions {
+  inputs?: Record<string, string>;
+  sim?: Simulator;
+  /** Extra environment (wins over everything else). */
+  env?: Record<string, string>;
+  /** STATE_* values for a post step (what main saved). */
+  state?: Record<string, string>;
+  /** Load pretend-darwin.mjs (default true). */
+  preload?: boolean;
+  timeoutMs?: number;
+  /** Run this script instead of dist/<step>/index.js (for harness tests). */
+  entry?: string;
+  /** Copy the step's stdout/stderr to this process's as it runs. */
+  echo?: boolean;
+}
+
+export interface StepResult {
+  /** Exit code; null when killed (timeout). */
+  code: number | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  exportedEnv: Record<string, string>;
+  state: Record<string, string>;
+  /** Directories added with GITHUB_PATH, in the order added. */
+  path: string[];
+  summary: string;
+  durationMs: number;
+}
+
+/** `name=value` lines and `name<<DELIM` … `DELIM` blocks, as @actions/core writes them. */
+export function parseFileCommands(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line) continue;
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delim] = heredoc;
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== delim; i++) value.push(lines[i]!);
+      if (i >= lines.length) throw new Error(`unterminated heredoc for ${name} (delimiter ${delim})`);
+      out[name!] = value.join("\n");
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (eq <= 0) throw new Error(`malformed file command line: ${line}`);
+    out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Input defaults from action.yml at the repository root ({} when it is absent). */
+export function actionDefaults(actionYml = join(REPO_ROOT, "action.yml")): Record<string, string> {
+  if (!existsSync(actionYml)) return {};
+  const doc = parseYaml(readFileSync(actionYml, "utf8")) as {
+    inputs?: Record<string, { default?: unknown }>;
+  };
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(doc.inputs ?? {})) {
+    if (spec?.default === undefined || spec.default === null) continue;
+    const d = String(spec.default);
+    out[name] = /^\$\{\{\s*github\.token\s*\}\}$/.test(d) ? "ghs_kinaSimToken" : d;
+  }
+  return out;
+}
+
+/** The runner's variable name for an input: upper case, spaces to underscores, hyphens kept. */
+export function inputEnvName(name: string): string {
+  return `INPUT_${name.replace(/ /g, "_").toUpperCase()}`;
+}
+
+/** `::error::msg` and `::error file=…::msg` lines, unescaped (%0A → newline, …). */
+export function errors(stdout: string): string[] {
+  const out: string[] = [];
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^::error(?: [^:]*)?::(.*)$/.exec(line);
+    if (m) out.push(m[1]!.replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%25/g, "%"));
+  }
+  return out;
+}
+
+let runCounter = 0;
+
+export async function runStep(step: "main" | "post", o: StepOptions = {}): Promise<StepResult> {
+  const work = mkdtempSync(join(o.sim?.runnerTemp ?? tmpdir(), `step-${step}-`));
+  const files = {
+    GITHUB_OUTPUT: join(work, "output"),
+    GITHUB_ENV: join(work, "env"),
+    GITHUB_STATE: join(work, "state"),
+    GITHUB_STEP_SUMMARY: join(work, "summary"),
+    GITHUB_PATH: join(work, "path"),
+  };
+  for (const f of Object.values(files)) writeFileSync(f, "");
+  const workspace = join(work, "workspace");
+  mkdirSync(workspace);
+  const inputs = { ...actionDefaults(), ...o.inputs };
+  const base: Record<string, string> = o.sim
+    ? { ...o.sim.env }
+    : {
+        PATH: `${dirname(NODE24)}:/usr/local/bin:/usr/bin:/bin`,
+        HOME: work,
+        RUNNER_TEMP: work,
+        RUNNER_TOOL_CACHE: join(work, "tool-cache"),
+      };
+  const env: Record<string, string> = {
+    ...base,
+    CI: "true",
+    GITHUB_ACTIONS: "true",
+    RUNNER_OS: "macOS",
+    RUNNER_ARCH: "ARM64",
+    RUNNER_NAME: "kina-sim-runner",
+    RUNNER_ENVIRONMENT: "self-hosted",
+    GITHUB_ACTION: "kina",
+    GITHUB_ACTION_PATH: REPO_ROOT,
+    GITHUB_ACTION_REPOSITORY: "kina/setup-cluster",
+    GITHUB_RUN_ID: String(4_200_000 + ++runCounter),
+    GITHUB_RUN_NUMBER: "1",
+    GITHUB_RUN_ATTEMPT: "1",
+    GITHUB_JOB: "e2e",
+    GITHUB_WORKFLOW: "kina-sim",
+    GITHUB_REPOSITORY: "kina/setup-cluster",
+    GITHUB_REPOSITORY_OWNER: "kina",
+    GITHUB_EVENT_NAME: "push",
+    GITHUB_REF: "refs/heads/main",
+    GITHUB_SHA: "0000000000000000000000000000000000000000",
+    GITHUB_SERVER_URL: "https://github.com",
+    GITHUB_API_URL: "https://api.github.com",
+    GITHUB_WORKSPACE: workspace,
+    ...files,
+  };
+  for (const [k, v] of Object.entries(inputs)) env[inputEnvName(k)] = v;
+  for (const [k, v] of Object.entries(o.state ?? {})) env[`STATE_${k}`] = v;
+  Object.assign(env, o.env);
+
+  const script = o.entry ?? join(REPO_ROOT, "dist", step, "index.js");
+  const args = [...(o.preload === false ? [] : ["--import", PRETEND_DARWIN]), script];
+  const started = performance.now();
+  const { code, timedOut, stdout, stderr } = await new Promise<{
+    code: number | null;
+    timedOut: boolean;
+    stdout: string;
+    stderr: string;
+  }>((resolve, reject) => {
+    const p = spawn(NODE24, args, { env, cwd: workspace, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let out = "";
+    let err = "";
+    let timedOut = false;
+    p.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (o.echo) process.stdout.write(d);
+    });
+    p.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (o.echo) process.stderr.write(d);
+    });
+    const timer =
+      o.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            try {
+              process.kill(-p.pid!, "SIGKILL");
+            } catch {
+              p.kill("SIGKILL");
+            }
+          }, o.timeoutMs);
+    p.on("error", reject);
+    p.on("close", (c) => {
+      clearTimeout(timer);
+      resolve({ code: c, timedOut, stdout: out, stderr: err });
+    });
+  });
+  const durationMs = performance.now() - started;
+  const read = (f: string) => readFileSync(f, "utf8");
+  const result: StepResult = {
+    code,
+    timedOut,
+    stdout,
+    stderr,
+    outputs: parseFileCommands(read(files.GITHUB_OUTPUT)),
+    exportedEnv: parseFileCommands(read(files.GITHUB_ENV)),
+    state: parseFileCommands(read(files.GITHUB_STATE)),
+    path: read(files.GITHUB_PATH).split("\n").filter(Boolean),
+    summary: read(files.GITHUB_STEP_SUMMARY),
+    durationMs,
+  };
+  rmSync(work, { recursive: true, force: true });
+  return result;
+}
+
+/**
+ * main, then post with main's state (post also runs when main failed, as `post-if: always()` does).
+ * Like the runner, post sees main's GITHUB_ENV exports and GITHUB_PATH additions.
+ */
+export async function runJob(
+  o: Omit<StepOptions, "state"> = {},
+): Promise<{ main: StepResult; post: StepResult }> {
+  const main = await runStep("main", o);
+  const basePath = o.env?.PATH ?? o.sim?.env.PATH ?? `${dirname(NODE24)}:/usr/local/bin:/usr/bin:/bin`;
+  const path = [...main.path].reverse().concat(basePath).join(":");
+  const post = await runStep("post", {
+    ...o,
+    state: main.state,
+    env: { ...main.exportedEnv, ...o.env, PATH: path },
+  });
+  return { main, post };
+}

@@ -1,0 +1,315 @@
+// The simulated host: fake executables, install/sudo/pkgutil, the container CLI's service and errors,
+// inspect shapes, the pretend-darwin preload and the runner harness.
+import { createServer } from "node:net";
+import { spawn } from "node:child_process";
+import { lstatSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostShell, NODE24, startSimulator, type Simulator, type SimulatorOptions } from "./simulator.ts";
+import { makeInstallerPkg } from "./macos-tools.ts";
+import { actionDefaults, errors, parseFileCommands, PRETEND_DARWIN, runJob, runStep } from "./runner.ts";
+
+const NODE_IMAGE =
+  "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+const N = "kina-control-plane";
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function withSim(opts: SimulatorOptions, fn: (sim: Simulator) => Promise<void>): Promise<void> {
+  const sim = await startSimulator(opts);
+  try {
+    await fn(sim);
+  } finally {
+    await sim.stop();
+  }
+}
+
+const sh = hostShell;
+
+describe("fake executables talk to the host", () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ macos: "15.6", hvSupport: 0 });
+  });
+  afterAll(() => sim?.stop());
+
+  it("round-trips argv, stdout, stderr and exit codes, and records the call", async () => {
+    const v = await sh(sim, "container --version");
+    expect(v).toMatchObject({
+      code: 0,
+      stdout: "container CLI version 1.2.2 (build: release, commit: 0190097)\n",
+      stderr: "",
+    });
+    expect((await sh(sim, "sw_vers -productVersion")).stdout).toBe("15.6\n");
+    expect((await sh(sim, "sysctl -n kern.hv_support")).stdout).toBe("0\n");
+    const bad = await sh(sim, "sysctl -n no.such.oid");
+    expect(bad).toMatchObject({ code: 1, stderr: "sysctl: unknown oid 'no.such.oid'\n" });
+    expect((await sh(sim, "launchctl managername")).stdout).toBe("Aqua\n");
+    expect((await sh(sim, "uname -sm")).stdout).toBe("Darwin arm64\n");
+    expect((await sh(sim, "command -v kubectl")).code).not.toBe(0); // a fresh runner has none
+    expect((await sh(sim, "command -v tar")).code).toBe(0);
+    const rec = sim.calls.find((c) => c.tool === "sysctl" && c.argv.includes("no.such.oid"));
+    expect(rec).toMatchObject({ argv: ["-n", "no.such.oid"], code: 1 });
+    expect(rec!.end).toBeGreaterThanOrEqual(rec!.start);
+  });
+
+  it("answers a command that does not read stdin even when stdin stays open", async () => {
+    const r = await sh(sim, "sw_vers -productVersion", { stdin: "idle", timeoutMs: 10_000 });
+    expect(r).toMatchObject({ code: 0, stdout: "15.6\n" });
+  });
+
+  it("keeps the client fast enough to be called many times", async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) =>
+        spawn(join(sim.binDir, "sw_vers"), ["-productVersion"], { env: sim.env }).on("close", () =>
+          resolve(),
+        ),
+      );
+      times.push(performance.now() - t0);
+    }
+    const host = sim.calls.filter((c) => c.tool === "sw_vers").map((c) => c.end - c.start);
+    console.log(
+      `client call: median ${times.sort((a, b) => a - b)[2]!.toFixed(0)} ms; host side max ${Math.max(...host).toFixed(1)} ms`,
+    );
+    expect(Math.max(...host)).toBeLessThan(100);
+  });
+});
+
+describe("install, sudo and package signatures", () => {
+  it("has no container CLI until the package is installed with sudo installer", async () => {
+    await withSim({ installedVersion: null }, async (sim) => {
+      expect((await sh(sim, "command -v container")).code).not.toBe(0);
+      const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.2.1-installer-signed.pkg"), {
+        version: "1.2.1",
+      });
+      const sig = await sh(sim, `pkgutil --check-signature ${pkg}`);
+      expect(sig.code).toBe(0);
+      expect(sig.stdout).toContain(
+        "Status: signed by a developer certificate issued by Apple for distribution",
+      );
+      expect(sig.stdout).toContain("1. Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)");
+      expect(await sh(sim, `installer -pkg ${pkg} -target /`)).toMatchObject({
+        code: 1,
+        stderr: "installer: Must be run as root to install this package.\n",
+      });
+      const inst = await sh(sim, `sudo -n installer -pkg ${pkg} -target /`);
+      expect(inst.code).toBe(0);
+      expect(inst.stdout).toContain("The install was successful.");
+      expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.1 ");
+      expect(sim.installedVersion).toBe("1.2.1");
+      expect(sim.calls.some((c) => c.tool === "installer" && c.via === "sudo" && c.code === 0)).toBe(true);
+    });
+  });
+
+  it("reports unsigned packages and password-protected sudo", async () => {
+    await withSim({ sudo: "password" }, async (sim) => {
+      const pkg = makeInstallerPkg(join(sim.runnerTemp, "evil.pkg"), { version: "1.2.2", signer: null });
+      expect(await sh(sim, `pkgutil --check-signature ${pkg}`)).toMatchObject({
+        code: 1,
+        stdout: 'Package "evil.pkg":\n   Status: no signature\n',
+      });
+      expect(await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).toMatchObject({
+        code: 1,
+        stderr: "sudo: a password is required\n",
+      });
+    });
+  });
+});
+
+describe("the container CLI's service, kernel and errors", () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({});
+  });
+  afterAll(() => sim?.stop());
+
+  it("refuses every command while the service is stopped", async () => {
+    const r = await sh(sim, "container list");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("XPC connection error");
+    expect(r.stderr).toContain(
+      "Ensure container system service has been started with `container system start`.",
+    );
+    expect(await sh(sim, "container system status")).toMatchObject({
+      code: 1,
+      stdout: "apiserver is not running and not registered with launchd\n",
+    });
+  });
+
+  it("fails the kernel prompt on closed stdin, then installs the recommended kernel on request", async () => {
+    const start = await sh(sim, "container system start");
+    expect(start.code).toBe(1);
+    expect(start.stdout).toContain(
+      "Install the recommended default kernel from [https://github.com/kata-containers/kata-containers/releases/download/3.28.0/kata-static-3.28.0-arm64.tar.zst]? [Y/n]: ",
+    );
+    expect(start.stderr).toBe('Error: internalError: "failed to read user input"\n');
+    expect(sim.serviceRunning).toBe(true);
+    const status = JSON.parse((await sh(sim, "container system status --format json")).stdout);
+    expect(status).toMatchObject({
+      status: "running",
+      appRoot: expect.stringContaining(join(sim.home, "Library/Application Support/com.apple.container")),
+    });
+
+    const run = await sh(sim, `container run -d --name ${N} ${NODE_IMAGE}`);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("default kernel not configured for architecture arm64");
+    expect(sim.counters.pulls).toBe(1);
+
+    expect((await sh(sim, "container system kernel set --recommended --force")).code).toBe(0);
+    expect(sim.counters.kernelDownloads).toBe(1);
+    const link = join(sim.appRoot, "kernels", "default.kernel-arm64");
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(join(sim.appRoot, "kernels", "vmlinux-6.18.15-186"));
+  });
+
+  it("runs a node and answers with the real errors for conflicts and unknown ids", async () => {
+    expect(await sh(sim, `container run -d --name ${N} -l role=cp ${NODE_IMAGE}`)).toMatchObject({
+      code: 0,
+      stdout: `${N}\n`,
+    });
+    expect(sim.counters.pulls).toBe(1); // already pulled
+    expect((await sh(sim, `container run -d --name ${N} ${NODE_IMAGE}`)).stderr).toBe(
+      `Error: exists: "container with id ${N} already exists"\n`,
+    );
+    const rm = await sh(sim, `container rm ${N}`);
+    expect(rm.code).toBe(1);
+    expect(rm.stderr).toContain(`container ${N} is running and can not be deleted`);
+    expect((await sh(sim, "container inspect nope")).stderr).toBe(
+      'Error: notFound: "container not found: nope"\n',
+    );
+    expect((await sh(sim, "container exec nope true")).stderr).toBe(
+      'Error: notFound: "get failed: container nope not found"\n',
+    );
+    expect((await sh(sim, "container run --bogus x")).code).toBe(64);
+    const ls = JSON.parse((await sh(sim, "container list --format json")).stdout);
+    expect(ls[0]).toMatchObject({
+      id: N,
+      configuration: { labels: { role: "cp" } },
+      status: { state: "running" },
+    });
+    expect(sim.containers()).toMatchObject([
+      { name: N, state: "running", labels: { role: "cp" }, ip: "127.0.64." + sim.node(N).ip.split(".")[3] },
+    ]);
+    const images = JSON.parse((await sh(sim, "container image ls --format json")).stdout);
+    expect(images[0].configuration.name).toBe(`docker.io/${NODE_IMAGE}`);
+  });
+
+  it("fails run when the published host port is taken and leaves no container", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await sh(sim, `container run -d --name other -p 127.0.0.1:${port}:6443 ${NODE_IMAGE}`);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("Address already in use");
+      expect(sim.containers().map((c) => c.name)).not.toContain("other");
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("stops everything on system stop", async () => {
+    expect((await sh(sim, "container system stop")).code).toBe(0);
+    expect(sim.serviceRunning).toBe(false);
+    expect(sim.containers().every((c) => c.state === "stopped")).toBe(true);
+  });
+});
+
+describe("inspect shapes", () => {
+  for (const shape of ["1.x", "0.8", "0.7"] as const) {
+    it(`prints the ${shape} shape`, async () => {
+      await withSim({ serviceRunning: true, kernelInstalled: true, inspectShape: shape }, async (sim) => {
+        await sh(sim, `container run -d --name ${N} -p 127.0.0.1:${await freePort()}:6443 ${NODE_IMAGE}`);
+        const [c] = JSON.parse((await sh(sim, `container inspect ${N}`)).stdout);
+        const ip = sim.node(N).ip;
+        expect(ip).toMatch(/^127\.0\.64\.\d+$/);
+        if (shape === "1.x") {
+          expect(c.status.state).toBe("running");
+          expect(c.status.networks[0]).toMatchObject({
+            network: "default",
+            hostname: N,
+            ipv4Address: `${ip}/24`,
+            ipv4Gateway: "127.0.64.1",
+            mtu: 1280,
+          });
+          expect(c.configuration.publishedPorts[0]).toMatchObject({
+            hostAddress: "127.0.0.1",
+            containerPort: 6443,
+            proto: "tcp",
+          });
+        } else {
+          expect(c.status).toBe("running");
+          const key = shape === "0.8" ? "ipv4Address" : "address";
+          expect(c.networks[0][key]).toBe(`${ip}/24`);
+        }
+      });
+    });
+  }
+});
+
+describe("pretend-darwin preload", () => {
+  it("makes process.platform and node:os named imports read darwin/arm64", async () => {
+    const code = `import { platform, arch, type } from "node:os"; import os from "node:os";
+      console.log(JSON.stringify([process.platform, process.arch, platform(), arch(), type(), os.platform(), os.release()]));`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = spawn(NODE24, ["--import", PRETEND_DARWIN, "--input-type=module", "-e", code], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let s = "";
+      p.stdout.on("data", (d: Buffer) => (s += d.toString()));
+      p.on("error", reject);
+      p.on("close", () => resolve(s));
+    });
+    expect(JSON.parse(out)).toEqual(["darwin", "arm64", "darwin", "arm64", "Darwin", "darwin", "25.1.0"]);
+  });
+});
+
+describe("runner harness", () => {
+  const entry = join(import.meta.dirname, "fixtures", "echo-action.mjs");
+
+  it("passes inputs as INPUT_<NAME> with hyphens kept, and carries state, env and path to post", async () => {
+    const { main, post } = await runJob({ inputs: { "pod-subnet": "10.9.0.0/16" }, entry });
+    expect(main.stderr).toBe("");
+    expect(main.code).toBe(0);
+    expect(main.outputs).toMatchObject({
+      "pod-subnet": "10.9.0.0/16",
+      multi: "line one\nline two",
+      platform: "darwin",
+    });
+    expect(main.outputs["cluster-name"]).toBe(actionDefaults()["cluster-name"] ?? "");
+    expect(main.state).toEqual({ saved: "10.9.0.0/16|darwin" });
+    expect(main.exportedEnv).toEqual({ KINA_EXPORTED: "yes" });
+    expect(main.path).toEqual(["/opt/kina-extra/bin"]);
+    expect(main.summary).toContain("summary from main");
+    expect(post.outputs).toEqual({
+      "post-saw-state": "10.9.0.0/16|darwin",
+      "post-saw-env": "yes",
+      "post-saw-path": "/opt/kina-extra/bin",
+    });
+  });
+
+  it("extracts ::error:: lines and still runs post after a failed main", async () => {
+    const { main, post } = await runJob({ inputs: { "pod-subnet": "10.9.0.0/16", fail: "true" }, entry });
+    expect(main.code).toBe(1);
+    expect(errors(main.stdout)).toEqual(["it broke\non two lines"]);
+    expect(post.code).toBe(0);
+  });
+
+  it("fails a required input that is not given", async () => {
+    const r = await runStep("main", { entry, inputs: { "pod-subnet": "" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Input required and not supplied: pod-subnet");
+  });
+
+  it("parses both file command forms", () => {
+    expect(parseFileCommands("a=1\nb<<EOF_X\nx\ny\nEOF_X\nc=\n")).toEqual({ a: "1", b: "x\ny", c: "" });
+  });
+});

@@ -34,7 +34,9 @@ export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
       core.info(`${name}: done in ${s}s`);
       return result;
     } catch (err) {
-      timings.push({ phase: name, seconds: seconds(start) });
+      const s = seconds(start);
+      timings.push({ phase: name, seconds: s });
+      core.info(`${name}: failed after ${s}s`);
       throw err instanceof PhaseError ? err : new PhaseError(name, err);
     }
   });

@@ -75,4 +75,16 @@ describe("preflight", () => {
       await old.stop();
     }
   });
+
+  it("refuses a runner running as root", async () => {
+    const sim = await startSimulator();
+    try {
+      const main = await runStep("main", { sim, env: { KINA_SIM_UID: "0" } });
+      expect(main.code).not.toBe(0);
+      expect(errors(main.stdout)[0]).toContain("the runner runs as root");
+      expect(sim.calls.filter((c) => c.tool === "container")).toEqual([]);
+    } finally {
+      await sim.stop();
+    }
+  });
 });

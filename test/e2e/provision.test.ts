@@ -174,4 +174,12 @@ describe("provisioning", () => {
     expect(post.code).toBe(0);
     expect(sim.containers()).toEqual([]);
   });
+
+  it.each(["0.8", "0.7"] as const)("reads the node IP from the %s inspect shape", async (shape) => {
+    sim = await startSimulator({ inspectShape: shape });
+    const { r } = await main({}, sim);
+    expect(errors(r.stdout), r.stdout.slice(-2000)).toEqual([]);
+    expect(r.outputs["node-ip"]).toBe(sim.node("kina-control-plane").ip);
+    await runStep("post", { sim, state: r.state });
+  });
 });

@@ -21,7 +21,7 @@ export function prepareScript(mtu: number): string {
     "systemctl restart containerd",
     "timeout 60 sh -c 'until test -S /run/containerd/containerd.sock; do sleep 0.05; done'",
     // 1.2.0 keeps /proc/sys read-only: only write what is not already so.
-    "[ \"$(cat /proc/sys/net/ipv4/ip_forward)\" = 1 ] || sysctl -w net.ipv4.ip_forward=1",
+    '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || sysctl -w net.ipv4.ip_forward=1',
     "sysctl -w net.bridge.bridge-nf-call-iptables=1 >/dev/null 2>&1 || true",
     `iptables-nft -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
     `iptables-nft -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,

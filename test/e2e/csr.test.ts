@@ -9,10 +9,21 @@ import type { ApiServer } from "../sim/kube/apiserver.ts";
 const NODE = "kina-control-plane";
 const USER = `system:node:${NODE}`;
 
-type Csr = { metadata: { name: string }; spec: { username: string }; status?: { conditions?: Array<{ type: string }>; certificate?: string } };
+type Csr = {
+  metadata: { name: string };
+  spec: { username: string };
+  status?: { conditions?: Array<{ type: string }>; certificate?: string };
+};
 
 async function hostile(name: string, ip: string, o: Partial<CsrOptions>, spec: Record<string, unknown> = {}) {
-  const { csrPem } = await createCsr({ keyType: "ec", cn: USER, o: ["system:nodes"], dns: [NODE], ips: [ip], ...o });
+  const { csrPem } = await createCsr({
+    keyType: "ec",
+    cn: USER,
+    o: ["system:nodes"],
+    dns: [NODE],
+    ips: [ip],
+    ...o,
+  });
   return {
     apiVersion: "certificates.k8s.io/v1",
     kind: "CertificateSigningRequest",
@@ -55,7 +66,12 @@ describe("serving CSR approval", () => {
     const injected = await Promise.all([
       hostile("evil-apiserver-dns", ip, { dns: [NODE, "kubernetes.default.svc"] }),
       hostile("evil-service-ip", ip, { ips: [ip, "10.96.0.1"] }),
-      hostile("evil-other-node", ip, { cn: "system:node:other", dns: ["other"] }, { username: "system:node:other" }),
+      hostile(
+        "evil-other-node",
+        ip,
+        { cn: "system:node:other", dns: ["other"] },
+        { username: "system:node:other" },
+      ),
       hostile("evil-masters", ip, { o: ["system:masters"] }),
       hostile("evil-client-auth", ip, {}, { usages: ["digital signature", "server auth", "client auth"] }),
       hostile("evil-not-a-node", ip, {}, { groups: ["system:authenticated"] }),

@@ -101,7 +101,12 @@ describe("provisioning", () => {
     expect(times.corednsReady).toBeGreaterThan(times.nodeReady!);
     expect(times.corednsReady).toBeLessThan(end);
     expect(times.certIssued).toBeLessThan(end);
-    for (const stage of ["node Ready", "CoreDNS available", "default ServiceAccount", "kubelet serving certificate issued"]) {
+    for (const stage of [
+      "node Ready",
+      "CoreDNS available",
+      "default ServiceAccount",
+      "kubelet serving certificate issued",
+    ]) {
       expect(r.stdout).toContain(`${stage} after`);
     }
 
@@ -145,7 +150,9 @@ describe("provisioning", () => {
       clusterName: "ci-a",
       networking: { podSubnet: "10.200.0.0/16", serviceSubnet: "10.100.0.0/16" },
     });
-    expect(kubeadmDoc(node.kubeadmConfig, "InitConfiguration").nodeRegistration.name).toBe("ci-a-control-plane");
+    expect(kubeadmDoc(node.kubeadmConfig, "InitConfiguration").nodeRegistration.name).toBe(
+      "ci-a-control-plane",
+    );
     expect(r.outputs).toMatchObject({
       "cluster-name": "ci-a",
       "kubernetes-version": "v1.34.11",
@@ -163,7 +170,9 @@ describe("provisioning", () => {
     const { r } = await main({ wait: "4s" }, sim);
     expect(r.code).not.toBe(0);
     const [err] = errors(r.stdout);
-    expect(err).toMatch(/^Readiness: not ready within the wait budget \(4s\): node Ready \(last observed: Ready=False/);
+    expect(err).toMatch(
+      /^Readiness: not ready within the wait budget \(4s\): node Ready \(last observed: Ready=False/,
+    );
     // The budget bounds it: the readiness phase took about 4 s, not more.
     const took = Number(/Readiness: failed after ([\d.]+)s/.exec(r.stdout)?.[1]);
     expect(took).toBeGreaterThanOrEqual(3.9);

@@ -31,10 +31,21 @@ function flagValues(args: string[], flag: string): string[] {
 }
 
 describe("runArgs", () => {
-  const env = { RUNNER_NAME: "mac-1", GITHUB_REPOSITORY: "o/r", GITHUB_RUN_ID: "7", GITHUB_RUN_ATTEMPT: "1", GITHUB_JOB: "e2e" };
+  const env = {
+    RUNNER_NAME: "mac-1",
+    GITHUB_REPOSITORY: "o/r",
+    GITHUB_RUN_ID: "7",
+    GITHUB_RUN_ATTEMPT: "1",
+    GITHUB_JOB: "e2e",
+  };
 
   it("names, sizes, labels and publishes the node", () => {
-    const args = runArgs({ inputs: inputs({ cpus: "4", memory: "6G" }), cliVersion: "1.2.2", apiPort: 50123, env });
+    const args = runArgs({
+      inputs: inputs({ cpus: "4", memory: "6G" }),
+      cliVersion: "1.2.2",
+      apiPort: 50123,
+      env,
+    });
     expect(args.slice(0, 4)).toEqual(["run", "-d", "--name", "kina-control-plane"]);
     expect(flagValues(args, "-c")).toEqual(["4"]);
     expect(flagValues(args, "-m")).toEqual(["6144M"]);
@@ -71,12 +82,25 @@ describe("proxyEnv", () => {
     expect(proxyEnv({}, inputs())).toEqual([]);
   });
   it("passes the proxy and keeps the cluster's own ranges off it", () => {
-    const out = proxyEnv({ https_proxy: "http://proxy:3128", NO_PROXY: "corp.example" }, inputs({ "pod-subnet": "10.200.0.0/16" }));
+    const out = proxyEnv(
+      { https_proxy: "http://proxy:3128", NO_PROXY: "corp.example" },
+      inputs({ "pod-subnet": "10.200.0.0/16" }),
+    );
     expect(out).toContain("HTTPS_PROXY=http://proxy:3128");
     expect(out).toContain("https_proxy=http://proxy:3128");
-    const noProxy = out.find((e) => e.startsWith("NO_PROXY="))!.split("=")[1]!.split(",");
+    const noProxy = out
+      .find((e) => e.startsWith("NO_PROXY="))!
+      .split("=")[1]!
+      .split(",");
     expect(noProxy).toEqual(
-      expect.arrayContaining(["corp.example", "192.168.0.0/16", "10.200.0.0/16", "10.96.0.0/12", "kina-control-plane", "127.0.0.1"]),
+      expect.arrayContaining([
+        "corp.example",
+        "192.168.0.0/16",
+        "10.200.0.0/16",
+        "10.96.0.0/12",
+        "kina-control-plane",
+        "127.0.0.1",
+      ]),
     );
     expect(out.some((e) => e.startsWith("HTTP_PROXY="))).toBe(false);
   });

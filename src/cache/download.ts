@@ -1,0 +1,44 @@
+import * as tc from "@actions/tool-cache";
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Fetches `url` into a new temporary file: http(s) through the tool cache's downloader (with its
+ * retries), file:// (a mirror on an air-gapped runner) by copying.
+ */
+export async function download(url: string): Promise<string> {
+  if (url.startsWith("file://")) {
+    const dest = path.join(process.env.RUNNER_TEMP || os.tmpdir(), randomUUID());
+    await fs.copyFile(fileURLToPath(url), dest);
+    return dest;
+  }
+  try {
+    return await tc.downloadTool(url);
+  } catch (err) {
+    const status = (err as { httpStatusCode?: number }).httpStatusCode;
+    throw new Error(
+      `could not download ${url}: ${status ? `HTTP ${status}` : err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Throws when the file's SHA-256 is not `expected` (hex, any case). */
+export async function verifySha256(file: string, expected: string, what: string): Promise<void> {
+  const actual = await sha256File(file);
+  if (actual !== expected.trim().toLowerCase()) {
+    throw new Error(
+      `${what} failed its checksum: expected sha256 ${expected.trim().toLowerCase()}, got ${actual}`,
+    );
+  }
+}

@@ -1,0 +1,319 @@
+// The bundled action (dist/) on the simulated macOS runner, with the real @actions/cache and
+// @actions/tool-cache talking to loopback stand-ins for the Actions cache service and the release
+// downloads: CLI install and verification, the service's ownership, and the kernel and node image
+// cached across runs.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { addCacheTools, startCacheServer, type CacheServer } from "../sim/cache-server.ts";
+import { APPLE_SIGNER } from "../sim/macos-tools.ts";
+import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
+import { errors, runJob, runStep, type StepResult } from "../sim/runner.ts";
+import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+
+const IMAGE = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+const KERNEL_KEY = "kina-kernel-vmlinux-6.18.15-186-3.28.0-arm64";
+const IMAGE_KEY = "kina-node-image-07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0-arm64";
+// Stops main right after the phases under test (the node VM is the next thing it creates).
+const STOP_AT_NODE_VM = {
+  when: /^container run /,
+  code: 1,
+  stderr: 'Error: internalError: "stopped by the test"',
+};
+
+let cache: CacheServer;
+let dl: DownloadServer;
+let dir: string;
+const sims: Simulator[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "kina-e2e-install-"));
+  cache = await startCacheServer();
+  dl = await startDownloadServer({
+    dir,
+    installers: {
+      "1.2.2": { signer: APPLE_SIGNER },
+      "1.2.1": { signer: "Developer ID Installer: Someone Else (ABCDE12345)" },
+    },
+    kubectl: ["1.35.8"],
+  });
+});
+afterAll(async () => {
+  await cache.close();
+  await dl.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(async () => {
+  while (sims.length) await sims.pop()!.stop();
+});
+
+/** A fresh simulated Mac with Homebrew's gtar/zstd, as the cache library finds them on a GitHub macOS image. */
+async function mac(opts: SimulatorOptions): Promise<Simulator> {
+  const sim = await startSimulator(opts);
+  sims.push(sim);
+  addCacheTools(sim.binDir);
+  return sim;
+}
+
+/** The runner's environment: the cache service, and a RUNNER_TEMP that is the same path on every run. */
+function runnerEnv(temp: string): Record<string, string> {
+  mkdirSync(temp, { recursive: true });
+  return { ...cache.env, RUNNER_TEMP: temp };
+}
+
+const phaseFailed = (r: StepResult) => errors(r.stdout).join("\n");
+const tools = (sim: Simulator, tool: string) => sim.calls.filter((c) => c.tool === tool);
+const containerCalls = (sim: Simulator, ...prefix: string[]) =>
+  sim.calls.filter((c) => c.tool === "container" && prefix.every((p, i) => c.argv[i] === p));
+
+describe("kernel and node image through the Actions cache", () => {
+  it("cold run fetches each once and saves both; a warm run on an empty Mac fetches nothing", async () => {
+    const temp = join(dir, "runner-temp-1");
+    const env = runnerEnv(temp);
+
+    const cold = await mac({ installedVersion: "1.2.2", serviceRunning: false, kernelInstalled: false });
+    const c = await runJob({ sim: cold, env, timeoutMs: 240_000 });
+    expect(c.main.code, c.main.stdout.slice(-3000)).toBe(0);
+    expect(c.main.outputs["cache-hit"]).toBe("false");
+    expect(cold.counters).toMatchObject({ pulls: 1, kernelDownloads: 1 });
+    expect(
+      cache
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual([IMAGE_KEY, KERNEL_KEY].sort());
+    expect(cache.counters).toMatchObject({
+      GetCacheEntryDownloadURL: 2,
+      misses: 2,
+      CreateCacheEntry: 2,
+      puts: 2,
+      FinalizeCacheEntryUpload: 2,
+      gets: 0,
+    });
+    expect(c.main.stdout).not.toMatch(/^::(warning|error)::.*cache/im);
+    const coldCache = { ...cache.counters };
+    // The job started the service, so its post step stops it.
+    expect(c.post.code).toBe(0);
+    expect(cold.serviceRunning).toBe(false);
+    expect(containerCalls(cold, "system", "stop")).toHaveLength(1);
+
+    const warm = await mac({ installedVersion: "1.2.2", serviceRunning: true, kernelInstalled: false });
+    const w = await runJob({ sim: warm, env, timeoutMs: 240_000 });
+    expect(w.main.code, w.main.stdout.slice(-3000)).toBe(0);
+    expect(w.main.outputs["cache-hit"]).toBe("true");
+    expect(w.main.stdout).not.toMatch(/^::(warning|error)::.*cache/im);
+    expect(warm.counters).toMatchObject({ pulls: 0, kernelDownloads: 0, bytesDownloaded: 0 });
+    expect(containerCalls(warm, "system", "kernel", "set")[0]!.argv).toContain("--binary");
+    expect(containerCalls(warm, "image", "load")).toHaveLength(1);
+    expect(cache.counters.GetCacheEntryDownloadURL - coldCache.GetCacheEntryDownloadURL).toBe(2);
+    expect(cache.counters.hits).toBe(2);
+    expect(cache.counters.gets).toBe(2);
+    expect(cache.counters.CreateCacheEntry).toBe(coldCache.CreateCacheEntry); // nothing saved again
+    expect(cache.counters.bytesDownloaded).toBe(cache.counters.bytesUploaded);
+    // The service ran before the job: the post step leaves it running.
+    expect(w.post.code).toBe(0);
+    expect(warm.serviceRunning).toBe(true);
+    expect(containerCalls(warm, "system", "stop")).toEqual([]);
+
+    console.log(
+      `cold: ${cold.counters.pulls} pull, ${cold.counters.kernelDownloads} kernel download, ${cold.counters.bytesDownloaded} B upstream; ` +
+        `cache ${coldCache.bytesUploaded} B uploaded in ${coldCache.puts} PUT, calls ${JSON.stringify(coldCache)}\n` +
+        `warm: ${warm.counters.pulls} pulls, ${warm.counters.kernelDownloads} kernel downloads, ${warm.counters.bytesDownloaded} B upstream; ` +
+        `cache ${cache.counters.bytesDownloaded} B downloaded in ${cache.counters.gets} GET; ` +
+        `main ${(c.main.durationMs / 1000).toFixed(1)} s cold, ${(w.main.durationMs / 1000).toFixed(1)} s warm`,
+    );
+  });
+
+  it("makes no cache calls when the kernel and the image are already there", async () => {
+    cache.reset();
+    const sim = await mac({
+      serviceRunning: true,
+      kernelInstalled: true,
+      images: [IMAGE],
+      faults: [STOP_AT_NODE_VM],
+    });
+    const r = await runStep("main", { sim, env: runnerEnv(join(dir, "runner-temp-2")), timeoutMs: 120_000 });
+    expect(phaseFailed(r)).toMatch(/^Node VM: .*stopped by the test/);
+    expect(cache.log).toEqual([]);
+    expect(sim.counters).toMatchObject({ pulls: 0, kernelDownloads: 0 });
+  });
+
+  it("cache: false makes no cache calls on a cold Mac", async () => {
+    cache.reset();
+    const sim = await mac({ serviceRunning: true, kernelInstalled: false, faults: [STOP_AT_NODE_VM] });
+    const r = await runStep("main", {
+      sim,
+      env: runnerEnv(join(dir, "runner-temp-3")),
+      inputs: { cache: "false" },
+      timeoutMs: 120_000,
+    });
+    expect(phaseFailed(r)).toMatch(/^Node VM: /);
+    expect(cache.log).toEqual([]);
+    expect(sim.counters).toMatchObject({ pulls: 1, kernelDownloads: 1 });
+  });
+
+  it("a cache service that refuses connections does not fail the job", async () => {
+    const gone = await startCacheServer();
+    await gone.close();
+    const sim = await mac({ serviceRunning: true, kernelInstalled: false, faults: [STOP_AT_NODE_VM] });
+    const r = await runStep("main", {
+      sim,
+      env: { ...runnerEnv(join(dir, "runner-temp-10")), ...gone.env },
+      timeoutMs: 120_000,
+    });
+    expect(phaseFailed(r), r.stdout.slice(-3000)).toMatch(/^Node VM: /);
+    expect(sim.counters).toMatchObject({ pulls: 1, kernelDownloads: 1 });
+  });
+
+  it("a runner without a cache service gets a notice and downloads", async () => {
+    const sim = await mac({ serviceRunning: true, kernelInstalled: false, faults: [STOP_AT_NODE_VM] });
+    const r = await runStep("main", { sim, env: { ACTIONS_CACHE_SERVICE_V2: "true" }, timeoutMs: 120_000 });
+    expect(phaseFailed(r)).toMatch(/^Node VM: /);
+    expect(r.stdout.match(/::notice::The Actions cache service is not available/g)).toHaveLength(1);
+    expect(sim.counters).toMatchObject({ pulls: 1, kernelDownloads: 1 });
+  });
+});
+
+describe("the container CLI", () => {
+  it("replaces a wrong version: fetched, verified, service stopped, installed with sudo -n; the post step leaves the service running", async () => {
+    const before = dl.counters.installer;
+    const sim = await mac({
+      installedVersion: "1.1.0",
+      serviceRunning: true,
+      kernelInstalled: true,
+      images: [IMAGE],
+      faults: [STOP_AT_NODE_VM],
+    });
+    const { main, post } = await runJob({
+      sim,
+      env: runnerEnv(join(dir, "runner-temp-4")),
+      inputs: { "container-version": "1.2.2", "installer-url": dl.installerUrl },
+      timeoutMs: 120_000,
+    });
+    expect(phaseFailed(main)).toMatch(/^Node VM: /);
+    expect(dl.counters.installer - before).toBe(1);
+    expect(sim.installedVersion).toBe("1.2.2");
+    const lines = sim.calls.map((c) => `${c.via ? "(sudo) " : ""}${c.tool} ${c.argv.join(" ")}`);
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(at(/^pkgutil --check-signature /)).toBeGreaterThan(-1);
+    expect(at(/^pkgutil --check-signature /)).toBeLessThan(at(/^container system stop/));
+    expect(at(/^container system stop/)).toBeLessThan(
+      at(/^sudo -n installer -pkg \S+container-1\.2\.2-installer-signed\.pkg -target \/$/),
+    );
+    expect(at(/^\(sudo\) installer -pkg /)).toBeGreaterThan(at(/^container system stop/));
+    expect(at(/^container system start /)).toBeGreaterThan(at(/^\(sudo\) installer/));
+    // Stopped only for the upgrade: not ours to stop after the job.
+    expect(main.state["service-started"]).toBeUndefined();
+    expect(post.code).toBe(0);
+    expect(sim.serviceRunning).toBe(true);
+  });
+
+  it("stops before installing when the package is not signed by Apple", async () => {
+    const sim = await mac({ installedVersion: "1.2.2", serviceRunning: true });
+    const r = await runStep("main", {
+      sim,
+      env: runnerEnv(join(dir, "runner-temp-5")),
+      inputs: { "container-version": "1.2.1", "installer-url": dl.installerUrl },
+      timeoutMs: 60_000,
+    });
+    expect(r.code).toBe(1);
+    expect(phaseFailed(r)).toMatch(
+      /^Container CLI: the container 1\.2\.1 installer failed verification, not installing: it is signed by 'Developer ID Installer: Someone Else/,
+    );
+    expect(tools(sim, "sudo")).toEqual([]);
+    expect(containerCalls(sim, "system", "stop")).toEqual([]);
+    expect(sim.installedVersion).toBe("1.2.2");
+    expect(sim.serviceRunning).toBe(true);
+  });
+
+  it("says how to fix a sudo that asks for a password", async () => {
+    const sim = await mac({ installedVersion: null, sudo: "password" });
+    const r = await runStep("main", {
+      sim,
+      env: runnerEnv(join(dir, "runner-temp-6")),
+      inputs: { "container-version": "1.2.2", "installer-url": dl.installerUrl },
+      timeoutMs: 60_000,
+    });
+    expect(phaseFailed(r)).toMatch(
+      /^Container CLI: installing container 1\.2\.2 needs sudo without a password/,
+    );
+    expect(sim.installedVersion).toBeNull();
+  });
+});
+
+describe("the container service after the job", () => {
+  it("started by this job: the post step stops it, unless cleanup is false", async () => {
+    const stops = async (inputs: Record<string, string>) => {
+      const sim = await mac({
+        serviceRunning: false,
+        kernelInstalled: true,
+        images: [IMAGE],
+        faults: [STOP_AT_NODE_VM],
+      });
+      const { main, post } = await runJob({
+        sim,
+        env: runnerEnv(join(dir, "runner-temp-7")),
+        inputs,
+        timeoutMs: 120_000,
+      });
+      expect(main.state["service-started"]).toBe("true");
+      expect(post.code).toBe(0);
+      return { running: sim.serviceRunning, post };
+    };
+    expect((await stops({})).running).toBe(false);
+    const kept = await stops({ cleanup: "false" });
+    expect(kept.running).toBe(true);
+    expect(kept.post.stdout).toMatch(/::notice::cleanup is false.*container system stop/);
+  });
+});
+
+describe("kubectl", () => {
+  it.each([
+    ["missing: the cluster's version", null, {}],
+    ["another version than kubectl-version", "1.34.11", { "kubectl-version": "v1.35.8" }],
+  ])(
+    "%s is installed from the mirror, verified, and put on the job's PATH",
+    async (_what, preinstalled, inputs) => {
+      const sim = await mac({
+        serviceRunning: true,
+        kernelInstalled: true,
+        images: [IMAGE],
+        kubectl: preinstalled,
+        faults: [STOP_AT_NODE_VM],
+      });
+      const before = { ...dl.counters };
+      const r = await runStep("main", {
+        sim,
+        env: runnerEnv(join(dir, "runner-temp-8")),
+        inputs: { ...inputs, "kubectl-url": dl.kubectlUrl },
+        timeoutMs: 120_000,
+      });
+      expect(phaseFailed(r), r.stdout.slice(-3000)).toMatch(/^Node VM: /);
+      expect(dl.counters.kubectl - before.kubectl).toBe(1);
+      expect(dl.counters.sha256 - before.sha256).toBe(1);
+      expect(r.path).toEqual([join(sim.toolCache, "kubectl", "1.35.8", "arm64")]);
+      expect(r.stdout).toContain("kubectl 1.35.8 on PATH");
+    },
+  );
+
+  it("leaves a kubectl of the cluster's version alone", async () => {
+    const sim = await mac({
+      serviceRunning: true,
+      kernelInstalled: true,
+      images: [IMAGE],
+      kubectl: "1.35.8",
+      faults: [STOP_AT_NODE_VM],
+    });
+    const before = dl.counters.kubectl;
+    const r = await runStep("main", {
+      sim,
+      env: runnerEnv(join(dir, "runner-temp-9")),
+      inputs: { "kubectl-url": dl.kubectlUrl },
+      timeoutMs: 120_000,
+    });
+    expect(phaseFailed(r)).toMatch(/^Node VM: /);
+    expect(dl.counters.kubectl).toBe(before);
+    expect(r.path).toEqual([]);
+  });
+});

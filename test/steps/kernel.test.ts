@@ -1,0 +1,121 @@
+// ensureKernel against the simulated container CLI and the real @actions/cache talking to the
+// loopback cache service stand-in.
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { cacheOpener } from "../../src/cache/actions-cache.js";
+import { ContainerCli } from "../../src/container/cli.js";
+import { ensureKernel, kernelCacheKey } from "../../src/steps/kernel.js";
+import { recommendedKernel } from "../../src/versions.js";
+import { startCacheServer, type CacheServer } from "../sim/cache-server.ts";
+import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+
+let cache: CacheServer;
+let sim: Simulator | undefined;
+let root: string;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  cache = await startCacheServer();
+});
+afterAll(async () => {
+  await cache.close();
+});
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "kina-kernel-test-"));
+  mkdirSync(join(root, "work"));
+  cache.reset();
+});
+afterEach(async () => {
+  await sim?.stop();
+  sim = undefined;
+  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+  Object.assign(process.env, saved);
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A fresh simulated Mac; RUNNER_TEMP is the same path on every run, as on one runner. */
+async function runner(opts: SimulatorOptions): Promise<Simulator> {
+  await sim?.stop();
+  sim = await startSimulator({ serviceRunning: true, ...opts });
+  Object.assign(process.env, sim.env, cache.env, {
+    RUNNER_TEMP: join(root, "temp"),
+    GITHUB_WORKSPACE: join(root, "work"),
+  });
+  return sim;
+}
+
+const K = recommendedKernel("1.2.2");
+const binarySets = (s: Simulator) =>
+  s.calls.filter((c) => c.tool === "container" && c.argv.includes("--binary"));
+
+describe("ensureKernel", () => {
+  it("the key names the kernel file and its kata release", () => {
+    expect(kernelCacheKey(K)).toBe("kina-kernel-vmlinux-6.18.15-186-3.28.0-arm64");
+  });
+
+  it("makes no cache calls when the recommended kernel is already the default", async () => {
+    const s = await runner({ kernelInstalled: true });
+    const r = await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true));
+    expect(r).toMatchObject({ downloaded: false, restored: false });
+    expect(cache.log).toEqual([]);
+    expect(s.counters.kernelDownloads).toBe(0);
+  });
+
+  it("cold: the CLI downloads it once and it is saved; warm: restored, nothing downloaded", async () => {
+    let s = await runner({ kernelInstalled: false });
+    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true))).toMatchObject({
+      downloaded: true,
+      restored: false,
+    });
+    expect(s.counters.kernelDownloads).toBe(1);
+    expect(cache.counters).toMatchObject({
+      GetCacheEntryDownloadURL: 1,
+      misses: 1,
+      CreateCacheEntry: 1,
+      puts: 1,
+      FinalizeCacheEntryUpload: 1,
+    });
+    expect(cache.entries().map((e) => e.key)).toEqual([kernelCacheKey(K)]);
+
+    s = await runner({ kernelInstalled: false });
+    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true))).toMatchObject({
+      downloaded: false,
+      restored: true,
+    });
+    expect(s.counters.kernelDownloads).toBe(0);
+    expect(binarySets(s)).toHaveLength(1);
+    expect(basename(readlinkSync(join(s.appRoot, "kernels", "default.kernel-arm64")))).toBe(K.file);
+    expect(cache.counters).toMatchObject({ hits: 1, gets: 1, CreateCacheEntry: 1 });
+  });
+
+  it("another CLI generation recommends another kernel, under another key", async () => {
+    await runner({ kernelInstalled: false, installedVersion: "0.9.0" });
+    await ensureKernel(new ContainerCli(), "0.9.0", cacheOpener(true));
+    expect(cache.entries().map((e) => e.key)).toEqual(["kina-kernel-vmlinux-6.18.5-177-3.26.0-arm64"]);
+  });
+
+  it("cache: false makes no cache calls", async () => {
+    const s = await runner({ kernelInstalled: false });
+    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(false))).toMatchObject({
+      downloaded: true,
+    });
+    expect(cache.log).toEqual([]);
+    expect(s.counters.kernelDownloads).toBe(1);
+  });
+
+  it("a cached kernel the CLI refuses falls back to downloading", async () => {
+    await runner({ kernelInstalled: false });
+    await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true));
+    const s = await runner({
+      kernelInstalled: false,
+      faults: [{ when: "kernel set --binary", code: 1, stderr: 'Error: invalidArgument: "bad kernel"' }],
+    });
+    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true))).toMatchObject({
+      downloaded: true,
+      restored: false,
+    });
+    expect(s.counters.kernelDownloads).toBe(1);
+  });
+});

@@ -1,0 +1,127 @@
+// ensureNodeImage against the simulated container CLI and the real @actions/cache talking to the
+// loopback cache service stand-in.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { cacheOpener } from "../../src/cache/actions-cache.js";
+import { ContainerCli } from "../../src/container/cli.js";
+import { ensureNodeImage, imageCacheKey } from "../../src/steps/node-image.js";
+import { NODE_IMAGES } from "../../src/versions.js";
+import { startCacheServer, type CacheServer } from "../sim/cache-server.ts";
+import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+
+const IMAGE = NODE_IMAGES["1.35.8"]!;
+let cache: CacheServer;
+let sim: Simulator | undefined;
+let root: string;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  cache = await startCacheServer();
+});
+afterAll(async () => {
+  await cache.close();
+});
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "kina-image-test-"));
+  mkdirSync(join(root, "work"));
+  cache.reset();
+});
+afterEach(async () => {
+  await sim?.stop();
+  sim = undefined;
+  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+  Object.assign(process.env, saved);
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function runner(opts: SimulatorOptions): Promise<Simulator> {
+  await sim?.stop();
+  sim = await startSimulator({ serviceRunning: true, kernelInstalled: true, ...opts });
+  Object.assign(process.env, sim.env, cache.env, {
+    RUNNER_TEMP: join(root, "temp"),
+    GITHUB_WORKSPACE: join(root, "work"),
+  });
+  return sim;
+}
+
+const cli = (s: Simulator, sub: string) =>
+  s.calls.filter((c) => c.tool === "container" && c.argv[0] === "image" && c.argv[1] === sub);
+
+describe("ensureNodeImage", () => {
+  it("keys digest-pinned images by digest, and does not cache a bare tag", () => {
+    expect(imageCacheKey(IMAGE)).toBe(
+      "kina-node-image-07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0-arm64",
+    );
+    expect(imageCacheKey("kindest/node:v1.35.8")).toBeUndefined();
+  });
+
+  it("makes no cache calls when the image is already there", async () => {
+    const s = await runner({ images: [IMAGE] });
+    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+      pulled: false,
+      restored: false,
+    });
+    expect(cache.log).toEqual([]);
+    expect(s.counters.pulls).toBe(0);
+  });
+
+  it("cold: pulled once and its archive saved; warm: loaded from the cache, nothing pulled", async () => {
+    let s = await runner({});
+    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+      pulled: true,
+      restored: false,
+    });
+    expect(s.counters.pulls).toBe(1);
+    expect(cli(s, "save")[0]!.argv).toEqual([
+      "image",
+      "save",
+      "-o",
+      expect.stringMatching(/node-image\.tar$/),
+      IMAGE,
+    ]);
+    expect(cache.entries().map((e) => e.key)).toEqual([imageCacheKey(IMAGE)]);
+
+    s = await runner({});
+    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+      pulled: false,
+      restored: true,
+    });
+    expect(s.counters.pulls).toBe(0);
+    expect(cli(s, "load")).toHaveLength(1);
+    expect(s.imageRefs()).toEqual([expect.stringContaining("kindest/node:v1.35.8@sha256:07b2536e")]);
+    expect(cache.counters).toMatchObject({ hits: 1, gets: 1, CreateCacheEntry: 1 });
+  });
+
+  it("pulls a bare tag without touching the cache", async () => {
+    const s = await runner({});
+    await ensureNodeImage(new ContainerCli(), "kindest/node:v1.35.8", cacheOpener(true));
+    expect(s.counters.pulls).toBe(1);
+    expect(cache.log).toEqual([]);
+  });
+
+  it("an archive the CLI cannot load falls back to pulling", async () => {
+    await runner({});
+    await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true));
+    const s = await runner({
+      faults: [{ when: "image load", code: 1, stderr: 'Error: invalidArgument: "bad archive"' }],
+    });
+    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+      pulled: true,
+      restored: false,
+    });
+    expect(s.counters.pulls).toBe(1);
+  });
+
+  it("a failed save is a notice; the image is still there", async () => {
+    const s = await runner({
+      faults: [{ when: "image save", code: 1, stderr: 'Error: internalError: "disk full"' }],
+    });
+    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+      pulled: true,
+    });
+    expect(cache.counters.CreateCacheEntry).toBe(0);
+    expect(s.imageRefs()).toHaveLength(1);
+  });
+});

@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import * as core from "@actions/core";
 import { getExecOutput } from "@actions/exec";
 
 /** A failed `container` command: the command line, its exit code and what it said. */
@@ -82,7 +81,7 @@ export class ContainerCli {
   constructor(readonly bin = "container") {}
 
   async call(args: string[], opts: CallOptions = {}): Promise<RunResult> {
-    if (opts.show) core.info(`[command]container ${args.join(" ")}`);
+    // Not silent: @actions/exec echoes the command line and streams its output.
     const r = await getExecOutput(this.bin, args, {
       silent: !opts.show,
       ignoreReturnCode: true,

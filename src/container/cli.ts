@@ -37,6 +37,38 @@ export interface CallOptions {
   env?: Record<string, string>;
 }
 
+export interface ImageRef {
+  ref: string;
+  digest: string | undefined;
+}
+
+/** `docker.io/library/nginx:1.27@sha256:…` → repository, tag and digest, with Docker Hub's defaults. */
+export function splitImageRef(ref: string): { repo: string; tag: string; digest: string | undefined } {
+  const at = ref.indexOf("@");
+  const digest = at >= 0 ? ref.slice(at + 1) : undefined;
+  let name = at >= 0 ? ref.slice(0, at) : ref;
+  let tag = "latest";
+  const colon = name.lastIndexOf(":");
+  if (colon > name.lastIndexOf("/")) [name, tag] = [name.slice(0, colon), name.slice(colon + 1)];
+  const first = name.split("/")[0]!;
+  if (!name.includes("/")) name = `docker.io/library/${name}`;
+  else if (!/[.:]/.test(first) && first !== "localhost") name = `docker.io/${name}`;
+  return { repo: name, tag, digest };
+}
+
+/**
+ * Whether a listed image is the wanted one. A digest-pinned reference matches only that digest, so a
+ * tag that moved on the host is not mistaken for the pinned image.
+ */
+export function sameImage(wanted: string, listed: ImageRef): boolean {
+  const w = splitImageRef(wanted);
+  const l = splitImageRef(listed.ref);
+  if (w.repo !== l.repo) return false;
+  const digest = l.digest ?? listed.digest;
+  if (w.digest) return digest === w.digest;
+  return w.tag === l.tag;
+}
+
 export interface ContainerState {
   id: string;
   /** running | stopped | stopping | unknown */
@@ -184,16 +216,19 @@ export class ContainerCli {
     await this.call(["image", "load", "-i", file], { show: true });
   }
 
-  async imageRefs(): Promise<string[]> {
+  /** Host images: their references and, where `image ls` shows it, the index digest. */
+  async images(): Promise<ImageRef[]> {
     const r = await this.call(["image", "ls", "--format", "json"]);
-    const refs: string[] = [];
+    const out: ImageRef[] = [];
     for (const raw of JSON.parse(r.stdout || "[]") as Array<Record<string, unknown>>) {
       // ≤0.x: {reference, descriptor}; 1.x: {id, configuration: {name, descriptor}, variants}.
       const conf = raw.configuration as Record<string, unknown> | undefined;
       const ref = raw.reference ?? conf?.reference ?? conf?.name ?? raw.name;
-      if (typeof ref === "string") refs.push(ref);
+      const descriptor = (conf?.descriptor ?? raw.descriptor) as { digest?: unknown } | undefined;
+      if (typeof ref !== "string") continue;
+      out.push({ ref, digest: typeof descriptor?.digest === "string" ? descriptor.digest : undefined });
     }
-    return refs;
+    return out;
   }
 
   /** `container image save REF | container exec -i NODE …`, streamed without a temporary file. */

@@ -1,7 +1,7 @@
 import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { ContainerCli } from "../container/cli.js";
+import { sameImage, type ContainerCli } from "../container/cli.js";
 import { cacheDir, type CacheOpener } from "../cache/actions-cache.js";
 
 export interface NodeImageResult {
@@ -10,12 +10,6 @@ export interface NodeImageResult {
   pulled: boolean;
   /** True when it came from the Actions cache. */
   restored: boolean;
-}
-
-/** Image references compare without the digest suffix that `image ls` may or may not show. */
-export function sameImage(a: string, b: string): boolean {
-  const norm = (r: string) => r.replace(/^docker\.io\/(library\/)?/, "");
-  return norm(a) === norm(b) || norm(a).split("@")[0] === norm(b) || norm(a) === norm(b).split("@")[0];
 }
 
 /**
@@ -28,7 +22,7 @@ export function imageCacheKey(image: string): string | undefined {
 }
 
 async function present(cli: ContainerCli, image: string): Promise<boolean> {
-  return (await cli.imageRefs()).some((r) => sameImage(r, image));
+  return (await cli.images()).some((r) => sameImage(image, r));
 }
 
 /**

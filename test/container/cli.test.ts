@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ContainerError, parseContainerState } from "../../src/container/cli.js";
+import { ContainerError, parseContainerState, sameImage, splitImageRef } from "../../src/container/cli.js";
 
 describe("parseContainerState", () => {
   it("reads the 1.x shape", () => {
@@ -55,5 +55,39 @@ describe("ContainerError", () => {
       true,
     );
     expect(down.message).toContain("'container list' exited 1");
+  });
+});
+
+describe("sameImage", () => {
+  const pinned =
+    "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+  const digest = "sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+  it("matches a pinned image by its digest only", () => {
+    expect(sameImage(pinned, { ref: "docker.io/kindest/node:v1.35.8", digest })).toBe(true);
+    expect(sameImage(pinned, { ref: `docker.io/kindest/node@${digest}`, digest: undefined })).toBe(true);
+    // The same tag, moved to another image on the host, is not the pinned image.
+    expect(
+      sameImage(pinned, { ref: "docker.io/kindest/node:v1.35.8", digest: "sha256:" + "0".repeat(64) }),
+    ).toBe(false);
+    expect(sameImage(pinned, { ref: "docker.io/kindest/node:v1.35.8", digest: undefined })).toBe(false);
+  });
+  it("matches tags with Docker Hub's defaults", () => {
+    expect(sameImage("nginx:1.27", { ref: "docker.io/library/nginx:1.27", digest: undefined })).toBe(true);
+    expect(sameImage("nginx", { ref: "docker.io/library/nginx:latest", digest: undefined })).toBe(true);
+    expect(sameImage("nginx:1.27", { ref: "docker.io/library/nginx:1.28", digest: undefined })).toBe(false);
+    expect(sameImage("reg:5000/app:1", { ref: "reg:5000/app:1", digest: undefined })).toBe(true);
+    expect(sameImage("reg:5000/app:1", { ref: "docker.io/reg/app:1", digest: undefined })).toBe(false);
+  });
+  it("splits references", () => {
+    expect(splitImageRef("localhost:5000/x")).toEqual({
+      repo: "localhost:5000/x",
+      tag: "latest",
+      digest: undefined,
+    });
+    expect(splitImageRef("ghcr.io/o/r:v1@sha256:ab")).toEqual({
+      repo: "ghcr.io/o/r",
+      tag: "v1",
+      digest: "sha256:ab",
+    });
   });
 });

@@ -1,4 +1,3 @@
-import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -15,11 +14,17 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+// Loaded on first use: the library (and the Azure SDK under it) is a third of the bundle's load time,
+// and a warm runner never needs it.
+type CacheLib = typeof import("@actions/cache");
+
 class ActionsCache implements Cache {
+  constructor(private readonly cache: CacheLib) {}
+
   async restore(dir: string, key: string): Promise<boolean> {
     try {
       // The library reports service errors itself and returns undefined, as on a miss.
-      return (await cache.restoreCache([dir], key)) === key;
+      return (await this.cache.restoreCache([dir], key)) === key;
     } catch (err) {
       core.notice(`Could not restore ${key} from the Actions cache (${reason(err)}); downloading instead.`);
       return false;
@@ -28,9 +33,10 @@ class ActionsCache implements Cache {
 
   async save(dir: string, key: string): Promise<boolean> {
     try {
-      return (await cache.saveCache([dir], key)) !== -1;
+      return (await this.cache.saveCache([dir], key)) !== -1;
     } catch (err) {
-      if (err instanceof cache.ReserveCacheError) core.info(`${key} is already being saved by another job.`);
+      if (err instanceof this.cache.ReserveCacheError)
+        core.info(`${key} is already being saved by another job.`);
       else core.notice(`Could not save ${key} to the Actions cache: ${reason(err)}`);
       return false;
     }
@@ -38,27 +44,27 @@ class ActionsCache implements Cache {
 }
 
 /** Returns the cache when a step needs it, or undefined when caching is off or unavailable. */
-export type CacheOpener = () => Cache | undefined;
+export type CacheOpener = () => Promise<Cache | undefined>;
 
 /**
- * Opens the Actions cache on first use, so a job that needs nothing makes no cache calls and prints
- * nothing. Without a cache service (`isFeatureAvailable()` false) the kernel and the image are
- * downloaded: slower, not an error.
+ * Opens the Actions cache on first use, so a job that needs nothing makes no cache calls, loads no
+ * cache library and prints nothing. Without a cache service (`isFeatureAvailable()` false) the kernel
+ * and the image are downloaded: slower, not an error.
  */
 export function cacheOpener(enabled: boolean): CacheOpener {
-  let opened: { cache: Cache | undefined } | undefined;
-  return () => {
-    if (!opened) {
-      if (!enabled) opened = { cache: undefined };
-      else if (!cache.isFeatureAvailable()) {
-        core.notice(
-          "The Actions cache service is not available on this runner; the kernel and the node image are downloaded.",
-        );
-        opened = { cache: undefined };
-      } else opened = { cache: new ActionsCache() };
+  let opened: Promise<Cache | undefined> | undefined;
+  const open = async (): Promise<Cache | undefined> => {
+    if (!enabled) return undefined;
+    const lib = await import("@actions/cache");
+    if (!lib.isFeatureAvailable()) {
+      core.notice(
+        "The Actions cache service is not available on this runner; the kernel and the node image are downloaded.",
+      );
+      return undefined;
     }
-    return opened.cache;
+    return new ActionsCache(lib);
   };
+  return () => (opened ??= open());
 }
 
 /**

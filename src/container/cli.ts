@@ -173,15 +173,19 @@ export class ContainerCli {
   }
 
   /** Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets). */
-  async writeFile(name: string, path: string, content: string, mode = "0644"): Promise<void> {
+  /**
+   * Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets), atomically
+   * (temporary file, then rename); `then` runs in the same exec afterwards, saving a round trip.
+   */
+  async writeFile(
+    name: string,
+    path: string,
+    content: string,
+    o: { mode?: string; then?: string; show?: boolean } = {},
+  ): Promise<void> {
     const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-    await this.sh(
-      name,
-      `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${mode} '${path}.tmp' && mv '${path}.tmp' '${path}'`,
-      {
-        input: content,
-      },
-    );
+    const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
+    await this.sh(name, o.then ? `${write} && ${o.then}` : write, { input: content, show: o.show });
   }
 
   async readFile(name: string, path: string): Promise<string> {

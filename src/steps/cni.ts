@@ -10,7 +10,9 @@ export async function installCni(
   inputs: Pick<Inputs, "podSubnet">,
 ): Promise<string> {
   const conflist = renderCniConflist(inputs.podSubnet);
-  await cli.writeFile(node.name, CNI_CONFLIST_PATH, conflist);
-  await cli.exec(node.name, ["systemctl", "restart", "kubelet"], { show: true });
+  await cli.writeFile(node.name, CNI_CONFLIST_PATH, conflist, {
+    then: "systemctl restart kubelet",
+    show: true,
+  });
   return conflist;
 }

@@ -51,7 +51,7 @@ async function exists(file: string): Promise<boolean> {
 export async function ensureKernel(
   cli: ContainerCli,
   cliVersion: string,
-  openCache: CacheOpener = () => undefined,
+  openCache: CacheOpener = async () => undefined,
 ): Promise<KernelResult> {
   const kernel = recommendedKernel(cliVersion);
   const root = await appRoot(cli);
@@ -59,7 +59,7 @@ export async function ensureKernel(
     core.info(`kernel ${kernel.file} is already the default`);
     return { kernel, downloaded: false, restored: false };
   }
-  const cache = openCache();
+  const cache = await openCache();
   const key = kernelCacheKey(kernel);
   const dir = cacheDir(`kernel-${kernel.kata}`);
   const cached = path.join(dir, kernel.file);

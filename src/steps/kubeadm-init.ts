@@ -34,8 +34,11 @@ export async function kubeadmInit(cli: ContainerCli, node: NodeVm, inputs: Input
     podSubnet: inputs.podSubnet,
     serviceSubnet: inputs.serviceSubnet,
   });
-  await cli.writeFile(node.name, KUBEADM_CONFIG_PATH, config, "0600");
-  await cli.sh(node.name, PAUSE_RETAG, { allowFailure: true });
+  // The retag is best effort: kubeadm pulls the pause image itself when the tag is missing.
+  await cli.writeFile(node.name, KUBEADM_CONFIG_PATH, config, {
+    mode: "0600",
+    then: `{ ${PAUSE_RETAG}; } || true`,
+  });
   const args = [
     "kubeadm",
     "init",

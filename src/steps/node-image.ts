@@ -32,14 +32,14 @@ async function present(cli: ContainerCli, image: string): Promise<boolean> {
 export async function ensureNodeImage(
   cli: ContainerCli,
   image: string,
-  openCache: CacheOpener = () => undefined,
+  openCache: CacheOpener = async () => undefined,
 ): Promise<NodeImageResult> {
   if (await present(cli, image)) {
     core.info(`node image ${image} is already present`);
     return { image, pulled: false, restored: false };
   }
   const key = imageCacheKey(image);
-  const cache = openCache();
+  const cache = await openCache();
   if (cache && !key) core.info(`${image} is not pinned by digest, so it is not cached`);
   const dir = cacheDir("node-image");
   const archive = path.join(dir, "node-image.tar");

@@ -53,7 +53,7 @@ async function fill(dir: string, name: string, bytes: number): Promise<Buffer> {
 
 describe("cacheOpener", () => {
   it("saves a directory and restores it byte for byte through the real library", async () => {
-    const cache = cacheOpener(true)()!;
+    const cache = (await cacheOpener(true)())!;
     const dir = cacheDir("kernel-test");
     expect(dir.startsWith(join(root, "temp"))).toBe(true);
     const data = await fill(dir, "vmlinux-test", 300_000);
@@ -75,13 +75,13 @@ describe("cacheOpener", () => {
   });
 
   it("a miss downloads nothing", async () => {
-    const cache = cacheOpener(true)()!;
+    const cache = (await cacheOpener(true)())!;
     expect(await cache.restore(cacheDir("nothing"), "kina-absent")).toBe(false);
     expect(server.counters).toMatchObject({ GetCacheEntryDownloadURL: 1, misses: 1, gets: 0 });
   });
 
   it("a key that exists is not uploaded again", async () => {
-    const cache = cacheOpener(true)()!;
+    const cache = (await cacheOpener(true)())!;
     const dir = cacheDir("twice");
     await fill(dir, "f", 1000);
     expect(await cache.save(dir, "kina-twice")).toBe(true);
@@ -96,25 +96,25 @@ describe("cacheOpener", () => {
   });
 
   it("a path saved elsewhere does not match (the version hashes the path)", async () => {
-    const cache = cacheOpener(true)()!;
+    const cache = (await cacheOpener(true)())!;
     await fill(cacheDir("a"), "f", 10);
     expect(await cache.save(cacheDir("a"), "kina-path")).toBe(true);
     expect(await cache.restore(cacheDir("b"), "kina-path")).toBe(false);
   });
 
   it("cache: false opens nothing and calls nothing", async () => {
-    expect(cacheOpener(false)()).toBeUndefined();
+    expect(await cacheOpener(false)()).toBeUndefined();
     expect(server.log).toEqual([]);
   });
 
-  it("without a cache service it is a notice, once, and no calls", () => {
+  it("without a cache service it is a notice, once, and no calls", async () => {
     delete process.env.ACTIONS_RESULTS_URL;
     const out = stdout();
     let open;
     try {
       open = cacheOpener(true);
-      expect(open()).toBeUndefined();
-      expect(open()).toBeUndefined();
+      expect(await open()).toBeUndefined();
+      expect(await open()).toBeUndefined();
     } finally {
       out.restore();
     }
@@ -126,7 +126,7 @@ describe("cacheOpener", () => {
     const gone = await startCacheServer();
     await gone.close();
     process.env.ACTIONS_RESULTS_URL = gone.url;
-    const cache = cacheOpener(true)()!;
+    const cache = (await cacheOpener(true)())!;
     const dir = cacheDir("down");
     await fill(dir, "f", 10);
     const out = stdout();
@@ -141,7 +141,7 @@ describe("cacheOpener", () => {
 
   it("a wrong runtime token is refused by the stand-in", async () => {
     process.env.ACTIONS_RUNTIME_TOKEN = "not-the-token";
-    const cache = cacheOpener(true)()!;
+    const cache = (await cacheOpener(true)())!;
     const out = stdout();
     try {
       expect(await cache.restore(cacheDir("x"), "kina-token")).toBe(false);

@@ -3,7 +3,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { ContainerCli } from "./container/cli.js";
 import { parseInputs, type Inputs } from "./inputs.js";
 import { phase, timings, errorMessage, PhaseError } from "./phase.js";
-import { save, STATE } from "./state.js";
+import { save, saved, STATE } from "./state.js";
 import type { CsrApprover } from "./kube/csr-approver.js";
 import { preflight } from "./steps/preflight.js";
 import { ensureCli } from "./steps/cli.js";
@@ -17,7 +17,7 @@ import { prepareNode } from "./steps/prepare-node.js";
 import { kubeadmInit } from "./steps/kubeadm-init.js";
 import { kubeconfigPath, writeKubeconfig } from "./steps/kubeconfig.js";
 import { installCni } from "./steps/cni.js";
-import { collectDiagnostics } from "./steps/diagnostics.js";
+import { collectDiagnostics, failureMessage } from "./steps/diagnostics.js";
 
 async function run(): Promise<void> {
   const cli = new ContainerCli();
@@ -26,6 +26,8 @@ async function run(): Promise<void> {
   let kubeconfig: string | undefined;
   let kubeadmOutput: string | undefined;
   let approver: CsrApprover | undefined;
+  onCancel(() => approver?.stop());
+  let diagnose = false;
   try {
     try {
       inputs = parseInputs({ get: (n) => core.getInput(n), getBoolean: (n) => core.getBooleanInput(n) });
@@ -38,12 +40,18 @@ async function run(): Promise<void> {
 
     const pf = await phase("Preflight", preflight);
     if (pf.warning) core.warning(pf.warning);
+    // From here on a failure leaves evidence worth collecting; before, the error says it all.
+    diagnose = true;
+    // The Kubernetes client is most of the bundle's load time; load it while the VM work waits on the CLI.
+    void import("@kubernetes/client-node").catch(() => undefined);
     const installed = await phase("Container CLI", () =>
       ensureCli(cli, { version: i.containerVersion, installerUrl: i.installerUrl }),
     );
     const cliVersion = installed.version;
     await phase("Container service", () =>
-      ensureService(cli, () => save(STATE.serviceStartedByUs, "true"), { stoppedForUpgrade: installed.stoppedService }),
+      ensureService(cli, () => save(STATE.serviceStartedByUs, "true"), {
+        stoppedForUpgrade: installed.stoppedService,
+      }),
     );
     const openCache = cacheOpener(i.cache);
     const [kernel, image] = await phase("Kernel and node image", () =>
@@ -51,9 +59,13 @@ async function run(): Promise<void> {
     );
     // Restores from the Actions cache count as hits: nothing came from upstream.
     const cacheHit = !kernel.downloaded && !image.pulled;
-    await phase("kubectl", () => ensureKubectl({ version: i.kubectlVersion, fallback: i.kubernetesVersion, url: i.kubectlUrl }));
+    await phase("kubectl", () =>
+      ensureKubectl({ version: i.kubectlVersion, fallback: i.kubernetesVersion, url: i.kubectlUrl }),
+    );
 
-    const vm = await phase("Node VM", () => createNodeVm(cli, i, cliVersion, (name) => save(STATE.node, name)));
+    const vm = await phase("Node VM", () =>
+      createNodeVm(cli, i, cliVersion, (name) => save(STATE.node, name)),
+    );
     node = vm;
     await phase("Node preparation", () => prepareNode(cli, vm));
     const init = await phase("kubeadm init", async () => {
@@ -82,7 +94,9 @@ async function run(): Promise<void> {
     const { waitReady } = await import("./steps/readiness.js");
     // The budget counts from the start of readiness work, not the start of the job.
     const deadline = Date.now() + i.waitSeconds * 1000;
-    await phase("Readiness", () => waitReady(kc, { nodeName: vm.name, deadline, servingCertificate: i.approveCsrs }));
+    await phase("Readiness", () =>
+      waitReady(kc, { nodeName: vm.name, deadline, servingCertificate: i.approveCsrs }),
+    );
     if (i.loadImages.length) {
       const { loadImages } = await import("./steps/load-images.js");
       await phase("Load images", () => loadImages(cli, vm, i.loadImages));
@@ -100,25 +114,48 @@ async function run(): Promise<void> {
     core.setOutput("api-server", kcResult.server);
     core.setOutput("cache-hit", String(cacheHit));
     core.exportVariable("KUBECONFIG", kcResult.path);
-    await writeSummary({ clusterName: i.clusterName, version, cliVersion, nodeIp: vm.ip, server: kcResult.server, cacheHit });
+    await writeSummary({
+      clusterName: i.clusterName,
+      version,
+      cliVersion,
+      nodeIp: vm.ip,
+      server: kcResult.server,
+      cacheHit,
+    });
   } catch (err) {
-    const diagnostics = inputs
-      ? await collectDiagnostics(cli, {
-          clusterName: inputs.clusterName,
-          node: node?.name,
-          kubeconfig,
-          kubeadmOutput,
-          error: err,
-        }).catch((e: unknown) => {
-          core.warning(`could not collect diagnostics: ${errorMessage(e)}`);
-          return undefined;
-        })
-      : undefined;
+    const diagnostics =
+      inputs && diagnose
+        ? await collectDiagnostics(cli, {
+            clusterName: inputs.clusterName,
+            // Recorded before `container run`: its boot log explains a node that never came up.
+            node: node?.name ?? saved(STATE.node),
+            kubeconfig,
+            kubeadmOutput,
+            error: err,
+          }).catch((e: unknown) => {
+            core.warning(`could not collect diagnostics: ${errorMessage(e)}`);
+            return undefined;
+          })
+        : undefined;
     if (diagnostics) core.setOutput("diagnostics", diagnostics);
-    core.setFailed(errorMessage(err));
+    core.setFailed(failureMessage(err));
   } finally {
-    await approver?.stop();
+    // Leave once the work is done. With an API server that stopped answering, the approver's watch and
+    // any request aborted in its TLS handshake hold on until undici's 10 s connect timeout.
+    await settledWithin(approver?.stop(), 2000);
+    await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+    process.exit();
   }
+}
+
+/** Waits for `p` to settle, but no longer than `ms`. */
+async function settledWithin(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    p?.catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
 }
 
 async function writeSummary(s: {
@@ -130,7 +167,10 @@ async function writeSummary(s: {
   cacheHit: boolean;
 }): Promise<void> {
   const rows = [
-    [{ data: "Cluster", header: true }, { data: "Value", header: true }],
+    [
+      { data: "Cluster", header: true },
+      { data: "Value", header: true },
+    ],
     ["Name", s.clusterName],
     ["Kubernetes", s.version],
     ["container CLI", s.cliVersion],
@@ -138,8 +178,38 @@ async function writeSummary(s: {
     ["API server", s.server],
     ["Cache hit", String(s.cacheHit)],
   ];
-  const phaseRows = [[{ data: "Phase", header: true }, { data: "Seconds", header: true }], ...timings.map((t) => [t.phase, t.seconds.toFixed(2)])];
-  await core.summary.addHeading(`Kubernetes cluster ${s.clusterName}`, 3).addTable(rows).addTable(phaseRows).write();
+  const phaseRows = [
+    [
+      { data: "Phase", header: true },
+      { data: "Seconds", header: true },
+    ],
+    ...timings.map((t) => [t.phase, t.seconds.toFixed(2)]),
+  ];
+  await core.summary
+    .addHeading(`Kubernetes cluster ${s.clusterName}`, 3)
+    .addTable(rows)
+    .addTable(phaseRows)
+    .write();
+}
+
+/**
+ * The runner cancels a step with SIGINT to this process, SIGTERM 7.5 s later, then kills the tree.
+ * Node would die silently; say where creation stopped and exit at once. Everything created is already
+ * in the state, so the post step (post-if: always()) removes it.
+ */
+function onCancel(stop: () => Promise<void> | undefined): void {
+  let cancelled = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (cancelled) process.exit(1);
+    cancelled = true;
+    const last = timings.at(-1)?.phase;
+    core.setFailed(
+      `Cancelled (${signal}) ${last ? `after the phase "${last}"` : "before any phase ended"}; the post step removes what was created.`,
+    );
+    void settledWithin(stop(), 2000).finally(() => process.stdout.write("", () => process.exit(1)));
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
 }
 
 await run();

@@ -9,6 +9,7 @@ async function run(): Promise<void> {
     kubeconfig: read(STATE.kubeconfig),
     serviceStartedByUs: read(STATE.serviceStartedByUs) === "true",
   };
+  // Main saves each thing before creating it: nothing saved, nothing to touch.
   if (!t.node && !t.kubeconfig && !t.serviceStartedByUs) {
     core.info("Nothing to clean up.");
     return;
@@ -17,7 +18,9 @@ async function run(): Promise<void> {
     core.notice(keepMessage(t));
     return;
   }
+  const start = performance.now();
   await core.group("Teardown", () => teardown(new ContainerCli(), t));
+  core.info(`Teardown: done in ${((performance.now() - start) / 1000).toFixed(2)}s`);
 }
 
 try {

@@ -11,10 +11,20 @@ export const STATE = {
 
 export type StateKey = (typeof STATE)[keyof typeof STATE];
 
+const savedHere = new Map<StateKey, string>();
+
+/** Written to the runner's state file at once, so a job killed right after still hands it to post. */
 export function save(key: StateKey, value: string): void {
   core.saveState(key, value);
+  savedHere.set(key, value);
 }
 
+/** In the post step: what main saved. */
 export function read(key: StateKey): string {
   return core.getState(key);
+}
+
+/** In main: what this process has saved so far (for diagnostics after a failure). */
+export function saved(key: StateKey): string | undefined {
+  return savedHere.get(key);
 }

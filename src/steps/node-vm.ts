@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import * as core from "@actions/core";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -116,7 +117,25 @@ export function runArgs({ inputs, cliVersion, apiPort, env }: RunArgsInput): str
   return args;
 }
 
-/** What to do about a container that already has the node's name. */
+/**
+ * Whether the post step may remove this container: made by this action on this runner. A runner runs
+ * one job at a time, so such a node is this job's, or an earlier job's leftover; a same-named node of
+ * another runner (created between our check and our `container run`) is not.
+ */
+export function ownedByThisRunner(existing: ContainerState, env: NodeJS.ProcessEnv): boolean {
+  const l = existing.labels;
+  return l[LABEL.createdBy] === CREATED_BY && l[LABEL.runner] === (env.RUNNER_NAME ?? os.hostname());
+}
+
+/**
+ * What to do about a container that already has the node's name:
+ * - foreign: not made by this action for this cluster; never touched.
+ * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying its own runner
+ *   label is a leftover; so is a stopped node of any runner (the action never restarts a stopped node).
+ * - busy: running, and made by another runner on this Mac. Its job may be using it right now, and a
+ *   failed job is cheaper than a destroyed one: refuse, and say how to remove it if it is a leftover
+ *   (a runner killed mid-job leaves its node running).
+ */
 export function classifyExisting(
   existing: ContainerState,
   inputs: Pick<Inputs, "clusterName">,
@@ -124,36 +143,98 @@ export function classifyExisting(
 ): "stale" | "busy" | "foreign" {
   const l = existing.labels;
   if (l[LABEL.createdBy] !== CREATED_BY || l[LABEL.cluster] !== inputs.clusterName) return "foreign";
-  // A runner runs one job at a time, so its own leftovers are stale; another runner's may be in use.
   if (l[LABEL.runner] === runner || existing.state !== "running") return "stale";
   return "busy";
 }
 
-export async function removeNode(cli: ContainerCli, name: string): Promise<void> {
-  await cli.call(["stop", "-t", "5", name], { show: true, allowFailure: true });
-  const r = await cli.call(["delete", name], { show: true, allowFailure: true });
-  if (r.code !== 0 && !/not found/i.test(r.stderr))
-    await cli.call(["delete", "--force", name], { show: true });
+export interface BoundedResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * A `container` call killed after `ms`. ContainerCli.call cannot be aborted (@actions/exec has no
+ * signal), and cleanup and diagnostics must end even when the container service is wedged.
+ */
+export function callWithin(
+  cli: ContainerCli,
+  args: string[],
+  ms: number,
+  o: { show?: boolean; signal?: AbortSignal } = {},
+): Promise<BoundedResult> {
+  if (o.show) core.info(`[command]container ${args.join(" ")}`);
+  return new Promise((resolve, reject) => {
+    const p = spawn(cli.bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const kill = () => p.kill("SIGKILL");
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, ms);
+    o.signal?.addEventListener("abort", kill, { once: true });
+    const settle = () => {
+      clearTimeout(timer);
+      o.signal?.removeEventListener("abort", kill);
+    };
+    p.on("error", (err) => {
+      settle();
+      reject(err);
+    });
+    p.on("close", (code) => {
+      settle();
+      if (timedOut)
+        stderr += `${stderr && !stderr.endsWith("\n") ? "\n" : ""}(no answer within ${ms / 1000}s; killed)`;
+      if (o.show && (stdout + stderr).trim()) core.info((stdout + stderr).trimEnd());
+      resolve({ code: timedOut ? -1 : (code ?? -1), stdout, stderr, timedOut });
+    });
+  });
+}
+
+const REMOVE_TIMEOUT_MS = 60_000;
+
+/** Stops the node (5 s grace), then deletes it, with --force when a plain delete fails. */
+export async function removeNode(
+  cli: ContainerCli,
+  name: string,
+  timeoutMs = REMOVE_TIMEOUT_MS,
+): Promise<void> {
+  const gone = (r: BoundedResult) => r.code === 0 || /not found/i.test(r.stderr);
+  await callWithin(cli, ["stop", "-t", "5", name], timeoutMs, { show: true });
+  if (gone(await callWithin(cli, ["delete", name], timeoutMs, { show: true }))) return;
+  const args = ["delete", "--force", name];
+  const r = await callWithin(cli, args, timeoutMs, { show: true });
+  if (!gone(r)) throw new ContainerError(args, r.code, r.stderr);
 }
 
 async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.ProcessEnv): Promise<void> {
   const existing = await cli.inspect(inputs.nodeName);
   if (!existing) return;
   const runner = env.RUNNER_NAME ?? os.hostname();
+  const l = existing.labels;
   switch (classifyExisting(existing, inputs, runner)) {
     case "foreign":
       throw new Error(
-        `a container named ${inputs.nodeName} exists and was not created by this action; it is left untouched. ` +
-          "Remove it yourself or choose another cluster-name.",
+        `a container named ${inputs.nodeName} exists and was not created by this action for cluster ` +
+          `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
+          `('container delete --force ${inputs.nodeName}') or choose another cluster-name.`,
       );
     case "busy":
       throw new Error(
-        `cluster ${inputs.clusterName} is running for runner ${existing.labels[LABEL.runner]} on this Mac; runners sharing a Mac ` +
-          "need distinct cluster-name values (e.g. cluster-name: kina-${{ runner.name }}).",
+        `cluster ${inputs.clusterName} is running for runner ${l[LABEL.runner]} (job ${l[LABEL.job] ?? "unknown"}) ` +
+          "on this Mac and may be in use, so it is left untouched. Runners sharing a Mac need distinct " +
+          "cluster-name values (e.g. cluster-name: kina-${{ runner.name }}). If that job is over, remove its " +
+          `node with 'container delete --force ${inputs.nodeName}'.`,
       );
     case "stale":
       core.notice(
-        `Removing ${inputs.nodeName} left by an earlier job (${existing.labels[LABEL.job] ?? "unknown"}).`,
+        `Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${l[LABEL.job] ?? "unknown"}` +
+          ` on runner ${l[LABEL.runner] ?? "unknown"}).`,
       );
       await removeNode(cli, inputs.nodeName);
   }

@@ -1,7 +1,7 @@
 import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
-import type { ContainerCli } from "../container/cli.js";
-import { removeNode } from "./node-vm.js";
+import { parseContainerState, type ContainerCli, type ContainerState } from "../container/cli.js";
+import { callWithin, LABEL, ownedByThisRunner, removeNode } from "./node-vm.js";
 
 export interface TeardownInput {
   node: string;
@@ -9,23 +9,115 @@ export interface TeardownInput {
   serviceStartedByUs: boolean;
 }
 
-/** Removes what main recorded, each part on its own; problems are warnings, never failures. */
-export async function teardown(cli: ContainerCli, t: TeardownInput): Promise<void> {
+export interface TeardownOptions {
+  /** The job's environment: its runner and job labels say which node is ours. */
+  env?: NodeJS.ProcessEnv;
+  /** Bound on each `container` call, so a wedged service cannot hold the runner. */
+  timeoutMs?: number;
+}
+
+const CALL_TIMEOUT_MS = 60_000;
+const SERVICE_START = ["system", "start", "--disable-kernel-install", "--timeout", "60"];
+const SERVICE_DOWN = /XPC connection error|container system service has been started/i;
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+async function inspectNode(cli: ContainerCli, name: string, ms: number): Promise<ContainerState | undefined> {
+  const r = await callWithin(cli, ["inspect", name], ms);
+  if (r.code !== 0) {
+    if (/not found/i.test(r.stderr)) return undefined;
+    throw new Error(`'container inspect ${name}' exited ${r.code}: ${r.stderr.trim()}`);
+  }
+  const arr = JSON.parse(r.stdout) as unknown[];
+  return arr.length ? parseContainerState(arr[0]) : undefined;
+}
+
+/** Containers other than `except` that run and would die with the service. */
+async function othersRunning(cli: ContainerCli, except: string, ms: number): Promise<string[]> {
+  const r = await callWithin(cli, ["list", "--all", "--format", "json"], ms);
+  if (r.code !== 0) throw new Error(`'container list' exited ${r.code}: ${r.stderr.trim()}`);
+  return (JSON.parse(r.stdout || "[]") as unknown[])
+    .map(parseContainerState)
+    .filter((s) => s.state !== "stopped" && s.id !== except)
+    .map((s) => s.id);
+}
+
+/**
+ * Removes what main recorded, each part on its own: the node (only when this runner made it),
+ * the kubeconfig, and the container service when this job started it and nothing else runs in it. A
+ * service stopped meanwhile is started to reach the node, and stopped again. Every call is bounded;
+ * problems are warnings, never failures; running it twice is harmless.
+ */
+export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownOptions = {}): Promise<void> {
+  const env = o.env ?? process.env;
+  const ms = o.timeoutMs ?? CALL_TIMEOUT_MS;
   const attempt = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
     } catch (err) {
-      core.warning(`Cleanup: could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
+      core.warning(`Cleanup: could not ${what}: ${message(err)}`);
     }
   };
+  // Set when the service was down and this step started it to reach the node: stopped again below.
+  let startedHere = false;
   if (t.node) {
     await attempt(`remove node ${t.node}`, async () => {
-      if (await cli.inspect(t.node)) await removeNode(cli, t.node);
+      let node: ContainerState | undefined;
+      let serviceDown = false;
+      try {
+        node = await inspectNode(cli, t.node, ms);
+      } catch (err) {
+        if (!SERVICE_DOWN.test(message(err))) throw err;
+        serviceDown = true;
+      }
+      if (serviceDown) {
+        // Stopped during the job (by a later step, or a crash): the node is still on disk.
+        core.info("The container service is not running; starting it to remove the node.");
+        const r = await callWithin(cli, SERVICE_START, ms, { show: true });
+        if (r.code !== 0)
+          throw new Error(`'container ${SERVICE_START.join(" ")}' exited ${r.code}: ${r.stderr.trim()}`);
+        startedHere = true;
+        node = await inspectNode(cli, t.node, ms);
+      }
+      if (!node) {
+        core.info(`Node ${t.node} does not exist (never created, or already removed).`);
+      } else if (!ownedByThisRunner(node, env)) {
+        // Main records the name before `container run`: a same-named container from elsewhere won that race.
+        core.warning(
+          `Cleanup: ${t.node} was not created by this action on this runner (runner label '${node.labels[LABEL.runner] ?? "none"}'); left untouched.`,
+        );
+      } else {
+        await removeNode(cli, t.node, ms);
+        core.info(`Removed node ${t.node}.`);
+      }
     });
   }
-  if (t.kubeconfig) await attempt(`remove ${t.kubeconfig}`, () => fs.rm(t.kubeconfig, { force: true }));
-  if (t.serviceStartedByUs)
-    await attempt("stop the container service", () => cli.call(["system", "stop"], { show: true }));
+  if (t.kubeconfig) {
+    await attempt(`remove ${t.kubeconfig}`, async () => {
+      await fs.rm(t.kubeconfig, { force: true });
+      core.info(`Removed ${t.kubeconfig}.`);
+    });
+  }
+  if (t.serviceStartedByUs || startedHere) {
+    await attempt("stop the container service", async () => {
+      const status = await callWithin(cli, ["system", "status"], ms);
+      if (status.timedOut) throw new Error(`'container system status' did not answer within ${ms / 1000}s`);
+      if (status.code !== 0) {
+        core.info("The container service is not running.");
+        return;
+      }
+      // `system stop` stops every container: another runner on this Mac may be using one.
+      const others = await othersRunning(cli, t.node, ms);
+      if (others.length) {
+        core.notice(
+          `This job started the container service, but it is left running: other containers use it (${others.join(", ")}).`,
+        );
+        return;
+      }
+      const r = await callWithin(cli, ["system", "stop"], ms, { show: true });
+      if (r.code !== 0) throw new Error(`'container system stop' exited ${r.code}: ${r.stderr.trim()}`);
+    });
+  }
 }
 
 export function keepMessage(t: TeardownInput): string {

@@ -27,10 +27,16 @@ export interface StepOptions {
   entry?: string;
   /** Copy the step's stdout/stderr to this process's as it runs. */
   echo?: boolean;
+  /**
+   * Cancel the step as the runner does: `signal` (default SIGINT) to the step's process alone, once
+   * `when` (ms after the start, or a predicate polled every 20 ms) holds; SIGTERM 7.5 s later if it
+   * still runs; 2.5 s after that, SIGKILL to its process group.
+   */
+  signalAfter?: { when: number | (() => boolean); signal?: NodeJS.Signals };
 }
 
 export interface StepResult {
-  /** Exit code; null when killed (timeout). */
+  /** Exit code; null when killed (timeout); 128+n when the signalAfter cancellation killed it. */
   code: number | null;
   timedOut: boolean;
   stdout: string;
@@ -42,6 +48,8 @@ export interface StepResult {
   path: string[];
   summary: string;
   durationMs: number;
+  /** With signalAfter: ms after the start when the first signal was sent (undefined: never sent). */
+  signalledAtMs?: number;
 }
 
 /** `name=value` lines and `name<<DELIM` … `DELIM` blocks, as @actions/core writes them. */
@@ -153,6 +161,7 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
   const script = o.entry ?? join(REPO_ROOT, "dist", step, "index.js");
   const args = [...(o.preload === false ? [] : ["--import", PRETEND_DARWIN]), script];
   const started = performance.now();
+  let signalledAtMs: number | undefined;
   const { code, timedOut, stdout, stderr } = await new Promise<{
     code: number | null;
     timedOut: boolean;
@@ -182,10 +191,47 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
               p.kill("SIGKILL");
             }
           }, o.timeoutMs);
+    const cancelTimers: NodeJS.Timeout[] = [];
+    if (o.signalAfter) {
+      const { when, signal = "SIGINT" } = o.signalAfter;
+      const killGroup = () => {
+        try {
+          process.kill(-p.pid!, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      };
+      const send = () => {
+        if (p.exitCode !== null || p.signalCode !== null) return;
+        signalledAtMs = performance.now() - started;
+        p.kill(signal);
+        cancelTimers.push(
+          setTimeout(() => {
+            p.kill("SIGTERM");
+            cancelTimers.push(setTimeout(killGroup, 2500));
+          }, 7500),
+        );
+      };
+      if (typeof when === "number") cancelTimers.push(setTimeout(send, when));
+      else {
+        const poll = setInterval(() => {
+          if (p.exitCode !== null || p.signalCode !== null) return clearInterval(poll);
+          if (when()) {
+            clearInterval(poll);
+            send();
+          }
+        }, 20);
+        cancelTimers.push(poll);
+      }
+    }
     p.on("error", reject);
-    p.on("close", (c) => {
+    p.on("close", (c, sig) => {
       clearTimeout(timer);
-      resolve({ code: c, timedOut, stdout: out, stderr: err });
+      for (const t of cancelTimers) clearTimeout(t);
+      // Killed by the cancellation signal: 128+n, as a shell reports it.
+      const signo: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+      const cancelled = sig && signalledAtMs !== undefined && !timedOut ? 128 + (signo[sig] ?? 0) : null;
+      resolve({ code: c ?? cancelled, timedOut, stdout: out, stderr: err });
     });
   });
   const durationMs = performance.now() - started;
@@ -201,6 +247,7 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
     path: read(files.GITHUB_PATH).split("\n").filter(Boolean),
     summary: read(files.GITHUB_STEP_SUMMARY),
     durationMs,
+    ...(signalledAtMs !== undefined ? { signalledAtMs } : {}),
   };
   rmSync(work, { recursive: true, force: true });
   return result;
@@ -211,15 +258,22 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
  * Like the runner, post sees main's GITHUB_ENV exports and GITHUB_PATH additions.
  */
 export async function runJob(
-  o: Omit<StepOptions, "state"> = {},
+  o: Omit<StepOptions, "state"> & {
+    /** Runs between main and post (e.g. to read what main left on disk before post removes it). */
+    afterMain?: (main: StepResult) => void | Promise<void>;
+  } = {},
 ): Promise<{ main: StepResult; post: StepResult }> {
-  const main = await runStep("main", o);
+  const { afterMain, signalAfter, ...rest } = o;
+  // One job: main and post share the run's identity, as on the runner.
+  rest.env = { GITHUB_RUN_ID: String(4_200_000 + ++runCounter), ...rest.env };
+  const main = await runStep("main", { ...rest, ...(signalAfter ? { signalAfter } : {}) });
+  await afterMain?.(main);
   const basePath = o.env?.PATH ?? o.sim?.env.PATH ?? `${dirname(NODE24)}:/usr/local/bin:/usr/bin:/bin`;
   const path = [...main.path].reverse().concat(basePath).join(":");
   const post = await runStep("post", {
-    ...o,
+    ...rest,
     state: main.state,
-    env: { ...main.exportedEnv, ...o.env, PATH: path },
+    env: { ...main.exportedEnv, ...rest.env, PATH: path },
   });
   return { main, post };
 }

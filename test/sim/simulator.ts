@@ -58,6 +58,12 @@ export interface Fault {
   times?: number;
   /** Answer only after this long (a hanging tool, for timeout tests). */
   delayMs?: number;
+  /** Let this many matching calls through before the fault applies (default 0). */
+  skip?: number;
+  /** Runs when the fault applies, before it answers (e.g. stops a node's API server). */
+  run?: () => void | Promise<void>;
+  /** After `run`, answer with the real tool: a side effect at an exact point, not a failure. */
+  passThrough?: boolean;
 }
 
 export interface Latency {
@@ -468,6 +474,10 @@ export class SimCore implements Simulator {
       const hit =
         typeof f.when === "string" ? line.includes(f.when) : ((f.when.lastIndex = 0), f.when.test(line));
       if (hit) {
+        if (f.skip !== undefined && f.skip > 0) {
+          f.skip--;
+          continue;
+        }
         if (f.times !== undefined) f.times--;
         return f;
       }
@@ -511,7 +521,8 @@ export class SimCore implements Simulator {
     };
     const fault = this.matchFault([tool, ...argv].join(" "));
     let code: number;
-    if (fault) {
+    if (fault?.run) await fault.run();
+    if (fault && !fault.passThrough) {
       try {
         await this.sleep(fault.delayMs ?? 0, call.signal);
       } catch {
@@ -532,7 +543,7 @@ export class SimCore implements Simulator {
       start,
       end: now(),
       ...(vm ? { node: vm.name } : {}),
-      ...(fault ? { fault: true } : {}),
+      ...(fault && !fault.passThrough ? { fault: true } : {}),
     });
     return code;
   }

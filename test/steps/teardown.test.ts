@@ -1,0 +1,244 @@
+// Teardown, stale-node classification and bounded `container` calls, against the simulated service.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ContainerCli, type ContainerState } from "../../src/container/cli.js";
+import {
+  callWithin,
+  classifyExisting,
+  LABEL,
+  ownedByThisRunner,
+  removeNode,
+} from "../../src/steps/node-vm.js";
+import { keepMessage, teardown } from "../../src/steps/teardown.js";
+import { hostShell, startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+
+const NODE = "kina-control-plane";
+const IMAGE = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+const ENV = {
+  RUNNER_NAME: "mac-1",
+  GITHUB_REPOSITORY: "o/r",
+  GITHUB_RUN_ID: "7",
+  GITHUB_RUN_ATTEMPT: "1",
+  GITHUB_JOB: "e2e",
+};
+const THIS_JOB = {
+  [LABEL.createdBy]: "kina-setup-cluster",
+  [LABEL.cluster]: "kina",
+  [LABEL.role]: "control-plane",
+  [LABEL.runner]: "mac-1",
+  [LABEL.job]: "o/r/7/1/e2e",
+};
+
+const state = (labels: Record<string, string>, s = "running"): ContainerState => ({
+  id: NODE,
+  state: s,
+  labels,
+  ipv4: undefined,
+  mtu: undefined,
+});
+
+describe("classifyExisting", () => {
+  it.each([
+    ["no labels", {}, "running", "foreign"],
+    ["another tool's labels", { "com.apple.container.plugin": "k8s" }, "running", "foreign"],
+    ["this action, another cluster", { ...THIS_JOB, [LABEL.cluster]: "other" }, "running", "foreign"],
+    [
+      "this action, stopped, no cluster label",
+      { [LABEL.createdBy]: "kina-setup-cluster" },
+      "stopped",
+      "foreign",
+    ],
+    [
+      "this runner, running (its post never ran)",
+      { ...THIS_JOB, [LABEL.job]: "o/r/6/1/e2e" },
+      "running",
+      "stale",
+    ],
+    ["this runner, stopped", THIS_JOB, "stopped", "stale"],
+    ["another runner, stopped", { ...THIS_JOB, [LABEL.runner]: "mac-2" }, "stopped", "stale"],
+    ["another runner, stopping", { ...THIS_JOB, [LABEL.runner]: "mac-2" }, "stopping", "stale"],
+    ["another runner, running: maybe in use", { ...THIS_JOB, [LABEL.runner]: "mac-2" }, "running", "busy"],
+  ])("%s → %s", (_, labels, s, want) => {
+    expect(classifyExisting(state(labels, s), { clusterName: "kina" }, "mac-1")).toBe(want);
+  });
+});
+
+describe("ownedByThisRunner", () => {
+  it("needs this action's and this runner's labels; the job may be an earlier one", () => {
+    expect(ownedByThisRunner(state(THIS_JOB), ENV)).toBe(true);
+    expect(ownedByThisRunner(state({ ...THIS_JOB, [LABEL.job]: "o/r/6/1/e2e" }), ENV)).toBe(true);
+    expect(ownedByThisRunner(state({ ...THIS_JOB, [LABEL.runner]: "mac-2" }), ENV)).toBe(false);
+    expect(ownedByThisRunner(state({ ...THIS_JOB, [LABEL.createdBy]: "someone" }), ENV)).toBe(false);
+    expect(ownedByThisRunner(state({}), ENV)).toBe(false);
+  });
+});
+
+describe("keepMessage", () => {
+  it("lists the commands that remove what was kept", () => {
+    expect(keepMessage({ node: NODE, kubeconfig: "/t/kina.kubeconfig", serviceStartedByUs: true })).toBe(
+      `cleanup is false: the cluster is kept. Remove it later with: container delete --force ${NODE} && rm -f '/t/kina.kubeconfig' && container system stop`,
+    );
+    expect(keepMessage({ node: "", kubeconfig: "", serviceStartedByUs: false })).toBe(
+      "cleanup is false and nothing was created.",
+    );
+  });
+});
+
+describe("against the simulated service", () => {
+  let sim: Simulator | undefined;
+  let out: string;
+  const saved = { ...process.env };
+  let dir: string;
+
+  beforeEach(() => {
+    out = "";
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      out += chunk.toString();
+      return true;
+    });
+    dir = mkdtempSync(join(tmpdir(), "kina-teardown-"));
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await sim?.stop();
+    sim = undefined;
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function mac(opts: SimulatorOptions = { serviceRunning: true, kernelInstalled: true }) {
+    sim = await startSimulator(opts);
+    Object.assign(process.env, sim.env);
+    return sim;
+  }
+
+  async function run(s: Simulator, name: string, labels: Record<string, string>, image = IMAGE) {
+    const l = Object.entries(labels)
+      .map(([k, v]) => `-l '${k}=${v}'`)
+      .join(" ");
+    const r = await hostShell(s, `container run -d --name ${name} ${l} ${image}`);
+    expect(r.code, r.stderr).toBe(0);
+  }
+
+  const calls = (s: Simulator) => s.calls.filter((c) => c.tool === "container").map((c) => c.argv.join(" "));
+  const warnings = () => out.split("\n").filter((l) => l.startsWith("::warning::"));
+
+  it("callWithin kills a call that does not answer", async () => {
+    const s = await mac();
+    s.faults.push({ when: "container list", delayMs: 30_000 });
+    const t0 = performance.now();
+    const r = await callWithin(new ContainerCli(), ["list", "--all"], 300);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(r).toMatchObject({ timedOut: true, code: -1 });
+    expect(r.stderr).toContain("no answer within 0.3s; killed");
+  });
+
+  it("removeNode deletes with --force when a plain delete fails, and treats 'not found' as done", async () => {
+    const s = await mac();
+    await run(s, NODE, THIS_JOB);
+    s.faults.push({
+      when: /^container stop /,
+      code: 1,
+      stderr: "Error: timed out waiting for the VM to stop",
+    });
+    await removeNode(new ContainerCli(), NODE);
+    expect(s.containers()).toEqual([]);
+    expect(calls(s).slice(-3)).toEqual([`stop -t 5 ${NODE}`, `delete ${NODE}`, `delete --force ${NODE}`]);
+    await removeNode(new ContainerCli(), NODE); // already gone: no error
+  });
+
+  it("removeNode fails when even --force fails", async () => {
+    const s = await mac();
+    await run(s, NODE, THIS_JOB);
+    s.faults.push({ when: /^container delete /, code: 1, stderr: "Error: internalError: storage busy" });
+    await expect(removeNode(new ContainerCli(), NODE)).rejects.toThrow(
+      `'container delete --force ${NODE}' exited 1: Error: internalError: storage busy`,
+    );
+  });
+
+  it("warns instead of failing, and still removes the rest", async () => {
+    const s = await mac();
+    await run(s, NODE, THIS_JOB);
+    const kubeconfig = join(dir, "kina.kubeconfig");
+    writeFileSync(kubeconfig, "x");
+    s.faults.push({ when: /^container delete /, code: 1, stderr: "Error: internalError: storage busy" });
+    await teardown(new ContainerCli(), { node: NODE, kubeconfig, serviceStartedByUs: true }, { env: ENV });
+    expect(warnings()).toEqual([
+      `::warning::Cleanup: could not remove node ${NODE}: 'container delete --force ${NODE}' exited 1: Error: internalError: storage busy`,
+    ]);
+    expect(existsSync(kubeconfig)).toBe(false);
+    // The node is stopped, so nothing else runs in the service this job started.
+    expect(s.serviceRunning).toBe(false);
+  });
+
+  it("leaves a same-named node that another runner created", async () => {
+    const s = await mac();
+    await run(s, NODE, { ...THIS_JOB, [LABEL.runner]: "mac-2" });
+    const before = s.calls.length;
+    await teardown(
+      new ContainerCli(),
+      { node: NODE, kubeconfig: "", serviceStartedByUs: false },
+      { env: ENV },
+    );
+    expect(warnings()).toEqual([
+      `::warning::Cleanup: ${NODE} was not created by this action on this runner (runner label 'mac-2'); left untouched.`,
+    ]);
+    expect(s.calls.slice(before).map((c) => c.argv.join(" "))).toEqual([`inspect ${NODE}`]);
+    expect(s.containers().map((c) => c.state)).toEqual(["running"]);
+  });
+
+  it("keeps a service it started running while another runner's containers use it", async () => {
+    const s = await mac();
+    await run(s, NODE, THIS_JOB);
+    await run(s, "ci-b-control-plane", { ...THIS_JOB, [LABEL.cluster]: "ci-b", [LABEL.runner]: "mac-2" });
+    await teardown(
+      new ContainerCli(),
+      { node: NODE, kubeconfig: "", serviceStartedByUs: true },
+      { env: ENV },
+    );
+    expect(warnings()).toEqual([]);
+    expect(out).toContain(
+      "::notice::This job started the container service, but it is left running: other containers use it (ci-b-control-plane).",
+    );
+    expect(s.serviceRunning).toBe(true);
+    expect(s.containers().map((c) => `${c.name} ${c.state}`)).toEqual(["ci-b-control-plane running"]);
+  });
+
+  it("starts a service stopped during the job to remove the node, then stops it again", async () => {
+    const s = await mac();
+    await run(s, NODE, THIS_JOB);
+    const stop = await hostShell(s, "container system stop");
+    expect(stop.code).toBe(0);
+    expect(s.containers().map((c) => c.state)).toEqual(["stopped"]);
+    await teardown(
+      new ContainerCli(),
+      { node: NODE, kubeconfig: "", serviceStartedByUs: false },
+      { env: ENV },
+    );
+    expect(warnings()).toEqual([]);
+    expect(s.containers()).toEqual([]);
+    expect(s.serviceRunning).toBe(false);
+  });
+
+  it("ends in bounded time when the service hangs", async () => {
+    const s = await mac();
+    await run(s, NODE, THIS_JOB);
+    const kubeconfig = join(dir, "kina.kubeconfig");
+    writeFileSync(kubeconfig, "x");
+    s.faults.push({ when: /^container /, delayMs: 60_000 });
+    const t0 = performance.now();
+    await teardown(
+      new ContainerCli(),
+      { node: NODE, kubeconfig, serviceStartedByUs: true },
+      { env: ENV, timeoutMs: 300 },
+    );
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(warnings()).toHaveLength(2);
+    expect(warnings()[0]).toContain(`could not remove node ${NODE}: 'container inspect ${NODE}' exited -1`);
+    expect(warnings()[1]).toContain("could not stop the container service");
+    expect(existsSync(kubeconfig)).toBe(false);
+  });
+});

@@ -59,6 +59,8 @@ async function run(): Promise<void> {
     );
     // Restores from the Actions cache count as hits: nothing came from upstream.
     const cacheHit = !kernel.downloaded && !image.pulled;
+    const pendingSaves = [kernel.save, image.save].filter((p) => p !== undefined);
+    if (pendingSaves.length) save(STATE.cacheSave, JSON.stringify(pendingSaves));
     await phase("kubectl", () =>
       ensureKubectl({ version: i.kubectlVersion, fallback: i.kubernetesVersion, url: i.kubectlUrl }),
     );

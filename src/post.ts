@@ -2,8 +2,18 @@ import * as core from "@actions/core";
 import { ContainerCli } from "./container/cli.js";
 import { read, STATE } from "./state.js";
 import { keepMessage, teardown, type TeardownInput } from "./steps/teardown.js";
+import { parsePending, saveCaches } from "./steps/cache-save.js";
+import { cacheOpener } from "./cache/actions-cache.js";
 
 async function run(): Promise<void> {
+  // First, while the container service surely runs: `image save` needs it, teardown may stop it.
+  const pending = parsePending(read(STATE.cacheSave));
+  if (pending.length) {
+    await core.group("Save to the Actions cache", () =>
+      saveCaches(new ContainerCli(), pending, cacheOpener(true)),
+    );
+  }
+
   const t: TeardownInput = {
     node: read(STATE.node),
     kubeconfig: read(STATE.kubeconfig),

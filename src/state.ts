@@ -7,6 +7,8 @@ export const STATE = {
   kubeconfig: "kubeconfig",
   serviceStartedByUs: "service-started",
   cleanup: "cleanup",
+  /** Downloads main left for post to upload to the Actions cache (JSON). */
+  cacheSave: "cache-save",
 } as const;
 
 export type StateKey = (typeof STATE)[keyof typeof STATE];

@@ -4,7 +4,8 @@ import * as path from "node:path";
 import * as os from "node:os";
 import type { ContainerCli } from "../container/cli.js";
 import { recommendedKernel, type KernelSpec } from "../versions.js";
-import { cacheDir, type CacheOpener } from "../cache/actions-cache.js";
+import type { CacheOpener } from "../cache/actions-cache.js";
+import { CACHE_DIRS, type PendingSave } from "./cache-save.js";
 
 export interface KernelResult {
   kernel: KernelSpec;
@@ -12,6 +13,8 @@ export interface KernelResult {
   downloaded: boolean;
   /** True when it came from the Actions cache. */
   restored: boolean;
+  /** Set when the downloaded kernel should go to the Actions cache (the post step saves it). */
+  save?: PendingSave;
 }
 
 /** The kernel file is the same for every CLI version that recommends it. */
@@ -46,7 +49,7 @@ async function exists(file: string): Promise<boolean> {
 
 /**
  * Makes the recommended kata kernel for the installed CLI the default one: nothing to do when it
- * already is; else from the Actions cache; else the CLI downloads it, and the file is saved to the cache.
+ * already is; else from the Actions cache; else the CLI downloads it, and the post step saves it to the cache.
  */
 export async function ensureKernel(
   cli: ContainerCli,
@@ -61,7 +64,7 @@ export async function ensureKernel(
   }
   const cache = await openCache();
   const key = kernelCacheKey(kernel);
-  const dir = cacheDir(`kernel-${kernel.kata}`);
+  const dir = CACHE_DIRS.kernel(kernel.kata);
   const cached = path.join(dir, kernel.file);
   if (cache) {
     await fs.rm(dir, { recursive: true, force: true });
@@ -80,21 +83,14 @@ export async function ensureKernel(
     }
   }
   await cli.setRecommendedKernel();
+  const result: KernelResult = { kernel, downloaded: true, restored: false };
   if (cache) {
     const installed = path.join(root, "kernels", kernel.file);
     if ((await defaultKernel(root)) !== kernel.file || !(await exists(installed))) {
       core.notice(`The CLI did not install ${installed} as the default kernel; it is not cached.`);
     } else {
-      try {
-        await fs.mkdir(dir, { recursive: true });
-        await fs.copyFile(installed, cached);
-        await cache.save(dir, key);
-      } catch (err) {
-        core.notice(`The kernel was not cached: ${err instanceof Error ? err.message : String(err)}`);
-      } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-      }
+      result.save = { kind: "kernel", key, file: installed, dir };
     }
   }
-  return { kernel, downloaded: true, restored: false };
+  return result;
 }

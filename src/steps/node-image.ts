@@ -2,7 +2,8 @@ import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { sameImage, type ContainerCli } from "../container/cli.js";
-import { cacheDir, type CacheOpener } from "../cache/actions-cache.js";
+import type { CacheOpener } from "../cache/actions-cache.js";
+import { CACHE_DIRS, IMAGE_ARCHIVE, type PendingSave } from "./cache-save.js";
 
 export interface NodeImageResult {
   image: string;
@@ -10,6 +11,8 @@ export interface NodeImageResult {
   pulled: boolean;
   /** True when it came from the Actions cache. */
   restored: boolean;
+  /** Set when the pulled image should go to the Actions cache (the post step saves it). */
+  save?: PendingSave;
 }
 
 /**
@@ -27,7 +30,7 @@ async function present(cli: ContainerCli, image: string): Promise<boolean> {
 
 /**
  * Makes the node image available: nothing to do when `image ls` has it; else loaded from an archive in
- * the Actions cache; else pulled, and its archive saved to the cache.
+ * the Actions cache; else pulled, with its archive left for the post step to save to the cache.
  */
 export async function ensureNodeImage(
   cli: ContainerCli,
@@ -41,8 +44,8 @@ export async function ensureNodeImage(
   const key = imageCacheKey(image);
   const cache = await openCache();
   if (cache && !key) core.info(`${image} is not pinned by digest, so it is not cached`);
-  const dir = cacheDir("node-image");
-  const archive = path.join(dir, "node-image.tar");
+  const dir = CACHE_DIRS.image();
+  const archive = path.join(dir, IMAGE_ARCHIVE);
   if (cache && key) {
     await fs.rm(dir, { recursive: true, force: true });
     if (await cache.restore(dir, key)) {
@@ -62,16 +65,7 @@ export async function ensureNodeImage(
     }
   }
   await cli.imagePull(image);
-  if (cache && key) {
-    try {
-      await fs.mkdir(dir, { recursive: true });
-      await cli.imageSave(image, archive);
-      await cache.save(dir, key);
-    } catch (err) {
-      core.notice(`The node image was not cached: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  }
-  return { image, pulled: true, restored: false };
+  const result: NodeImageResult = { image, pulled: true, restored: false };
+  if (cache && key) result.save = { kind: "image", key, image, dir };
+  return result;
 }

@@ -73,7 +73,15 @@ describe("kernel and node image through the Actions cache", () => {
     const env = runnerEnv(temp);
 
     const cold = await mac({ installedVersion: "1.2.2", serviceRunning: false, kernelInstalled: false });
-    const c = await runJob({ sim: cold, env, timeoutMs: 240_000 });
+    let uploadsDuringMain = -1;
+    const c = await runJob({
+      sim: cold,
+      env,
+      timeoutMs: 240_000,
+      afterMain: () => void (uploadsDuringMain = cache.counters.CreateCacheEntry),
+    });
+    // Uploading is left to the post step: it is not on the way to a usable cluster.
+    expect(uploadsDuringMain).toBe(0);
     expect(c.main.code, c.main.stdout.slice(-3000)).toBe(0);
     expect(c.main.outputs["cache-hit"]).toBe("false");
     expect(cold.counters).toMatchObject({ pulls: 1, kernelDownloads: 1 });

@@ -52,7 +52,9 @@ describe("fake executables talk to the host", () => {
     expect(bad).toMatchObject({ code: 1, stderr: "sysctl: unknown oid 'no.such.oid'\n" });
     expect((await sh(sim, "launchctl managername")).stdout).toBe("Aqua\n");
     expect((await sh(sim, "uname -sm")).stdout).toBe("Darwin arm64\n");
-    expect((await sh(sim, "command -v kubectl")).code).not.toBe(0); // a fresh runner has none
+    // A simulated preinstalled kubectl (option `kubectl`), never the Linux host's.
+    expect((await sh(sim, "kubectl version --client -o json")).stdout).toContain('"gitVersion":"v1.35.8"');
+    expect((await sh(sim, "kubectl get nodes")).code).not.toBe(0);
     expect((await sh(sim, "command -v tar")).code).toBe(0);
     const rec = sim.calls.find((c) => c.tool === "sysctl" && c.argv.includes("no.such.oid"));
     expect(rec).toMatchObject({ argv: ["-n", "no.such.oid"], code: 1 });

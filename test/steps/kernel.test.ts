@@ -6,10 +6,20 @@ import { basename, join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { cacheOpener } from "../../src/cache/actions-cache.js";
 import { ContainerCli } from "../../src/container/cli.js";
+import { saveCaches } from "../../src/steps/cache-save.js";
 import { ensureKernel, kernelCacheKey } from "../../src/steps/kernel.js";
 import { recommendedKernel } from "../../src/versions.js";
 import { startCacheServer, type CacheServer } from "../sim/cache-server.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+
+/** What main then the post step do: ensure the kernel, then upload what main left to save. */
+async function ensureAndSave(version: string, enabled: boolean) {
+  const cli = new ContainerCli();
+  const open = cacheOpener(enabled);
+  const r = await ensureKernel(cli, version, open);
+  if (r.save) await saveCaches(cli, [r.save], open);
+  return r;
+}
 
 let cache: CacheServer;
 let sim: Simulator | undefined;
@@ -57,15 +67,26 @@ describe("ensureKernel", () => {
 
   it("makes no cache calls when the recommended kernel is already the default", async () => {
     const s = await runner({ kernelInstalled: true });
-    const r = await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true));
+    const r = await ensureAndSave("1.2.2", true);
     expect(r).toMatchObject({ downloaded: false, restored: false });
     expect(cache.log).toEqual([]);
     expect(s.counters.kernelDownloads).toBe(0);
   });
 
+  it("main only records the save; the post step uploads it", async () => {
+    await runner({ kernelInstalled: false });
+    const cli = new ContainerCli();
+    const open = cacheOpener(true);
+    const r = await ensureKernel(cli, "1.2.2", open);
+    expect(r.save).toMatchObject({ kind: "kernel", key: kernelCacheKey(K) });
+    expect(cache.counters.CreateCacheEntry).toBe(0);
+    await saveCaches(cli, [r.save!], open);
+    expect(cache.entries().map((e) => e.key)).toEqual([kernelCacheKey(K)]);
+  });
+
   it("cold: the CLI downloads it once and it is saved; warm: restored, nothing downloaded", async () => {
     let s = await runner({ kernelInstalled: false });
-    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave("1.2.2", true)).toMatchObject({
       downloaded: true,
       restored: false,
     });
@@ -80,7 +101,7 @@ describe("ensureKernel", () => {
     expect(cache.entries().map((e) => e.key)).toEqual([kernelCacheKey(K)]);
 
     s = await runner({ kernelInstalled: false });
-    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave("1.2.2", true)).toMatchObject({
       downloaded: false,
       restored: true,
     });
@@ -92,13 +113,13 @@ describe("ensureKernel", () => {
 
   it("another CLI generation recommends another kernel, under another key", async () => {
     await runner({ kernelInstalled: false, installedVersion: "0.9.0" });
-    await ensureKernel(new ContainerCli(), "0.9.0", cacheOpener(true));
+    await ensureAndSave("0.9.0", true);
     expect(cache.entries().map((e) => e.key)).toEqual(["kina-kernel-vmlinux-6.18.5-177-3.26.0-arm64"]);
   });
 
   it("cache: false makes no cache calls", async () => {
     const s = await runner({ kernelInstalled: false });
-    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(false))).toMatchObject({
+    expect(await ensureAndSave("1.2.2", false)).toMatchObject({
       downloaded: true,
     });
     expect(cache.log).toEqual([]);
@@ -107,12 +128,12 @@ describe("ensureKernel", () => {
 
   it("a cached kernel the CLI refuses falls back to downloading", async () => {
     await runner({ kernelInstalled: false });
-    await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true));
+    await ensureAndSave("1.2.2", true);
     const s = await runner({
       kernelInstalled: false,
       faults: [{ when: "kernel set --binary", code: 1, stderr: 'Error: invalidArgument: "bad kernel"' }],
     });
-    expect(await ensureKernel(new ContainerCli(), "1.2.2", cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave("1.2.2", true)).toMatchObject({
       downloaded: true,
       restored: false,
     });

@@ -6,10 +6,20 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { cacheOpener } from "../../src/cache/actions-cache.js";
 import { ContainerCli } from "../../src/container/cli.js";
+import { saveCaches } from "../../src/steps/cache-save.js";
 import { ensureNodeImage, imageCacheKey } from "../../src/steps/node-image.js";
 import { NODE_IMAGES } from "../../src/versions.js";
 import { startCacheServer, type CacheServer } from "../sim/cache-server.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+
+/** What main then the post step do: ensure the image, then upload what main left to save. */
+async function ensureAndSave(image: string, enabled: boolean) {
+  const cli = new ContainerCli();
+  const open = cacheOpener(enabled);
+  const r = await ensureNodeImage(cli, image, open);
+  if (r.save) await saveCaches(cli, [r.save], open);
+  return r;
+}
 
 const IMAGE = NODE_IMAGES["1.35.8"]!;
 let cache: CacheServer;
@@ -59,7 +69,7 @@ describe("ensureNodeImage", () => {
 
   it("makes no cache calls when the image is already there", async () => {
     const s = await runner({ images: [IMAGE] });
-    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave(IMAGE, true)).toMatchObject({
       pulled: false,
       restored: false,
     });
@@ -67,9 +77,20 @@ describe("ensureNodeImage", () => {
     expect(s.counters.pulls).toBe(0);
   });
 
+  it("main only records the save; the post step uploads it", async () => {
+    await runner({});
+    const cli = new ContainerCli();
+    const open = cacheOpener(true);
+    const r = await ensureNodeImage(cli, IMAGE, open);
+    expect(r.save).toMatchObject({ kind: "image", key: imageCacheKey(IMAGE), image: IMAGE });
+    expect(cache.counters.CreateCacheEntry).toBe(0);
+    await saveCaches(cli, [r.save!], open);
+    expect(cache.entries().map((e) => e.key)).toEqual([imageCacheKey(IMAGE)]);
+  });
+
   it("cold: pulled once and its archive saved; warm: loaded from the cache, nothing pulled", async () => {
     let s = await runner({});
-    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave(IMAGE, true)).toMatchObject({
       pulled: true,
       restored: false,
     });
@@ -84,7 +105,7 @@ describe("ensureNodeImage", () => {
     expect(cache.entries().map((e) => e.key)).toEqual([imageCacheKey(IMAGE)]);
 
     s = await runner({});
-    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave(IMAGE, true)).toMatchObject({
       pulled: false,
       restored: true,
     });
@@ -96,18 +117,18 @@ describe("ensureNodeImage", () => {
 
   it("pulls a bare tag without touching the cache", async () => {
     const s = await runner({});
-    await ensureNodeImage(new ContainerCli(), "kindest/node:v1.35.8", cacheOpener(true));
+    await ensureAndSave("kindest/node:v1.35.8", true);
     expect(s.counters.pulls).toBe(1);
     expect(cache.log).toEqual([]);
   });
 
   it("an archive the CLI cannot load falls back to pulling", async () => {
     await runner({});
-    await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true));
+    await ensureAndSave(IMAGE, true);
     const s = await runner({
       faults: [{ when: "image load", code: 1, stderr: 'Error: invalidArgument: "bad archive"' }],
     });
-    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave(IMAGE, true)).toMatchObject({
       pulled: true,
       restored: false,
     });
@@ -118,7 +139,7 @@ describe("ensureNodeImage", () => {
     const s = await runner({
       faults: [{ when: "image save", code: 1, stderr: 'Error: internalError: "disk full"' }],
     });
-    expect(await ensureNodeImage(new ContainerCli(), IMAGE, cacheOpener(true))).toMatchObject({
+    expect(await ensureAndSave(IMAGE, true)).toMatchObject({
       pulled: true,
     });
     expect(cache.counters.CreateCacheEntry).toBe(0);

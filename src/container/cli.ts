@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import * as core from "@actions/core";
 import { getExecOutput } from "@actions/exec";
 
 /** A failed `container` command: the command line, its exit code and what it said. */
@@ -26,6 +27,13 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+export interface BoundedResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
 }
 
 export interface CallOptions {
@@ -122,6 +130,47 @@ export class ContainerCli {
     });
     if (r.exitCode !== 0 && !opts.allowFailure) throw new ContainerError(args, r.exitCode, r.stderr);
     return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /**
+   * A call killed after `ms`. `call` cannot be aborted (@actions/exec has no signal), and cleanup and
+   * diagnostics must end even when the container service is wedged.
+   */
+  callWithin(
+    args: string[],
+    ms: number,
+    o: { show?: boolean; signal?: AbortSignal } = {},
+  ): Promise<BoundedResult> {
+    if (o.show) core.info(`[command]container ${args.join(" ")}`);
+    return new Promise((resolve, reject) => {
+      const p = spawn(this.bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      let timedOut = false;
+      p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const kill = () => p.kill("SIGKILL");
+      const timer = setTimeout(() => {
+        timedOut = true;
+        kill();
+      }, ms);
+      o.signal?.addEventListener("abort", kill, { once: true });
+      const settle = () => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener("abort", kill);
+      };
+      p.on("error", (err) => {
+        settle();
+        reject(err);
+      });
+      p.on("close", (code) => {
+        settle();
+        if (timedOut)
+          stderr += `${stderr && !stderr.endsWith("\n") ? "\n" : ""}(no answer within ${ms / 1000}s; killed)`;
+        if (o.show && (stdout + stderr).trim()) core.info((stdout + stderr).trimEnd());
+        resolve({ code: timedOut ? -1 : (code ?? -1), stdout, stderr, timedOut });
+      });
+    });
   }
 
   /** `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined when the CLI is missing. */

@@ -7,7 +7,6 @@ import * as tls from "node:tls";
 import type { ConfigurationOptions, RequestContext, ResponseContext } from "@kubernetes/client-node";
 import { ContainerError, type ContainerCli } from "../container/cli.js";
 import { errorMessage, PhaseError } from "../phase.js";
-import { callWithin } from "./node-vm.js";
 
 export interface DiagnosticsInput {
   clusterName: string;
@@ -237,7 +236,7 @@ export async function collectDiagnostics(cli: ContainerCli, d: DiagnosticsInput)
     const node = d.node;
     // Killed when the section times out; the call's own bound only backs that up.
     const out = (args: string[]) => async (signal: AbortSignal) => {
-      const r = await callWithin(cli, args, ms + 1000, { signal });
+      const r = await cli.callWithin(args, ms + 1000, { signal });
       return r.stdout + (r.code !== 0 ? `\n(exit ${r.code}) ${r.stderr}` : r.stderr);
     };
     sections["containers.txt"] = out(["list", "--all"]);

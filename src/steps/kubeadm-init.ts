@@ -53,6 +53,7 @@ export async function kubeadmInit(cli: ContainerCli, node: NodeVm, inputs: Input
   // The join token is a credential; mask it should any kubeadm print it anyway.
   for (const m of output.matchAll(/--token\s+(\S+)/g)) core.setSecret(m[1]!);
   core.info(output.trimEnd());
-  if (r.code !== 0) throw new ContainerError(["exec", node.name, ...args], r.code, r.stderr);
+  // The whole output, so diagnostics keep what kubeadm said on stdout before it failed.
+  if (r.code !== 0) throw new ContainerError(["exec", node.name, ...args], r.code, output);
   return { config, output };
 }

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import * as core from "@actions/core";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -147,69 +146,20 @@ export function classifyExisting(
   return "busy";
 }
 
-export interface BoundedResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-/**
- * A `container` call killed after `ms`. ContainerCli.call cannot be aborted (@actions/exec has no
- * signal), and cleanup and diagnostics must end even when the container service is wedged.
- */
-export function callWithin(
-  cli: ContainerCli,
-  args: string[],
-  ms: number,
-  o: { show?: boolean; signal?: AbortSignal } = {},
-): Promise<BoundedResult> {
-  if (o.show) core.info(`[command]container ${args.join(" ")}`);
-  return new Promise((resolve, reject) => {
-    const p = spawn(cli.bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const kill = () => p.kill("SIGKILL");
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, ms);
-    o.signal?.addEventListener("abort", kill, { once: true });
-    const settle = () => {
-      clearTimeout(timer);
-      o.signal?.removeEventListener("abort", kill);
-    };
-    p.on("error", (err) => {
-      settle();
-      reject(err);
-    });
-    p.on("close", (code) => {
-      settle();
-      if (timedOut)
-        stderr += `${stderr && !stderr.endsWith("\n") ? "\n" : ""}(no answer within ${ms / 1000}s; killed)`;
-      if (o.show && (stdout + stderr).trim()) core.info((stdout + stderr).trimEnd());
-      resolve({ code: timedOut ? -1 : (code ?? -1), stdout, stderr, timedOut });
-    });
-  });
-}
-
 const REMOVE_TIMEOUT_MS = 60_000;
 
-/** Stops the node (5 s grace), then deletes it, with --force when a plain delete fails. */
+/**
+ * Deletes the node at once. A CI node holds nothing worth a graceful shutdown, and `stop` would only
+ * wait out its grace period: the node's systemd ignores SIGTERM (it halts on SIGRTMIN+3).
+ */
 export async function removeNode(
   cli: ContainerCli,
   name: string,
   timeoutMs = REMOVE_TIMEOUT_MS,
 ): Promise<void> {
-  const gone = (r: BoundedResult) => r.code === 0 || /not found/i.test(r.stderr);
-  await callWithin(cli, ["stop", "-t", "5", name], timeoutMs, { show: true });
-  if (gone(await callWithin(cli, ["delete", name], timeoutMs, { show: true }))) return;
   const args = ["delete", "--force", name];
-  const r = await callWithin(cli, args, timeoutMs, { show: true });
-  if (!gone(r)) throw new ContainerError(args, r.code, r.stderr);
+  const r = await cli.callWithin(args, timeoutMs, { show: true });
+  if (r.code !== 0 && !/not found/i.test(r.stderr)) throw new ContainerError(args, r.code, r.stderr);
 }
 
 async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.ProcessEnv): Promise<void> {
@@ -241,7 +191,6 @@ async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.Process
 }
 
 const RUNNING_TIMEOUT_MS = 60_000;
-const BOOT_TIMEOUT_S = 120;
 
 async function waitRunning(cli: ContainerCli, name: string): Promise<ContainerState> {
   const deadline = Date.now() + RUNNING_TIMEOUT_MS;
@@ -261,7 +210,7 @@ async function waitRunning(cli: ContainerCli, name: string): Promise<ContainerSt
 }
 
 /**
- * Creates the node VM and waits until it runs with an address and its containerd socket exists.
+ * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd).
  * `beforeCreate` records the name in state first, so a cancelled job's post step still removes it.
  */
 export async function createNodeVm(
@@ -290,9 +239,5 @@ export async function createNodeVm(
     }
   }
   const state = await waitRunning(cli, inputs.nodeName);
-  await cli.sh(
-    inputs.nodeName,
-    `timeout ${BOOT_TIMEOUT_S} sh -c 'until test -S /run/containerd/containerd.sock; do sleep 0.05; done'`,
-  );
   return { name: inputs.nodeName, ip: state.ipv4!, mtu: state.mtu ?? 1280, apiPort };
 }

@@ -1,6 +1,11 @@
 import type { ContainerCli } from "../container/cli.js";
 import type { NodeVm } from "./node-vm.js";
 
+const BOOT_TIMEOUT_S = 120;
+const WAIT_CONTAINERD =
+  `timeout ${BOOT_TIMEOUT_S} sh -c 'until test -S /run/containerd/containerd.sock; do sleep 0.05; done' ` +
+  `|| { echo "containerd's socket did not appear within ${BOOT_TIMEOUT_S}s of boot" >&2; exit 1; }`;
+
 /**
  * The node preparation of Apple's own k8s recipe, which boots kindest/node on real Macs:
  * - containerd's CRI image service on the native snapshotter (overlayfs does not work on the VM's rootfs);
@@ -13,13 +18,15 @@ export function prepareScript(mtu: number): string {
   const mss = mtu - 60;
   return [
     "set -e",
+    // The node boots systemd, then containerd: one exec waits for it and prepares the node.
+    WAIT_CONTAINERD,
     "mkdir -p /etc/containerd/conf.d",
     "cat > /etc/containerd/conf.d/native-snapshotter.toml <<'EOF'",
     "[plugins.'io.containerd.cri.v1.images']",
     '  snapshotter = "native"',
     "EOF",
+    // containerd is Type=notify: restart returns once it serves again.
     "systemctl restart containerd",
-    "timeout 60 sh -c 'until test -S /run/containerd/containerd.sock; do sleep 0.05; done'",
     // 1.2.0 keeps /proc/sys read-only: only write what is not already so.
     '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || sysctl -w net.ipv4.ip_forward=1',
     "sysctl -w net.bridge.bridge-nf-call-iptables=1 >/dev/null 2>&1 || true",

@@ -1,7 +1,7 @@
 import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
 import { parseContainerState, type ContainerCli, type ContainerState } from "../container/cli.js";
-import { callWithin, LABEL, ownedByThisRunner, removeNode } from "./node-vm.js";
+import { LABEL, ownedByThisRunner, removeNode } from "./node-vm.js";
 
 export interface TeardownInput {
   node: string;
@@ -23,7 +23,7 @@ const SERVICE_DOWN = /XPC connection error|container system service has been sta
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 async function inspectNode(cli: ContainerCli, name: string, ms: number): Promise<ContainerState | undefined> {
-  const r = await callWithin(cli, ["inspect", name], ms);
+  const r = await cli.callWithin(["inspect", name], ms);
   if (r.code !== 0) {
     if (/not found/i.test(r.stderr)) return undefined;
     throw new Error(`'container inspect ${name}' exited ${r.code}: ${r.stderr.trim()}`);
@@ -34,7 +34,7 @@ async function inspectNode(cli: ContainerCli, name: string, ms: number): Promise
 
 /** Containers other than `except` that run and would die with the service. */
 async function othersRunning(cli: ContainerCli, except: string, ms: number): Promise<string[]> {
-  const r = await callWithin(cli, ["list", "--all", "--format", "json"], ms);
+  const r = await cli.callWithin(["list", "--all", "--format", "json"], ms);
   if (r.code !== 0) throw new Error(`'container list' exited ${r.code}: ${r.stderr.trim()}`);
   return (JSON.parse(r.stdout || "[]") as unknown[])
     .map(parseContainerState)
@@ -73,7 +73,7 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
       if (serviceDown) {
         // Stopped during the job (by a later step, or a crash): the node is still on disk.
         core.info("The container service is not running; starting it to remove the node.");
-        const r = await callWithin(cli, SERVICE_START, ms, { show: true });
+        const r = await cli.callWithin(SERVICE_START, ms, { show: true });
         if (r.code !== 0)
           throw new Error(`'container ${SERVICE_START.join(" ")}' exited ${r.code}: ${r.stderr.trim()}`);
         startedHere = true;
@@ -100,7 +100,7 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
   }
   if (t.serviceStartedByUs || startedHere) {
     await attempt("stop the container service", async () => {
-      const status = await callWithin(cli, ["system", "status"], ms);
+      const status = await cli.callWithin(["system", "status"], ms);
       if (status.timedOut) throw new Error(`'container system status' did not answer within ${ms / 1000}s`);
       if (status.code !== 0) {
         core.info("The container service is not running.");
@@ -114,7 +114,7 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
         );
         return;
       }
-      const r = await callWithin(cli, ["system", "stop"], ms, { show: true });
+      const r = await cli.callWithin(["system", "stop"], ms, { show: true });
       if (r.code !== 0) throw new Error(`'container system stop' exited ${r.code}: ${r.stderr.trim()}`);
     });
   }

@@ -3,9 +3,32 @@ import { apiStatus } from "../kube/errors.js";
 
 const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
 const ATTEMPTS = 5;
+const TIMEOUT_MS = 30_000;
 
-/** Lets workloads schedule on the single node by removing the control-plane NoSchedule taint. */
-export async function untaintNode(kc: KubeConfig, nodeName: string): Promise<boolean> {
+/**
+ * Lets workloads schedule on the single node by removing the control-plane NoSchedule taint; bounded,
+ * since an API server that accepts connections but never answers would otherwise hold the job.
+ */
+export async function untaintNode(
+  kc: KubeConfig,
+  nodeName: string,
+  timeoutMs = TIMEOUT_MS,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the API server did not answer within ${timeoutMs / 1000}s`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([removeTaint(kc, nodeName), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function removeTaint(kc: KubeConfig, nodeName: string): Promise<boolean> {
   const api = kc.makeApiClient(CoreV1Api);
   for (let attempt = 1; ; attempt++) {
     const node = await api.readNode({ name: nodeName });

@@ -66,9 +66,9 @@ describe("post step", () => {
     expect(sim.containers()).toEqual([]);
     expect(existsSync(kubeconfig)).toBe(false);
     expect(sim.serviceRunning).toBe(false);
-    // Stop, then a plain delete; no --force needed.
+    // One forced delete (no grace period to wait out), then the service this job started.
     const removal = destructive(sim).map((c) => c.argv.join(" "));
-    expect(removal).toEqual([`stop -t 5 ${NODE}`, `delete ${NODE}`, "system stop"]);
+    expect(removal).toEqual([`delete --force ${NODE}`, "system stop"]);
     const teardownSeconds = Number(/Teardown: done in ([\d.]+)s/.exec(post.stdout)?.[1]);
     console.log(`post step ${(post.durationMs / 1000).toFixed(2)}s, teardown ${teardownSeconds}s`);
     expect(teardownSeconds).toBeLessThan(10);

@@ -1,35 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { InputError, parseDuration, parseInputs, parseMemory, type InputSource } from "../src/inputs.js";
+import { InputError, parseDuration, parseInputs, parseMemory } from "../src/inputs.js";
+import { inputSource } from "./fixtures/inputs.ts";
 
-const DEFAULTS: Record<string, string> = {
-  "kubernetes-version": "1.35.8",
-  "node-image": "",
-  "pod-subnet": "10.244.0.0/16",
-  "service-subnet": "10.96.0.0/12",
-  "cluster-name": "kina",
-  "container-version": "1.2.2",
-  "installer-url": "",
-  "kubectl-version": "",
-  "kubectl-url": "",
-  cpus: "",
-  memory: "",
-  wait: "5m",
-  cache: "true",
-  cleanup: "true",
-  "approve-csrs": "true",
-  "load-images": "",
-};
-
-function source(overrides: Record<string, string> = {}): InputSource {
-  const values = { ...DEFAULTS, ...overrides };
-  return {
-    get: (n) => {
-      if (!(n in values)) throw new Error(`unexpected input ${n}`);
-      return values[n]!;
-    },
-    getBoolean: (n) => values[n] === "true",
-  };
-}
+const source = inputSource;
 
 function failure(overrides: Record<string, string>): InputError {
   try {

@@ -1,16 +1,15 @@
 // ensureKernel against the simulated container CLI and the real @actions/cache talking to the
 // loopback cache service stand-in.
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readlinkSync } from "node:fs";
 import { basename, join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cacheOpener } from "../../src/cache/actions-cache.js";
 import { ContainerCli } from "../../src/container/cli.js";
 import { saveCaches } from "../../src/steps/cache-save.js";
 import { ensureKernel, kernelCacheKey } from "../../src/steps/kernel.js";
 import { recommendedKernel } from "../../src/versions.js";
-import { startCacheServer, type CacheServer } from "../sim/cache-server.ts";
-import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import type { Simulator } from "../sim/simulator.ts";
+import { useCachedRunner } from "../fixtures/cached-runner.ts";
 
 /** What main then the post step do: ensure the kernel, then upload what main left to save. */
 async function ensureAndSave(version: string, enabled: boolean) {
@@ -21,40 +20,8 @@ async function ensureAndSave(version: string, enabled: boolean) {
   return r;
 }
 
-let cache: CacheServer;
-let sim: Simulator | undefined;
-let root: string;
-const saved = { ...process.env };
-
-beforeAll(async () => {
-  cache = await startCacheServer();
-});
-afterAll(async () => {
-  await cache.close();
-});
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "kina-kernel-test-"));
-  mkdirSync(join(root, "work"));
-  cache.reset();
-});
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, saved);
-  rmSync(root, { recursive: true, force: true });
-});
-
-/** A fresh simulated Mac; RUNNER_TEMP is the same path on every run, as on one runner. */
-async function runner(opts: SimulatorOptions): Promise<Simulator> {
-  await sim?.stop();
-  sim = await startSimulator({ serviceRunning: true, ...opts });
-  Object.assign(process.env, sim.env, cache.env, {
-    RUNNER_TEMP: join(root, "temp"),
-    GITHUB_WORKSPACE: join(root, "work"),
-  });
-  return sim;
-}
+const fixture = useCachedRunner("kina-kernel-test-", { serviceRunning: true });
+const runner = fixture.runner;
 
 const K = recommendedKernel("1.2.2");
 const binarySets = (s: Simulator) =>
@@ -69,7 +36,7 @@ describe("ensureKernel", () => {
     const s = await runner({ kernelInstalled: true });
     const r = await ensureAndSave("1.2.2", true);
     expect(r).toMatchObject({ downloaded: false, restored: false });
-    expect(cache.log).toEqual([]);
+    expect(fixture.cache.log).toEqual([]);
     expect(s.counters.kernelDownloads).toBe(0);
   });
 
@@ -79,9 +46,9 @@ describe("ensureKernel", () => {
     const open = cacheOpener(true);
     const r = await ensureKernel(cli, "1.2.2", open);
     expect(r.save).toMatchObject({ kind: "kernel", key: kernelCacheKey(K) });
-    expect(cache.counters.CreateCacheEntry).toBe(0);
+    expect(fixture.cache.counters.CreateCacheEntry).toBe(0);
     await saveCaches(cli, [r.save!], open);
-    expect(cache.entries().map((e) => e.key)).toEqual([kernelCacheKey(K)]);
+    expect(fixture.cache.entries().map((e) => e.key)).toEqual([kernelCacheKey(K)]);
   });
 
   it("cold: the CLI downloads it once and it is saved; warm: restored, nothing downloaded", async () => {
@@ -91,14 +58,14 @@ describe("ensureKernel", () => {
       restored: false,
     });
     expect(s.counters.kernelDownloads).toBe(1);
-    expect(cache.counters).toMatchObject({
+    expect(fixture.cache.counters).toMatchObject({
       GetCacheEntryDownloadURL: 1,
       misses: 1,
       CreateCacheEntry: 1,
       puts: 1,
       FinalizeCacheEntryUpload: 1,
     });
-    expect(cache.entries().map((e) => e.key)).toEqual([kernelCacheKey(K)]);
+    expect(fixture.cache.entries().map((e) => e.key)).toEqual([kernelCacheKey(K)]);
 
     s = await runner({ kernelInstalled: false });
     expect(await ensureAndSave("1.2.2", true)).toMatchObject({
@@ -108,13 +75,15 @@ describe("ensureKernel", () => {
     expect(s.counters.kernelDownloads).toBe(0);
     expect(binarySets(s)).toHaveLength(1);
     expect(basename(readlinkSync(join(s.appRoot, "kernels", "default.kernel-arm64")))).toBe(K.file);
-    expect(cache.counters).toMatchObject({ hits: 1, gets: 1, CreateCacheEntry: 1 });
+    expect(fixture.cache.counters).toMatchObject({ hits: 1, gets: 1, CreateCacheEntry: 1 });
   });
 
   it("another CLI generation recommends another kernel, under another key", async () => {
     await runner({ kernelInstalled: false, installedVersion: "0.9.0" });
     await ensureAndSave("0.9.0", true);
-    expect(cache.entries().map((e) => e.key)).toEqual(["kina-kernel-vmlinux-6.18.5-177-3.26.0-arm64"]);
+    expect(fixture.cache.entries().map((e) => e.key)).toEqual([
+      "kina-kernel-vmlinux-6.18.5-177-3.26.0-arm64",
+    ]);
   });
 
   it("cache: false makes no cache calls", async () => {
@@ -122,7 +91,7 @@ describe("ensureKernel", () => {
     expect(await ensureAndSave("1.2.2", false)).toMatchObject({
       downloaded: true,
     });
-    expect(cache.log).toEqual([]);
+    expect(fixture.cache.log).toEqual([]);
     expect(s.counters.kernelDownloads).toBe(1);
   });
 

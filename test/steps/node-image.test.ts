@@ -1,16 +1,13 @@
 // ensureNodeImage against the simulated container CLI and the real @actions/cache talking to the
 // loopback cache service stand-in.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cacheOpener } from "../../src/cache/actions-cache.js";
 import { ContainerCli } from "../../src/container/cli.js";
 import { saveCaches } from "../../src/steps/cache-save.js";
 import { ensureNodeImage, imageCacheKey } from "../../src/steps/node-image.js";
 import { NODE_IMAGES } from "../../src/versions.js";
-import { startCacheServer, type CacheServer } from "../sim/cache-server.ts";
-import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import type { Simulator } from "../sim/simulator.ts";
+import { useCachedRunner } from "../fixtures/cached-runner.ts";
 
 /** What main then the post step do: ensure the image, then upload what main left to save. */
 async function ensureAndSave(image: string, enabled: boolean) {
@@ -22,39 +19,8 @@ async function ensureAndSave(image: string, enabled: boolean) {
 }
 
 const IMAGE = NODE_IMAGES["1.35.8"]!;
-let cache: CacheServer;
-let sim: Simulator | undefined;
-let root: string;
-const saved = { ...process.env };
-
-beforeAll(async () => {
-  cache = await startCacheServer();
-});
-afterAll(async () => {
-  await cache.close();
-});
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "kina-image-test-"));
-  mkdirSync(join(root, "work"));
-  cache.reset();
-});
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, saved);
-  rmSync(root, { recursive: true, force: true });
-});
-
-async function runner(opts: SimulatorOptions): Promise<Simulator> {
-  await sim?.stop();
-  sim = await startSimulator({ serviceRunning: true, kernelInstalled: true, ...opts });
-  Object.assign(process.env, sim.env, cache.env, {
-    RUNNER_TEMP: join(root, "temp"),
-    GITHUB_WORKSPACE: join(root, "work"),
-  });
-  return sim;
-}
+const fixture = useCachedRunner("kina-image-test-", { serviceRunning: true, kernelInstalled: true });
+const runner = fixture.runner;
 
 const cli = (s: Simulator, sub: string) =>
   s.calls.filter((c) => c.tool === "container" && c.argv[0] === "image" && c.argv[1] === sub);
@@ -73,7 +39,7 @@ describe("ensureNodeImage", () => {
       pulled: false,
       restored: false,
     });
-    expect(cache.log).toEqual([]);
+    expect(fixture.cache.log).toEqual([]);
     expect(s.counters.pulls).toBe(0);
   });
 
@@ -83,9 +49,9 @@ describe("ensureNodeImage", () => {
     const open = cacheOpener(true);
     const r = await ensureNodeImage(cli, IMAGE, open);
     expect(r.save).toMatchObject({ kind: "image", key: imageCacheKey(IMAGE), image: IMAGE });
-    expect(cache.counters.CreateCacheEntry).toBe(0);
+    expect(fixture.cache.counters.CreateCacheEntry).toBe(0);
     await saveCaches(cli, [r.save!], open);
-    expect(cache.entries().map((e) => e.key)).toEqual([imageCacheKey(IMAGE)]);
+    expect(fixture.cache.entries().map((e) => e.key)).toEqual([imageCacheKey(IMAGE)]);
   });
 
   it("cold: pulled once and its archive saved; warm: loaded from the cache, nothing pulled", async () => {
@@ -102,7 +68,7 @@ describe("ensureNodeImage", () => {
       expect.stringMatching(/node-image\.tar$/),
       IMAGE,
     ]);
-    expect(cache.entries().map((e) => e.key)).toEqual([imageCacheKey(IMAGE)]);
+    expect(fixture.cache.entries().map((e) => e.key)).toEqual([imageCacheKey(IMAGE)]);
 
     s = await runner({});
     expect(await ensureAndSave(IMAGE, true)).toMatchObject({
@@ -112,14 +78,14 @@ describe("ensureNodeImage", () => {
     expect(s.counters.pulls).toBe(0);
     expect(cli(s, "load")).toHaveLength(1);
     expect(s.imageRefs()).toEqual([expect.stringContaining("kindest/node:v1.35.8@sha256:07b2536e")]);
-    expect(cache.counters).toMatchObject({ hits: 1, gets: 1, CreateCacheEntry: 1 });
+    expect(fixture.cache.counters).toMatchObject({ hits: 1, gets: 1, CreateCacheEntry: 1 });
   });
 
   it("pulls a bare tag without touching the cache", async () => {
     const s = await runner({});
     await ensureAndSave("kindest/node:v1.35.8", true);
     expect(s.counters.pulls).toBe(1);
-    expect(cache.log).toEqual([]);
+    expect(fixture.cache.log).toEqual([]);
   });
 
   it("an archive the CLI cannot load falls back to pulling", async () => {
@@ -142,7 +108,7 @@ describe("ensureNodeImage", () => {
     expect(await ensureAndSave(IMAGE, true)).toMatchObject({
       pulled: true,
     });
-    expect(cache.counters.CreateCacheEntry).toBe(0);
+    expect(fixture.cache.counters.CreateCacheEntry).toBe(0);
     expect(s.imageRefs()).toHaveLength(1);
   });
 });

@@ -1,30 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseInputs, type InputSource } from "../../src/inputs.js";
 import { proxyEnv, runArgs } from "../../src/steps/node-vm.js";
-
-const inputs = (o: Record<string, string> = {}) => {
-  const v: Record<string, string> = {
-    "kubernetes-version": "1.35",
-    "node-image": "",
-    "pod-subnet": "10.244.0.0/16",
-    "service-subnet": "10.96.0.0/12",
-    "cluster-name": "kina",
-    "container-version": "1.2.2",
-    "installer-url": "",
-    "kubectl-version": "",
-    "kubectl-url": "",
-    cpus: "",
-    memory: "",
-    wait: "5m",
-    cache: "true",
-    cleanup: "true",
-    "approve-csrs": "true",
-    "load-images": "",
-    ...o,
-  };
-  const src: InputSource = { get: (n) => v[n] ?? "", getBoolean: (n) => v[n] === "true" };
-  return parseInputs(src);
-};
+import { inputs } from "../fixtures/inputs.ts";
 
 function flagValues(args: string[], flag: string): string[] {
   return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));

@@ -31853,16 +31853,23 @@ class ContainerCli {
         this.bin = bin;
     }
     async call(args, opts = {}) {
-        // Not silent: @actions/exec echoes the command line and streams its output.
-        const r = await (0,_actions_exec__WEBPACK_IMPORTED_MODULE_2__/* .getExecOutput */ .H)(this.bin, args, {
-            silent: !opts.show,
-            ignoreReturnCode: true,
-            ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
-            ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
-        });
-        if (r.exitCode !== 0 && !opts.allowFailure)
-            throw new ContainerError(args, r.exitCode, r.stderr);
-        return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+        let r;
+        if (opts.timeoutMs !== undefined) {
+            r = await this.callWithin(args, opts.timeoutMs, { show: opts.show });
+        }
+        else {
+            // Not silent: @actions/exec echoes the command line and streams its output.
+            const e = await (0,_actions_exec__WEBPACK_IMPORTED_MODULE_2__/* .getExecOutput */ .H)(this.bin, args, {
+                silent: !opts.show,
+                ignoreReturnCode: true,
+                ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
+                ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+            });
+            r = { code: e.exitCode, stdout: e.stdout, stderr: e.stderr };
+        }
+        if (r.code !== 0 && !opts.allowFailure)
+            throw new ContainerError(args, r.code, r.stderr);
+        return r;
     }
     /**
      * A call killed after `ms`. `call` cannot be aborted (@actions/exec has no signal), and cleanup and
@@ -31926,8 +31933,8 @@ class ContainerCli {
             return undefined; // before 0.10.0 there is no JSON form
         }
     }
-    async inspect(name) {
-        const r = await this.call(["inspect", name], { allowFailure: true });
+    async inspect(name, o = {}) {
+        const r = await this.call(["inspect", name], { ...o, allowFailure: true });
         if (r.code !== 0) {
             if (/not found/i.test(r.stderr))
                 return undefined;
@@ -31936,8 +31943,8 @@ class ContainerCli {
         const arr = JSON.parse(r.stdout);
         return arr.length ? parseContainerState(arr[0]) : undefined;
     }
-    async list() {
-        const r = await this.call(["list", "--all", "--format", "json"]);
+    async list(o = {}) {
+        const r = await this.call(["list", "--all", "--format", "json"], o);
         return JSON.parse(r.stdout || "[]").map(parseContainerState);
     }
     async exec(name, argv, opts = {}) {
@@ -31961,8 +31968,16 @@ class ContainerCli {
         return (await this.exec(name, ["cat", path])).stdout;
     }
     /** Stops every container and the launchd services (before upgrading the CLI). */
-    async stopService() {
-        await this.call(["system", "stop"], { show: true });
+    /** Starts the service without ever prompting: the kernel is installed explicitly elsewhere. */
+    async startService(o = {}) {
+        await this.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
+            ...o,
+            show: true,
+            input: "",
+        });
+    }
+    async stopService(o = {}) {
+        await this.call(["system", "stop"], { ...o, show: true });
     }
     /** Makes the kernel the CLI recommends for its version the default, downloading it. */
     async setRecommendedKernel() {
@@ -32769,10 +32784,7 @@ async function ensureCli(cli, opts) {
     catch (err) {
         // Put back what we stopped; the error is what the user needs to read.
         if (stoppedService) {
-            await cli.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
-                allowFailure: true,
-                input: "",
-            });
+            await cli.startService().catch(() => undefined);
         }
         throw err;
     }
@@ -33896,10 +33908,7 @@ async function ensureService(cli, onStarting, opts = {}) {
     // one: the post step leaves it running, as it found it.
     if (!opts.stoppedForUpgrade)
         onStarting();
-    await cli.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
-        show: true,
-        input: "",
-    });
+    await cli.startService();
     return { startedByUs: !opts.stoppedForUpgrade };
 }
 

@@ -28453,11 +28453,10 @@ function cacheDir(name) {
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   Wv: () => (/* binding */ ContainerCli),
-  OJ: () => (/* binding */ ContainerError),
-  O2: () => (/* binding */ parseContainerState)
+  OJ: () => (/* binding */ ContainerError)
 });
 
-// UNUSED EXPORTS: sameImage, splitImageRef
+// UNUSED EXPORTS: parseContainerState, sameImage, splitImageRef
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
@@ -28558,16 +28557,23 @@ class ContainerCli {
         this.bin = bin;
     }
     async call(args, opts = {}) {
-        // Not silent: @actions/exec echoes the command line and streams its output.
-        const r = await (0,exec/* getExecOutput */.H)(this.bin, args, {
-            silent: !opts.show,
-            ignoreReturnCode: true,
-            ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
-            ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
-        });
-        if (r.exitCode !== 0 && !opts.allowFailure)
-            throw new ContainerError(args, r.exitCode, r.stderr);
-        return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+        let r;
+        if (opts.timeoutMs !== undefined) {
+            r = await this.callWithin(args, opts.timeoutMs, { show: opts.show });
+        }
+        else {
+            // Not silent: @actions/exec echoes the command line and streams its output.
+            const e = await (0,exec/* getExecOutput */.H)(this.bin, args, {
+                silent: !opts.show,
+                ignoreReturnCode: true,
+                ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
+                ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+            });
+            r = { code: e.exitCode, stdout: e.stdout, stderr: e.stderr };
+        }
+        if (r.code !== 0 && !opts.allowFailure)
+            throw new ContainerError(args, r.code, r.stderr);
+        return r;
     }
     /**
      * A call killed after `ms`. `call` cannot be aborted (@actions/exec has no signal), and cleanup and
@@ -28631,8 +28637,8 @@ class ContainerCli {
             return undefined; // before 0.10.0 there is no JSON form
         }
     }
-    async inspect(name) {
-        const r = await this.call(["inspect", name], { allowFailure: true });
+    async inspect(name, o = {}) {
+        const r = await this.call(["inspect", name], { ...o, allowFailure: true });
         if (r.code !== 0) {
             if (/not found/i.test(r.stderr))
                 return undefined;
@@ -28641,8 +28647,8 @@ class ContainerCli {
         const arr = JSON.parse(r.stdout);
         return arr.length ? parseContainerState(arr[0]) : undefined;
     }
-    async list() {
-        const r = await this.call(["list", "--all", "--format", "json"]);
+    async list(o = {}) {
+        const r = await this.call(["list", "--all", "--format", "json"], o);
         return JSON.parse(r.stdout || "[]").map(parseContainerState);
     }
     async exec(name, argv, opts = {}) {
@@ -28666,8 +28672,16 @@ class ContainerCli {
         return (await this.exec(name, ["cat", path])).stdout;
     }
     /** Stops every container and the launchd services (before upgrading the CLI). */
-    async stopService() {
-        await this.call(["system", "stop"], { show: true });
+    /** Starts the service without ever prompting: the kernel is installed explicitly elsewhere. */
+    async startService(o = {}) {
+        await this.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
+            ...o,
+            show: true,
+            input: "",
+        });
+    }
+    async stopService(o = {}) {
+        await this.call(["system", "stop"], { ...o, show: true });
     }
     /** Makes the kernel the CLI recommends for its version the default, downloading it. */
     async setRecommendedKernel() {
@@ -29171,26 +29185,10 @@ async function createNodeVm(cli, inputs, cliVersion, beforeCreate, env = process
 
 
 const CALL_TIMEOUT_MS = 60_000;
-const SERVICE_START = ["system", "start", "--disable-kernel-install", "--timeout", "60"];
-const SERVICE_DOWN = /XPC connection error|container system service has been started/i;
 const message = (err) => (err instanceof Error ? err.message : String(err));
-async function inspectNode(cli, name, ms) {
-    const r = await cli.callWithin(["inspect", name], ms);
-    if (r.code !== 0) {
-        if (/not found/i.test(r.stderr))
-            return undefined;
-        throw new Error(`'container inspect ${name}' exited ${r.code}: ${r.stderr.trim()}`);
-    }
-    const arr = JSON.parse(r.stdout);
-    return arr.length ? (0,container_cli/* parseContainerState */.O2)(arr[0]) : undefined;
-}
 /** Containers other than `except` that run and would die with the service. */
 async function othersRunning(cli, except, ms) {
-    const r = await cli.callWithin(["list", "--all", "--format", "json"], ms);
-    if (r.code !== 0)
-        throw new Error(`'container list' exited ${r.code}: ${r.stderr.trim()}`);
-    return JSON.parse(r.stdout || "[]")
-        .map(container_cli/* parseContainerState */.O2)
+    return (await cli.list({ timeoutMs: ms }))
         .filter((s) => s.state !== "stopped" && s.id !== except)
         .map((s) => s.id);
 }
@@ -29218,21 +29216,19 @@ async function teardown(cli, t, o = {}) {
             let node;
             let serviceDown = false;
             try {
-                node = await inspectNode(cli, t.node, ms);
+                node = await cli.inspect(t.node, { timeoutMs: ms });
             }
             catch (err) {
-                if (!SERVICE_DOWN.test(message(err)))
+                if (!(err instanceof container_cli/* ContainerError */.OJ && err.serviceDown))
                     throw err;
                 serviceDown = true;
             }
             if (serviceDown) {
                 // Stopped during the job (by a later step, or a crash): the node is still on disk.
                 lib_core/* info */.pq("The container service is not running; starting it to remove the node.");
-                const r = await cli.callWithin(SERVICE_START, ms, { show: true });
-                if (r.code !== 0)
-                    throw new Error(`'container ${SERVICE_START.join(" ")}' exited ${r.code}: ${r.stderr.trim()}`);
+                await cli.startService({ timeoutMs: ms });
                 startedHere = true;
-                node = await inspectNode(cli, t.node, ms);
+                node = await cli.inspect(t.node, { timeoutMs: ms });
             }
             if (!node) {
                 lib_core/* info */.pq(`Node ${t.node} does not exist (never created, or already removed).`);
@@ -29268,9 +29264,7 @@ async function teardown(cli, t, o = {}) {
                 lib_core/* notice */.lm(`This job started the container service, but it is left running: other containers use it (${others.join(", ")}).`);
                 return;
             }
-            const r = await cli.callWithin(["system", "stop"], ms, { show: true });
-            if (r.code !== 0)
-                throw new Error(`'container system stop' exited ${r.code}: ${r.stderr.trim()}`);
+            await cli.stopService({ timeoutMs: ms });
         });
     }
 }

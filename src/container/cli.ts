@@ -37,6 +37,8 @@ export interface BoundedResult {
 }
 
 export interface CallOptions {
+  /** Kill the call after this long (no input or env then): for cleanup that must end. */
+  timeoutMs?: number;
   input?: Buffer | string;
   /** Print the command line and its output in the log. */
   show?: boolean;
@@ -121,15 +123,21 @@ export class ContainerCli {
   constructor(readonly bin = "container") {}
 
   async call(args: string[], opts: CallOptions = {}): Promise<RunResult> {
-    // Not silent: @actions/exec echoes the command line and streams its output.
-    const r = await getExecOutput(this.bin, args, {
-      silent: !opts.show,
-      ignoreReturnCode: true,
-      ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
-      ...(opts.env ? { env: { ...(process.env as Record<string, string>), ...opts.env } } : {}),
-    });
-    if (r.exitCode !== 0 && !opts.allowFailure) throw new ContainerError(args, r.exitCode, r.stderr);
-    return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    let r: RunResult;
+    if (opts.timeoutMs !== undefined) {
+      r = await this.callWithin(args, opts.timeoutMs, { show: opts.show });
+    } else {
+      // Not silent: @actions/exec echoes the command line and streams its output.
+      const e = await getExecOutput(this.bin, args, {
+        silent: !opts.show,
+        ignoreReturnCode: true,
+        ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
+        ...(opts.env ? { env: { ...(process.env as Record<string, string>), ...opts.env } } : {}),
+      });
+      r = { code: e.exitCode, stdout: e.stdout, stderr: e.stderr };
+    }
+    if (r.code !== 0 && !opts.allowFailure) throw new ContainerError(args, r.code, r.stderr);
+    return r;
   }
 
   /**
@@ -197,8 +205,8 @@ export class ContainerCli {
     }
   }
 
-  async inspect(name: string): Promise<ContainerState | undefined> {
-    const r = await this.call(["inspect", name], { allowFailure: true });
+  async inspect(name: string, o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState | undefined> {
+    const r = await this.call(["inspect", name], { ...o, allowFailure: true });
     if (r.code !== 0) {
       if (/not found/i.test(r.stderr)) return undefined;
       throw new ContainerError(["inspect", name], r.code, r.stderr);
@@ -207,8 +215,8 @@ export class ContainerCli {
     return arr.length ? parseContainerState(arr[0]) : undefined;
   }
 
-  async list(): Promise<ContainerState[]> {
-    const r = await this.call(["list", "--all", "--format", "json"]);
+  async list(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState[]> {
+    const r = await this.call(["list", "--all", "--format", "json"], o);
     return (JSON.parse(r.stdout || "[]") as unknown[]).map(parseContainerState);
   }
 
@@ -242,8 +250,17 @@ export class ContainerCli {
   }
 
   /** Stops every container and the launchd services (before upgrading the CLI). */
-  async stopService(): Promise<void> {
-    await this.call(["system", "stop"], { show: true });
+  /** Starts the service without ever prompting: the kernel is installed explicitly elsewhere. */
+  async startService(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<void> {
+    await this.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
+      ...o,
+      show: true,
+      input: "",
+    });
+  }
+
+  async stopService(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<void> {
+    await this.call(["system", "stop"], { ...o, show: true });
   }
 
   /** Makes the kernel the CLI recommends for its version the default, downloading it. */

@@ -147,10 +147,7 @@ export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<Cl
   } catch (err) {
     // Put back what we stopped; the error is what the user needs to read.
     if (stoppedService) {
-      await cli.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
-        allowFailure: true,
-        input: "",
-      });
+      await cli.startService().catch(() => undefined);
     }
     throw err;
   }

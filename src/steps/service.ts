@@ -23,9 +23,6 @@ export async function ensureService(
   // Restarting a service that ran before the job (stopped only to upgrade the CLI) is not starting
   // one: the post step leaves it running, as it found it.
   if (!opts.stoppedForUpgrade) onStarting();
-  await cli.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
-    show: true,
-    input: "",
-  });
+  await cli.startService();
   return { startedByUs: !opts.stoppedForUpgrade };
 }

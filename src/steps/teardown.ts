@@ -1,6 +1,6 @@
 import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
-import { parseContainerState, type ContainerCli, type ContainerState } from "../container/cli.js";
+import { ContainerError, type ContainerCli, type ContainerState } from "../container/cli.js";
 import { LABEL, ownedByThisRunner, removeNode } from "./node-vm.js";
 
 export interface TeardownInput {
@@ -17,27 +17,11 @@ export interface TeardownOptions {
 }
 
 const CALL_TIMEOUT_MS = 60_000;
-const SERVICE_START = ["system", "start", "--disable-kernel-install", "--timeout", "60"];
-const SERVICE_DOWN = /XPC connection error|container system service has been started/i;
-
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-async function inspectNode(cli: ContainerCli, name: string, ms: number): Promise<ContainerState | undefined> {
-  const r = await cli.callWithin(["inspect", name], ms);
-  if (r.code !== 0) {
-    if (/not found/i.test(r.stderr)) return undefined;
-    throw new Error(`'container inspect ${name}' exited ${r.code}: ${r.stderr.trim()}`);
-  }
-  const arr = JSON.parse(r.stdout) as unknown[];
-  return arr.length ? parseContainerState(arr[0]) : undefined;
-}
 
 /** Containers other than `except` that run and would die with the service. */
 async function othersRunning(cli: ContainerCli, except: string, ms: number): Promise<string[]> {
-  const r = await cli.callWithin(["list", "--all", "--format", "json"], ms);
-  if (r.code !== 0) throw new Error(`'container list' exited ${r.code}: ${r.stderr.trim()}`);
-  return (JSON.parse(r.stdout || "[]") as unknown[])
-    .map(parseContainerState)
+  return (await cli.list({ timeoutMs: ms }))
     .filter((s) => s.state !== "stopped" && s.id !== except)
     .map((s) => s.id);
 }
@@ -65,19 +49,17 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
       let node: ContainerState | undefined;
       let serviceDown = false;
       try {
-        node = await inspectNode(cli, t.node, ms);
+        node = await cli.inspect(t.node, { timeoutMs: ms });
       } catch (err) {
-        if (!SERVICE_DOWN.test(message(err))) throw err;
+        if (!(err instanceof ContainerError && err.serviceDown)) throw err;
         serviceDown = true;
       }
       if (serviceDown) {
         // Stopped during the job (by a later step, or a crash): the node is still on disk.
         core.info("The container service is not running; starting it to remove the node.");
-        const r = await cli.callWithin(SERVICE_START, ms, { show: true });
-        if (r.code !== 0)
-          throw new Error(`'container ${SERVICE_START.join(" ")}' exited ${r.code}: ${r.stderr.trim()}`);
+        await cli.startService({ timeoutMs: ms });
         startedHere = true;
-        node = await inspectNode(cli, t.node, ms);
+        node = await cli.inspect(t.node, { timeoutMs: ms });
       }
       if (!node) {
         core.info(`Node ${t.node} does not exist (never created, or already removed).`);
@@ -114,8 +96,7 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
         );
         return;
       }
-      const r = await cli.callWithin(["system", "stop"], ms, { show: true });
-      if (r.code !== 0) throw new Error(`'container system stop' exited ${r.code}: ${r.stderr.trim()}`);
+      await cli.stopService({ timeoutMs: ms });
     });
   }
 }

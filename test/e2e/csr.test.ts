@@ -3,11 +3,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../sim/simulator.ts";
 import { errors, runStep } from "../sim/runner.ts";
-import { createCsr, type CsrOptions } from "../sim/kube/certs.ts";
+import type { CsrOptions } from "../sim/kube/certs.ts";
+import { kubeletCsrObject } from "../fixtures/csr.ts";
 import type { ApiServer } from "../sim/kube/apiserver.ts";
 
 const NODE = "kina-control-plane";
-const USER = `system:node:${NODE}`;
 
 type Csr = {
   metadata: { name: string };
@@ -15,29 +15,8 @@ type Csr = {
   status?: { conditions?: Array<{ type: string }>; certificate?: string };
 };
 
-async function hostile(name: string, ip: string, o: Partial<CsrOptions>, spec: Record<string, unknown> = {}) {
-  const { csrPem } = await createCsr({
-    keyType: "ec",
-    cn: USER,
-    o: ["system:nodes"],
-    dns: [NODE],
-    ips: [ip],
-    ...o,
-  });
-  return {
-    apiVersion: "certificates.k8s.io/v1",
-    kind: "CertificateSigningRequest",
-    metadata: { name },
-    spec: {
-      request: Buffer.from(csrPem).toString("base64"),
-      signerName: "kubernetes.io/kubelet-serving",
-      usages: ["digital signature", "server auth"],
-      username: USER,
-      groups: ["system:nodes", "system:authenticated"],
-      ...spec,
-    },
-  };
-}
+const hostile = (name: string, ip: string, csr: Partial<CsrOptions>, spec: Record<string, unknown> = {}) =>
+  kubeletCsrObject({ name: NODE, ip }, name, csr, spec);
 
 /** Resolves with the node's API server as soon as the simulated kubeadm has started it. */
 async function apiOf(sim: Simulator, timeoutMs = 60_000): Promise<ApiServer> {

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startCsrApprover, type CsrApprover } from "../../src/kube/csr-approver.js";
 import type { NodeIdentity } from "../../src/kube/csr-rules.js";
 import { type ApiServer, startApiServer } from "../sim/kube/apiserver.ts";
-import { createCsr, type CsrOptions } from "../sim/kube/certs.ts";
+import type { CsrOptions } from "../sim/kube/certs.ts";
+import { kubeletCsrObject } from "../fixtures/csr.ts";
 
 const NODE_NAME = "kina-control-plane";
 const NODE_IP = "127.0.64.2";
@@ -57,21 +58,8 @@ function collector() {
   };
 }
 
-async function csrObject(name: string, csr: Partial<CsrOptions>, spec: Record<string, unknown> = {}) {
-  const { csrPem } = await createCsr({ ...KUBELET, ...csr });
-  return {
-    metadata: { name },
-    spec: {
-      request: Buffer.from(csrPem).toString("base64"),
-      signerName: "kubernetes.io/kubelet-serving",
-      usages: ["digital signature", "server auth"],
-      username: USER,
-      groups: ["system:nodes", "system:authenticated"],
-      ...spec,
-    },
-    status: {},
-  };
-}
+const csrObject = (name: string, csr: Partial<CsrOptions>, spec: Record<string, unknown> = {}) =>
+  kubeletCsrObject({ name: NODE_NAME, ip: NODE_IP }, name, { ...KUBELET, ...csr }, spec);
 
 async function tamperedCsr(name: string) {
   const o = await csrObject(name, {});

@@ -5,30 +5,15 @@ import { spawn } from "node:child_process";
 import { lstatSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostShell, NODE24, startSimulator, type Simulator, type SimulatorOptions } from "./simulator.ts";
+import { hostShell, NODE24, startSimulator, type Simulator } from "./simulator.ts";
 import { makeInstallerPkg } from "./macos-tools.ts";
 import { actionDefaults, errors, parseFileCommands, PRETEND_DARWIN, runJob, runStep } from "./runner.ts";
+import { freePort } from "../../src/steps/node-vm.js";
+import { withSim } from "../fixtures/sim.ts";
 
 const NODE_IMAGE =
   "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
 const N = "kina-control-plane";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function withSim(opts: SimulatorOptions, fn: (sim: Simulator) => Promise<void>): Promise<void> {
-  const sim = await startSimulator(opts);
-  try {
-    await fn(sim);
-  } finally {
-    await sim.stop();
-  }
-}
 
 const sh = hostShell;
 

@@ -70,6 +70,7 @@ async function run(): Promise<void> {
     );
     node = vm;
     await phase("Node preparation", () => prepareNode(cli, vm));
+    await phase("CNI (ptp)", () => installCni(cli, vm, i));
     const init = await phase("kubeadm init", async () => {
       try {
         return await kubeadmInit(cli, vm, i);
@@ -90,7 +91,6 @@ async function run(): Promise<void> {
       const { startCsrApprover } = await import("./kube/csr-approver.js");
       approver = startCsrApprover(kc, { nodeName: vm.name, hostnames: [vm.name], ips: [vm.ip] }, core);
     }
-    await phase("CNI (ptp)", () => installCni(cli, vm, i));
     const { untaintNode } = await import("./steps/untaint.js");
     await phase("Untaint control plane", () => untaintNode(kc, vm.name));
     const { waitReady } = await import("./steps/readiness.js");

@@ -51,6 +51,9 @@ export function buildKubeadmConfig(c: KubeadmConfigInput): object[] {
     {
       apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
       kind: "KubeProxyConfiguration",
+      // Explicit: kube-proxy 1.37 warns when it is unset, and nftables is to become the default; the
+      // node's rules (MSS clamp) and the ptp plugin's masquerading are iptables rules.
+      mode: "iptables",
       // kube-proxy would otherwise try to raise nf_conntrack_max, which a VM's namespaced sysctl refuses.
       conntrack: { maxPerCore: 0 },
     },

@@ -12,7 +12,11 @@ const WAIT_CONTAINERD =
  * - IPv4 forwarding on (ptp routes all pod traffic through the node); bridge-nf sysctls are absent from
  *   kata kernels, so their failure is ignored;
  * - TCP MSS clamped to fit the VM network's MTU (1280), so pods keep MTU 1500 among themselves
- *   and still reach the outside.
+ *   and still reach the outside. Through `iptables`, the backend kindest/node's entrypoint selected
+ *   (legacy or nft, by the rules it finds: select_iptables in kubernetes-sigs/kind
+ *   images/base/files/usr/local/bin/entrypoint), which kube-proxy and the ptp plugin use too; a
+ *   hard-coded `iptables-nft` would split the rules over two backends, or fail where the kernel has
+ *   no nf_tables. Apple's k8s plugin made the same change in 1.5.0.
  */
 export function prepareScript(mtu: number): string {
   const mss = mtu - 60;
@@ -30,8 +34,8 @@ export function prepareScript(mtu: number): string {
     // 1.2.0 keeps /proc/sys read-only: only write what is not already so.
     '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || sysctl -w net.ipv4.ip_forward=1',
     "sysctl -w net.bridge.bridge-nf-call-iptables=1 >/dev/null 2>&1 || true",
-    `iptables-nft -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
-    `iptables-nft -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
+    `iptables -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
+    `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
   ].join("\n");
 }
 

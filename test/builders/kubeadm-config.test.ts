@@ -37,6 +37,13 @@ describe("renderKubeadmConfig", () => {
       "127.0.64.2",
       "ci-a-control-plane",
     ]);
+    // Set explicitly: kube-proxy 1.37 warns when it is unset, and its default is to change to nftables.
+    expect(d.KubeProxyConfiguration).toEqual({
+      apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
+      kind: "KubeProxyConfiguration",
+      mode: "iptables",
+      conntrack: { maxPerCore: 0 },
+    });
     expect(d.KubeletConfiguration).toMatchObject({
       serverTLSBootstrap: true,
       cgroupDriver: "systemd",

@@ -79,7 +79,7 @@ const cidrOk = (s: unknown) =>
 export function validateKubeadmConfig(
   text: string,
   vm: Vm,
-): { error: string } | { init: any; cluster: any; kubelet: any; warnings: string[] } {
+): { error: string } | { init: any; cluster: any; kubelet: any; kubeProxy: any; warnings: string[] } {
   let docs: any[];
   try {
     docs = parseAllDocuments(text).map((d) => {
@@ -94,6 +94,7 @@ export function validateKubeadmConfig(
   let init: any;
   let cluster: any;
   let kubelet: any;
+  let kubeProxy: any;
   for (const d of docs) {
     const gv = String(d.apiVersion ?? "");
     const kind = String(d.kind ?? "");
@@ -110,7 +111,7 @@ export function validateKubeadmConfig(
       if (kind === "InitConfiguration") init = d;
       if (kind === "ClusterConfiguration") cluster = d;
     } else if (kind === "KubeletConfiguration" && gv === "kubelet.config.k8s.io/v1beta1") kubelet = d;
-    else if (kind === "KubeProxyConfiguration" && gv === "kubeproxy.config.k8s.io/v1alpha1") continue;
+    else if (kind === "KubeProxyConfiguration" && gv === "kubeproxy.config.k8s.io/v1alpha1") kubeProxy = d;
     else
       warnings.push(
         `[config] WARNING: Ignored configuration document with GroupVersionKind ${gv}, Kind=${kind}`,
@@ -162,7 +163,7 @@ export function validateKubeadmConfig(
   if (certSANs !== undefined && !Array.isArray(certSANs))
     problems.push("apiServer.certSANs: Invalid value: must be a list");
   if (problems.length) return { error: problems.join("\n") };
-  return { init, cluster, kubelet, warnings };
+  return { init, cluster, kubelet, kubeProxy, warnings };
 }
 
 async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
@@ -286,7 +287,12 @@ async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
   ctx.out(
     "[control-plane] Creating static Pod manifests\n[wait-control-plane] Waiting for the kubelet to boot up the control plane\n",
   );
-  vm.kubeadmConfig = { init: checked.init, cluster: checked.cluster, kubelet: checked.kubelet };
+  vm.kubeadmConfig = {
+    init: checked.init,
+    cluster: checked.cluster,
+    kubelet: checked.kubelet,
+    kubeProxy: checked.kubeProxy,
+  };
   vm.mark("kubeadm-init-start");
   await ctx.sim.sleep(ctx.sim.latency.kubeadmInitMs, ctx.signal);
   if (vm.state !== "running") return 137;

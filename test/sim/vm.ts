@@ -58,6 +58,8 @@ export interface VmHost {
   nodeBinDir: string;
   nodeDir: string;
   bootMs(): number;
+  /** The iptables backend kindest/node's entrypoint selects. */
+  iptablesMode(): "nft" | "legacy";
   /** Listens for in-node tool calls of this VM on a unix socket path. */
   listenTools(vm: Vm, path: string): Promise<{ close(): Promise<void> }>;
 }
@@ -204,6 +206,17 @@ export class Vm {
         continue;
       }
       if (/^\/usr\/s?bin\//.test(target)) symlinkSync(target, join(r, "etc/alternatives", f));
+    }
+    // The entrypoint's select_iptables: `update-alternatives --set iptables /usr/sbin/iptables-<mode>`
+    // (and ip6tables), so plain `iptables` is the selected backend (kubernetes-sigs/kind
+    // images/base/files/usr/local/bin/entrypoint).
+    const mode = this.host.iptablesMode();
+    for (const t of ["iptables", "ip6tables"]) {
+      for (const suffix of ["", "-restore", "-save"]) {
+        const link = join(r, "etc/alternatives", `${t}${suffix}`);
+        rmSync(link, { force: true });
+        symlinkSync(`/usr/sbin/${t}-${mode}${suffix}`, link);
+      }
     }
     this.images = [...preloaded];
     this.units = new Map([

@@ -25,7 +25,7 @@ import { cmpVersion, type PublishPort, type Vm, type VmSpec } from "./vm.ts";
 
 export const CLI_COMMIT = "0190097";
 
-/** The recommended kernel of a CLI version (apple-container.md table). */
+/** The recommended kernel of a CLI version (its `[kernel]` defaults at each release). */
 export function recommendedKernel(version: string): {
   kata: string;
   tarball: string;
@@ -33,11 +33,13 @@ export function recommendedKernel(version: string): {
   url: string;
 } {
   const k =
-    cmpVersion(version, "0.12.0") >= 0
-      ? { kata: "3.28.0", tarball: "kata-static-3.28.0-arm64.tar.zst", file: "vmlinux-6.18.15-186" }
-      : cmpVersion(version, "0.9.0") >= 0
-        ? { kata: "3.26.0", tarball: "kata-static-3.26.0-arm64.tar.zst", file: "vmlinux-6.18.5-177" }
-        : { kata: "3.17.0", tarball: "kata-static-3.17.0-arm64.tar.xz", file: "vmlinux-6.12.28-153" };
+    cmpVersion(version, "1.3.0") >= 0
+      ? { kata: "3.32.0", tarball: "kata-static-3.32.0-arm64.tar.zst", file: "vmlinux-6.18.35-197-debug" }
+      : cmpVersion(version, "0.12.0") >= 0
+        ? { kata: "3.28.0", tarball: "kata-static-3.28.0-arm64.tar.zst", file: "vmlinux-6.18.15-186" }
+        : cmpVersion(version, "0.9.0") >= 0
+          ? { kata: "3.26.0", tarball: "kata-static-3.26.0-arm64.tar.zst", file: "vmlinux-6.18.5-177" }
+          : { kata: "3.17.0", tarball: "kata-static-3.17.0-arm64.tar.xz", file: "vmlinux-6.12.28-153" };
   return {
     ...k,
     url: `https://github.com/kata-containers/kata-containers/releases/download/${k.kata}/${k.tarball}`,
@@ -79,14 +81,21 @@ function requireService(ctx: Ctx): void {
     throw new Exit(1, "Error: unauthorized request - uid mismatch [client_euid=0] [server_euid=501]\n");
 }
 
+/**
+ * The version of the `container` binary that was called: Apple's installed one, or another package
+ * manager's earlier on PATH (option shadowingCli; its wrapper says which version it is).
+ */
+export function clientVersion(ctx: Ctx): string {
+  return ctx.env.KINA_SIM_CLIENT_VERSION ?? ctx.sim.installedVersion ?? "0.0.0";
+}
+
 function atLeast(ctx: Ctx, version: string, what: string, usage: string): void {
-  if (cmpVersion(ctx.sim.installedVersion ?? "0.0.0", version) < 0)
-    throw usageError(`Unknown option '${what}'`, usage);
+  if (cmpVersion(clientVersion(ctx), version) < 0) throw usageError(`Unknown option '${what}'`, usage);
 }
 
 export async function containerCli(ctx: Ctx): Promise<number> {
   const [cmd, ...rest] = ctx.argv;
-  const v = ctx.sim.installedVersion ?? "0.0.0";
+  const v = clientVersion(ctx);
   switch (cmd) {
     case "--version":
       ctx.out(`container CLI version ${v} (build: release, commit: ${CLI_COMMIT})\n`);
@@ -183,7 +192,7 @@ export function installKernelFile(
 }
 
 async function downloadRecommendedKernel(ctx: Ctx, force: boolean): Promise<void> {
-  const k = recommendedKernel(ctx.sim.installedVersion ?? "0.0.0");
+  const k = recommendedKernel(clientVersion(ctx));
   await ctx.sim.sleep(ctx.sim.latency.kernelDownloadMs, ctx.signal);
   ctx.sim.counters.kernelDownloads++;
   ctx.sim.counters.bytesDownloaded += KERNEL_TARBALL_BYTES;
@@ -227,13 +236,15 @@ async function systemStart(ctx: Ctx, argv: string[]): Promise<number> {
     ctx.sim.appRoot = appRoot;
     ctx.sim.serviceRunning = true;
     ctx.sim.serviceRegistered = true;
+    // launchd runs the installed container-apiserver, whichever client asked.
+    ctx.sim.serverVersion = ctx.sim.installedVersion ?? clientVersion(ctx);
   }
   if (kernelInstalled(ctx.sim.appRoot)) return 0;
   let install: boolean;
   if (p.opts.enable) install = true;
   else if (p.opts.disable) install = false;
   else {
-    const k = recommendedKernel(ctx.sim.installedVersion ?? "0.0.0");
+    const k = recommendedKernel(clientVersion(ctx));
     ctx.out(`Install the recommended default kernel from [${k.url}]? [Y/n]: `);
     const answer = await readLine(ctx.stdin());
     if (answer === undefined) throw cliError("internalError", "failed to read user input");
@@ -257,6 +268,7 @@ async function systemStop(ctx: Ctx, _argv: string[]): Promise<number> {
     for (const vm of ctx.sim.vms.values()) if (vm.state === "running") await vm.halt();
     ctx.sim.serviceRunning = false;
     ctx.sim.serviceRegistered = false;
+    ctx.sim.serverVersion = null;
     ctx.out(
       `${ts()} info com.apple.container.cli : stopping service [label=com.apple.container.apiserver]\n`,
     );
@@ -266,8 +278,9 @@ async function systemStop(ctx: Ctx, _argv: string[]): Promise<number> {
   return 0;
 }
 
-function statusPayload(ctx: Ctx) {
-  const v = ctx.sim.installedVersion ?? "";
+/** The flat status of 0.10.0–1.3.x. */
+function flatStatus(ctx: Ctx) {
+  const v = ctx.sim.serverVersion ?? "";
   return {
     status: "running",
     appRoot: ctx.sim.appRoot + "/",
@@ -277,6 +290,32 @@ function statusPayload(ctx: Ctx) {
     apiServerCommit: CLI_COMMIT,
     apiServerBuild: "release",
     apiServerAppName: "container-apiserver",
+  };
+}
+
+/** The nested status of 1.4.1+ (its release notes): both versions, paths, resources, host. */
+function nestedStatus(ctx: Ctx) {
+  const vms = [...ctx.sim.vms.values()];
+  return {
+    status: "running",
+    client: { appName: "container", build: "release", commit: CLI_COMMIT, version: clientVersion(ctx) },
+    server: {
+      appName: "container-apiserver",
+      build: "release",
+      commit: CLI_COMMIT,
+      version: ctx.sim.serverVersion ?? "",
+    },
+    host: {
+      architecture: "arm64",
+      cpus: ctx.sim.opts.ncpu ?? 8,
+      operatingSystem: `macOS ${ctx.sim.opts.macos ?? "26.1"}`,
+    },
+    paths: { appRoot: ctx.sim.appRoot + "/", installRoot: "/usr/local/" },
+    resources: {
+      containersRunning: vms.filter((vm) => vm.state === "running").length,
+      containersTotal: vms.length,
+      images: ctx.sim.images.size,
+    },
   };
 }
 
@@ -295,20 +334,27 @@ async function systemStatus(ctx: Ctx, argv: string[]): Promise<number> {
   if (p.opts.format !== undefined) atLeast(ctx, "0.10.0", "--format", usage);
   if (!["json", "table", "yaml", "toml"].includes(format))
     throw usageError(`The value '${format}' is invalid for '--format <format>'`, usage);
+  const nested = cmpVersion(clientVersion(ctx), "1.4.1") >= 0;
+  // Before 1.4.1 the CLI's JSON encoder escaped every '/'.
+  const json = (v: unknown) => (nested ? jsonOut(v) : jsonOut(v).replace(/\//g, "\\/"));
   if (!ctx.sim.serviceRunning) {
     const registered = ctx.sim.serviceRegistered;
     const status = registered ? "not running" : "unregistered";
     if (format === "json") {
       ctx.out(
-        jsonOut({
-          status,
-          appRoot: "",
-          installRoot: "",
-          apiServerVersion: "",
-          apiServerCommit: "",
-          apiServerBuild: "",
-          apiServerAppName: "",
-        }),
+        json(
+          nested
+            ? { status }
+            : {
+                status,
+                appRoot: "",
+                installRoot: "",
+                apiServerVersion: "",
+                apiServerCommit: "",
+                apiServerBuild: "",
+                apiServerAppName: "",
+              },
+        ),
       );
     } else {
       ctx.out(
@@ -319,35 +365,41 @@ async function systemStatus(ctx: Ctx, argv: string[]): Promise<number> {
     }
     return 1;
   }
-  const s = statusPayload(ctx);
-  if (format === "json") ctx.out(jsonOut(s));
-  else {
-    ctx.out(
-      table([
-        ["FIELD", "VALUE"],
-        ["status", s.status],
-        ["appRoot", s.appRoot],
-        ["installRoot", s.installRoot],
-        ["logRoot", ""],
-        ["apiserver.version", s.apiServerVersion],
-        ["apiserver.commit", s.apiServerCommit],
-        ["apiserver.build", s.apiServerBuild],
-        ["apiserver.appName", s.apiServerAppName],
-      ]),
-    );
+  if (format === "json") {
+    ctx.out(json(nested ? nestedStatus(ctx) : flatStatus(ctx)));
+    return 0;
   }
+  const s = flatStatus(ctx);
+  ctx.out(
+    table([
+      ["FIELD", "VALUE"],
+      ["status", s.status],
+      ["appRoot", s.appRoot],
+      ["installRoot", s.installRoot],
+      ["logRoot", ""],
+      ["apiserver.version", s.apiServerVersion],
+      ["apiserver.commit", s.apiServerCommit],
+      ["apiserver.build", s.apiServerBuild],
+      ["apiserver.appName", s.apiServerAppName],
+    ]),
+  );
   return 0;
 }
 
 async function systemVersion(ctx: Ctx, argv: string[]): Promise<number> {
   const usage = "container system version [--format <format>] [--debug]";
-  if (cmpVersion(ctx.sim.installedVersion ?? "0.0.0", "0.10.0") < 0)
+  if (cmpVersion(clientVersion(ctx), "0.10.0") < 0)
     throw usageError("Unexpected argument 'version'", "container system <subcommand>");
   const p = parse(ctx, argv, [{ names: ["--format"], key: "format", value: true }], usage);
-  const v = ctx.sim.installedVersion ?? "";
+  const v = clientVersion(ctx);
   const rows = [{ version: v, buildType: "release", commit: CLI_COMMIT, appName: "container" }];
   if (ctx.sim.serviceRunning)
-    rows.push({ version: v, buildType: "release", commit: CLI_COMMIT, appName: "container-apiserver" });
+    rows.push({
+      version: ctx.sim.serverVersion ?? v,
+      buildType: "release",
+      commit: CLI_COMMIT,
+      appName: "container-apiserver",
+    });
   if (str(p.opts.format) === "json") ctx.out(jsonOut(rows));
   else
     ctx.out(
@@ -377,6 +429,14 @@ async function kernelSet(ctx: Ctx, argv: string[]): Promise<number> {
   );
   if (p.opts.force) atLeast(ctx, "0.5.0", "--force", usage);
   requireService(ctx);
+  const kernels = join(ctx.sim.appRoot, "kernels");
+  if (clientVersion(ctx) === "1.5.0" && !existsSync(kernels)) {
+    // 1.5.0's known bug: it moves the kernel into <appRoot>/kernels/ without creating the folder.
+    throw cliError(
+      "internalError",
+      `failed to set kernel: Error Domain=NSCocoaErrorDomain Code=4 "“default.kernel-arm64” couldn’t be moved to “kernels” because either the former doesn’t exist, or the folder containing the latter doesn’t exist."`,
+    );
+  }
   const force = p.opts.force === true;
   if (p.opts.recommended) {
     await downloadRecommendedKernel(ctx, force);
@@ -408,7 +468,7 @@ async function kernelSet(ctx: Ctx, argv: string[]): Promise<number> {
     installKernelFile(ctx.sim.appRoot, basename(binary), r.stdout, force);
     return 0;
   }
-  if (!digest && cmpVersion(ctx.sim.installedVersion ?? "0.0.0", "1.2.0") >= 0) {
+  if (!digest && cmpVersion(clientVersion(ctx), "1.2.0") >= 0) {
     throw usageError("'--digest' is required when '--tar' is a remote URL", usage);
   }
   await ctx.sim.sleep(ctx.sim.latency.kernelDownloadMs, ctx.signal);
@@ -589,7 +649,8 @@ async function run(ctx: Ctx, argv: string[]): Promise<number> {
           options: list(p.opts.dnsOption),
         },
     args: p.rest,
-    cliVersion: sim.installedVersion ?? "0.0.0",
+    // /proc/sys and capabilities are the runtime's doing: the running service's version.
+    cliVersion: sim.serverVersion ?? clientVersion(ctx),
   };
   try {
     await sim.createVm(spec);
@@ -970,7 +1031,7 @@ function stdioLog(vm: Vm): string {
     "INFO: making mounts shared",
     "INFO: detected cgroup v2",
     "INFO: clearing and regenerating /etc/machine-id",
-    "INFO: setting iptables to detected mode: nft",
+    `INFO: setting iptables to detected mode: ${vm.host.iptablesMode()}`,
     "INFO: detected IPv4 address: " + vm.ip,
     "INFO: starting init",
     "systemd 252.38-1~deb12u1 running in system mode",
@@ -982,7 +1043,7 @@ function stdioLog(vm: Vm): string {
 /** `cp SRC ID:DEST` / `cp ID:SRC DEST` (1.0+). Only the node's own directories are writable here. */
 async function cp(ctx: Ctx, argv: string[]): Promise<number> {
   const usage = "container cp <source> <destination>";
-  if (cmpVersion(ctx.sim.installedVersion ?? "0.0.0", "1.0.0") < 0)
+  if (cmpVersion(clientVersion(ctx), "1.0.0") < 0)
     throw usageError("Unexpected argument 'cp'", "container <subcommand>");
   const p = parse(ctx, argv, [], usage);
   const [src, dst] = p.positionals;

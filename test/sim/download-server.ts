@@ -11,7 +11,10 @@ import { makeInstallerPkg } from "./macos-tools.ts";
 export interface DownloadOptions {
   /** Where the served files are written. */
   dir: string;
-  /** Releases of apple/container with a signed installer attached; signer null for an unsigned one. */
+  /**
+   * Releases of apple/container with a signed installer attached; signer null for an unsigned one.
+   * 1.4.0 cannot be one: it was never released, so its download is a 404 like any missing asset.
+   */
   installers?: Record<string, { signer?: string | null }>;
   /** kubectl releases (`1.35.8`). */
   kubectl?: string[];
@@ -40,6 +43,9 @@ export interface DownloadServer {
   file(path: string): Buffer | undefined;
   close(): Promise<void>;
 }
+
+/** Tags of apple/container that were withdrawn before a release was published. */
+export const NEVER_RELEASED = ["1.4.0"];
 
 /** GitHub's asset name for a release: `container-installer-signed.pkg` only for 0.7.0–0.9.x. */
 function assetName(version: string): string {
@@ -78,6 +84,8 @@ export function kubectlStandIn(version: string): string {
 export async function startDownloadServer(opts: DownloadOptions): Promise<DownloadServer> {
   const files = new Map<string, { data: Buffer; kind: "installer" | "kubectl" | "sha256" }>();
   for (const [version, o] of Object.entries(opts.installers ?? {})) {
+    if (NEVER_RELEASED.includes(version))
+      throw new Error(`kina-sim: container ${version} was never released; it has no installer to serve`);
     const path = join(opts.dir, `installer-${version}.pkg`);
     makeInstallerPkg(path, { version, signer: o.signer });
     files.set(`/apple/container/releases/download/${version}/${assetName(version)}`, {

@@ -1,8 +1,16 @@
 // Runs the bundled action the way the GitHub runner does: node24 on dist/<step>/index.js with INPUT_*
 // variables (defaults from action.yml), the file commands (GITHUB_OUTPUT, _ENV, _STATE, _PATH,
 // _STEP_SUMMARY) in temp files, STATE_* for the post step, and the simulated macOS host on PATH.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +20,8 @@ import { NODE24, type Simulator } from "./simulator.ts";
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = join(HERE, "..", "..");
 export const PRETEND_DARWIN = join(HERE, "pretend-darwin.mjs");
+/** Where Apple's package installs the CLI; the simulator's installDir is mounted there for a step. */
+export const USR_LOCAL_BIN = "/usr/local/bin";
 
 export interface StepOptions {
   inputs?: Record<string, string>;
@@ -107,6 +117,69 @@ export function errors(stdout: string): string[] {
 
 let runCounter = 0;
 
+interface MountNamespace {
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** A private mount namespace, held by a sleeping process, in which `dir` is bind-mounted at `at`. */
+async function mountNamespace(dir: string, at: string): Promise<MountNamespace> {
+  const holder = spawn(
+    "/usr/bin/setpriv",
+    [
+      "--pdeathsig",
+      "KILL",
+      "/usr/bin/unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "/usr/bin/sleep",
+      "infinity",
+    ],
+    { stdio: "ignore" },
+  );
+  await new Promise<void>((resolve, reject) => {
+    holder.once("spawn", resolve);
+    holder.once("error", reject);
+  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (holder.exitCode !== null || holder.signalCode !== null) return resolve();
+      holder.once("exit", () => resolve());
+      holder.kill("SIGKILL");
+    });
+  // unshare has to have left this process's mount namespace before it can be entered.
+  const own = readlinkSync("/proc/self/ns/mnt");
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    let mnt = own;
+    try {
+      mnt = readlinkSync(`/proc/${holder.pid}/ns/mnt`);
+    } catch {
+      // not there yet
+    }
+    if (mnt !== own) break;
+    if (Date.now() > deadline || holder.exitCode !== null) {
+      await close();
+      throw new Error("kina-sim: the step's mount namespace did not come up within 5 s");
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const mount = spawnSync(
+    "/usr/bin/nsenter",
+    ["-t", String(holder.pid), "-m", "/usr/bin/mount", "--bind", dir, at],
+    {
+      encoding: "utf8",
+      timeout: 10_000,
+    },
+  );
+  if (mount.status !== 0) {
+    await close();
+    throw new Error(`kina-sim: could not mount ${dir} at ${at}: ${mount.stderr || mount.error?.message}`);
+  }
+  return { pid: holder.pid!, close };
+}
+
 export async function runStep(step: "main" | "post", o: StepOptions = {}): Promise<StepResult> {
   const work = mkdtempSync(join(o.sim?.runnerTemp ?? tmpdir(), `step-${step}-`));
   const files = {
@@ -159,7 +232,22 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
   Object.assign(env, o.env);
 
   const script = o.entry ?? join(REPO_ROOT, "dist", step, "index.js");
-  const args = [...(o.preload === false ? [] : ["--import", PRETEND_DARWIN]), script];
+  let cmd = NODE24;
+  let args = [...(o.preload === false ? [] : ["--import", PRETEND_DARWIN]), script];
+  let ns: MountNamespace | undefined;
+  if (o.sim) {
+    // Apple's installer writes /usr/local/bin/container, and the action knows that path. The step
+    // runs in a mount namespace of its own where the simulator's install folder is /usr/local/bin
+    // (the machine's own stays untouched), and PATH names it so. nsenter execs node itself, so the
+    // step keeps its pid and its environment (a shell would drop INPUT_POD-SUBNET and the like).
+    ns = await mountNamespace(o.sim.installDir, USR_LOCAL_BIN);
+    env.PATH = env
+      .PATH!.split(":")
+      .map((d) => (d === o.sim!.installDir ? USR_LOCAL_BIN : d))
+      .join(":");
+    args = ["-t", String(ns.pid), "-m", "--", NODE24, ...args];
+    cmd = "/usr/bin/nsenter";
+  }
   const started = performance.now();
   let signalledAtMs: number | undefined;
   const { code, timedOut, stdout, stderr } = await new Promise<{
@@ -168,7 +256,7 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
     stdout: string;
     stderr: string;
   }>((resolve, reject) => {
-    const p = spawn(NODE24, args, { env, cwd: workspace, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const p = spawn(cmd, args, { env, cwd: workspace, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let out = "";
     let err = "";
     let timedOut = false;
@@ -235,6 +323,7 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
     });
   });
   const durationMs = performance.now() - started;
+  await ns?.close();
   const read = (f: string) => readFileSync(f, "utf8");
   const result: StepResult = {
     code,

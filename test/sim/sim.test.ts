@@ -2,11 +2,13 @@
 // inspect shapes, the pretend-darwin preload and the runner harness.
 import { createServer } from "node:net";
 import { spawn } from "node:child_process";
-import { lstatSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostShell, NODE24, startSimulator, type Simulator } from "./simulator.ts";
 import { makeInstallerPkg } from "./macos-tools.ts";
+import { startDownloadServer } from "./download-server.ts";
+import { CLIENT_SCRIPT } from "./simulator.ts";
 import { actionDefaults, errors, parseFileCommands, PRETEND_DARWIN, runJob, runStep } from "./runner.ts";
 import { freePort } from "../../src/steps/node-vm.js";
 import { withSim } from "../fixtures/sim.ts";
@@ -210,6 +212,114 @@ describe("the container CLI's service, kernel and errors", () => {
   });
 });
 
+describe("container releases 1.3.x, 1.4.1 and 1.5.0", () => {
+  const status = async (sim: Simulator) => {
+    const r = await sh(sim, "container system status --format json");
+    return { code: r.code, raw: r.stdout, json: JSON.parse(r.stdout) };
+  };
+
+  it("1.3.x prints the flat status, with the slashes its JSON encoder escaped", async () => {
+    await withSim({ installedVersion: "1.3.1", serviceRunning: true }, async (sim) => {
+      const s = await status(sim);
+      expect(s.code).toBe(0);
+      expect(s.raw).toContain('"installRoot":"\\/usr\\/local\\/"');
+      expect(s.json).toMatchObject({
+        status: "running",
+        appRoot: `${sim.appRoot}/`,
+        apiServerVersion: expect.stringMatching(/^container-apiserver version 1\.3\.1 /),
+      });
+      await sh(sim, "container system stop");
+      expect(await status(sim)).toMatchObject({ code: 1, json: { status: "unregistered", appRoot: "" } });
+    });
+  });
+
+  it("1.4.1+ prints the nested status with both versions, and only the status when down", async () => {
+    await withSim({ installedVersion: "1.4.1", serviceRunning: true, kernelInstalled: true }, async (sim) => {
+      await sh(sim, `container run -d --name ${N} ${NODE_IMAGE}`);
+      const s = await status(sim);
+      expect(s.raw).not.toContain("\\/");
+      expect(s.json).toEqual({
+        status: "running",
+        client: { appName: "container", build: "release", commit: expect.any(String), version: "1.4.1" },
+        server: {
+          appName: "container-apiserver",
+          build: "release",
+          commit: expect.any(String),
+          version: "1.4.1",
+        },
+        host: { architecture: "arm64", cpus: 8, operatingSystem: "macOS 26.1" },
+        paths: { appRoot: `${sim.appRoot}/`, installRoot: "/usr/local/" },
+        resources: { containersRunning: 1, containersTotal: 1, images: 1 },
+      });
+      await sh(sim, "container system stop");
+      expect(await status(sim)).toEqual({
+        code: 1,
+        raw: '{"status":"unregistered"}\n',
+        json: { status: "unregistered" },
+      });
+    });
+  });
+
+  it("1.3.0+ recommends kata 3.32.0's kernel; 1.5.0 cannot set it before <appRoot>/kernels/ exists", async () => {
+    await withSim({ installedVersion: "1.5.0", serviceRunning: true }, async (sim) => {
+      const bare = await sh(sim, "container system kernel set --recommended --force");
+      expect(bare.code).toBe(1);
+      expect(bare.stderr).toContain("the folder containing the latter doesn’t exist");
+      expect(existsSync(join(sim.appRoot, "kernels"))).toBe(false);
+      await sh(sim, `mkdir -p '${join(sim.appRoot, "kernels")}'`);
+      expect((await sh(sim, "container system kernel set --recommended --force")).code).toBe(0);
+      expect(readlinkSync(join(sim.appRoot, "kernels", "default.kernel-arm64"))).toBe(
+        join(sim.appRoot, "kernels", "vmlinux-6.18.35-197-debug"),
+      );
+    });
+  });
+
+  it("a .pkg upgrade under a running service leaves the old apiserver running (skew) until a restart", async () => {
+    await withSim({ installedVersion: "1.4.1", serviceRunning: true }, async (sim) => {
+      const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.5.0-installer-signed.pkg"), {
+        version: "1.5.0",
+      });
+      expect((await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).code).toBe(0);
+      expect((await status(sim)).json).toMatchObject({
+        client: { version: "1.5.0" },
+        server: { version: "1.4.1" },
+      });
+      await sh(sim, "container system stop");
+      await sh(sim, "container system start --disable-kernel-install");
+      expect((await status(sim)).json).toMatchObject({
+        client: { version: "1.5.0" },
+        server: { version: "1.5.0" },
+      });
+    });
+  });
+
+  it("1.4.0 was never released: nothing serves its installer", async () => {
+    await expect(startDownloadServer({ dir: "/nonexistent", installers: { "1.4.0": {} } })).rejects.toThrow(
+      /1\.4\.0 was never released/,
+    );
+    await withSim({}, async (sim) => {
+      const dl = await startDownloadServer({ dir: sim.runnerTemp, installers: { "1.3.1": {}, "1.4.1": {} } });
+      try {
+        const get = (v: string) => fetch(dl.installerUrl.replaceAll("{version}", v)).then((r) => r.status);
+        expect(await get("1.4.1")).toBe(200);
+        expect(await get("1.4.0")).toBe(404);
+      } finally {
+        await dl.close();
+      }
+    });
+  });
+
+  it("another package manager's CLI earlier on PATH answers as its own version", async () => {
+    await withSim({ installedVersion: "1.2.2", shadowingCli: "1.2.0" }, async (sim) => {
+      expect((await sh(sim, "command -v container")).stdout.trim()).toBe(join(sim.shadowDir!, "container"));
+      expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.0 ");
+      expect((await sh(sim, `${join(sim.installDir, "container")} --version`)).stdout).toContain(
+        "version 1.2.2 ",
+      );
+    });
+  });
+});
+
 describe("inspect shapes", () => {
   for (const shape of ["1.x", "0.8", "0.7"] as const) {
     it(`prints the ${shape} shape`, async () => {
@@ -294,6 +404,32 @@ describe("runner harness", () => {
     const r = await runStep("main", { entry, inputs: { "pod-subnet": "" } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("Input required and not supplied: pod-subnet");
+  });
+
+  it("runs a step where the simulator's install folder is /usr/local/bin, and PATH says so", async () => {
+    await withSim({ installedVersion: "1.4.1" }, async (sim) => {
+      const probe = join(sim.runnerTemp, "probe.mjs");
+      writeFileSync(
+        probe,
+        [
+          'import { execFileSync } from "node:child_process";',
+          'import { appendFileSync, realpathSync } from "node:fs";',
+          'const which = execFileSync("/bin/sh", ["-c", "command -v container"]).toString().trim();',
+          'const version = execFileSync("container", ["--version"]).toString().trim();',
+          'appendFileSync(process.env.GITHUB_OUTPUT, `which=${which}\\nreal=${realpathSync(which)}\\nversion=${version}\\ninput=${process.env["INPUT_POD-SUBNET"]}\\n`);',
+        ].join("\n"),
+      );
+      const r = await runStep("main", { sim, entry: probe, inputs: { "pod-subnet": "10.9.0.0/16" } });
+      expect(r.stderr).toBe("");
+      expect(r.outputs).toEqual({
+        which: "/usr/local/bin/container",
+        real: CLIENT_SCRIPT,
+        version: "container CLI version 1.4.1 (build: release, commit: 0190097)",
+        input: "10.9.0.0/16",
+      });
+      // The machine's own /usr/local/bin is untouched.
+      expect(existsSync("/usr/local/bin/.sim.sock")).toBe(false);
+    });
   });
 
   it("parses both file command forms", () => {

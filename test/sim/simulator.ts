@@ -77,9 +77,21 @@ export interface Latency {
 }
 
 export interface SimulatorOptions {
-  /** Installed container CLI version; null: not installed (no `container` on PATH). Default "1.2.2". */
+  /**
+   * Installed container CLI version (Apple's package, in installDir, which the action sees at
+   * /usr/local/bin); null: not installed. Default "1.2.2".
+   */
   installedVersion?: string | null;
   serviceRunning?: boolean;
+  /**
+   * The version of the container-apiserver that runs (with serviceRunning): another one than
+   * installedVersion is the skew a `.pkg` upgrade leaves when nobody stopped the service.
+   */
+  serverVersion?: string;
+  /** A `container` of this version earlier on PATH than Apple's (as another package manager's would be). */
+  shadowingCli?: string;
+  /** The iptables backend kindest/node's entrypoint selects in a node (default "nft"). */
+  iptablesMode?: "nft" | "legacy";
   /** A default kernel (the recommended one for the installed version) is already in the app root. */
   kernelInstalled?: boolean;
   /** Images already pulled on the host. */
@@ -154,12 +166,17 @@ export interface ExecResult {
 
 export interface Simulator {
   binDir: string;
+  /** Where Apple's installer puts `container` (the action's /usr/local/bin, see runner.ts). */
+  installDir: string;
+  /** With shadowingCli: the folder of the other `container`, ahead of installDir on PATH. */
+  shadowDir: string | undefined;
   home: string;
   runnerTemp: string;
   toolCache: string;
   /**
-   * PATH (binDir first, then Node 24, then the host's /usr/bin without kubectl, docker, node and the
-   * tools simulated here), HOME, RUNNER_TEMP, RUNNER_TOOL_CACHE, KINA_SIM_SOCK.
+   * PATH (binDir first, then shadowDir if any, installDir, Node 24, then the host's /usr/bin without
+   * kubectl, docker, node and the tools simulated here), HOME, RUNNER_TEMP, RUNNER_TOOL_CACHE,
+   * KINA_SIM_SOCK.
    */
   env: Record<string, string>;
   calls: CallRecord[];
@@ -177,6 +194,8 @@ export interface Simulator {
   cniProblem(name: string): string | undefined;
   serviceRunning: boolean;
   installedVersion: string | null;
+  /** The version of the container-apiserver that runs; null when the service is down. */
+  serverVersion: string | null;
   /** The app root the container service uses (kernels/ lives here). */
   appRoot: string;
   /** Host images (normalized references). */
@@ -214,6 +233,8 @@ export class SimCore implements Simulator {
   readonly latency: Latency;
   readonly dir: string;
   readonly binDir: string;
+  readonly installDir: string;
+  readonly shadowDir: string | undefined;
   readonly home: string;
   readonly runnerTemp: string;
   readonly toolCache: string;
@@ -227,6 +248,7 @@ export class SimCore implements Simulator {
   faults: Fault[];
   serviceRunning = false;
   serviceRegistered = false;
+  serverVersion: string | null = null;
   private version: string | null = null;
   appRoot: string;
   images = new Map<string, ImageRecord>();
@@ -253,6 +275,8 @@ export class SimCore implements Simulator {
     // Short paths: unix socket paths are limited to 108 bytes.
     this.dir = mkdtempSync(join(tmpdir(), "kina-sim-"));
     this.binDir = join(this.dir, "bin");
+    this.installDir = join(this.dir, "usr-local-bin");
+    this.shadowDir = opts.shadowingCli ? join(this.dir, "brew", "bin") : undefined;
     this.home = join(this.dir, "home");
     this.runnerTemp = join(this.dir, "runner-temp");
     this.toolCache = join(this.dir, "tool-cache");
@@ -261,6 +285,8 @@ export class SimCore implements Simulator {
     this.sockPath = join(this.dir, "sim.sock");
     for (const d of [
       this.binDir,
+      this.installDir,
+      ...(this.shadowDir ? [this.shadowDir] : []),
       this.home,
       this.runnerTemp,
       this.toolCache,
@@ -271,7 +297,9 @@ export class SimCore implements Simulator {
     }
     this.appRoot = this.defaultAppRoot({ HOME: this.home });
     this.env = {
-      PATH: `${this.binDir}:${dirname(NODE24)}:${this.sysBinDir}`,
+      PATH: [this.binDir, this.shadowDir, this.installDir, dirname(NODE24), this.sysBinDir]
+        .filter(Boolean)
+        .join(":"),
       HOME: this.home,
       RUNNER_TEMP: this.runnerTemp,
       RUNNER_TOOL_CACHE: this.toolCache,
@@ -282,6 +310,7 @@ export class SimCore implements Simulator {
       nodeBinDir: this.nodeBinDir,
       nodeDir: dirname(NODE24),
       bootMs: () => this.latency.bootMs,
+      iptablesMode: () => this.opts.iptablesMode ?? "nft",
       listenTools: (vm, path) => listenCalls(path, (call) => this.dispatch(call, vm)),
     };
   }
@@ -295,6 +324,20 @@ export class SimCore implements Simulator {
       symlinkSync(join("/usr/bin", f), join(this.sysBinDir, f));
     }
     symlinkSync(this.sockPath, join(this.binDir, ".sim.sock"));
+    symlinkSync(this.sockPath, join(this.installDir, ".sim.sock"));
+    if (this.shadowDir && this.opts.shadowingCli) {
+      // Another package manager's CLI: its own file (so PATH resolution tells it apart), answering
+      // as the client of its version through the same simulated service.
+      const libexec = join(dirname(this.shadowDir), "libexec");
+      mkdirSync(libexec);
+      symlinkSync(CLIENT_SCRIPT, join(libexec, "container"));
+      symlinkSync(this.sockPath, join(libexec, ".sim.sock"));
+      writeFileSync(
+        join(this.shadowDir, "container"),
+        `#!/bin/sh\nKINA_SIM_CLIENT_VERSION=${this.opts.shadowingCli} exec ${join(libexec, "container")} "$@"\n`,
+        { mode: 0o755 },
+      );
+    }
     const kubectl = this.opts.kubectl === undefined ? "1.35.8" : this.opts.kubectl;
     if (kubectl !== null && !this.opts.hostKubectl) {
       const script = [
@@ -320,6 +363,7 @@ export class SimCore implements Simulator {
     if (this.opts.serviceRunning) {
       this.serviceRunning = true;
       this.serviceRegistered = true;
+      this.serverVersion = this.opts.serverVersion ?? this.installedVersion ?? "1.2.2";
       mkdirSync(join(this.appRoot, "apiserver"), { recursive: true });
     }
     if (this.opts.kernelInstalled) {
@@ -346,7 +390,7 @@ export class SimCore implements Simulator {
   set installedVersion(v: string | null) {
     this.version = v;
     for (const t of INSTALLED_TOOLS) {
-      const p = join(this.binDir, t);
+      const p = join(this.installDir, t);
       if (v && !existsSync(p)) symlinkSync(CLIENT_SCRIPT, p);
       if (!v) rmSync(p, { force: true });
     }
@@ -533,7 +577,11 @@ export class SimCore implements Simulator {
       code = fault.code ?? 1;
     } else {
       const handler = vm ? (NODE_TOOLS.includes(tool) ? nodeTool : undefined) : HOST_TOOLS[tool];
-      const installed = vm || !INSTALLED_TOOLS.includes(tool) || this.installedVersion !== null;
+      const installed =
+        vm ||
+        !INSTALLED_TOOLS.includes(tool) ||
+        this.installedVersion !== null ||
+        call.req.env.KINA_SIM_CLIENT_VERSION !== undefined;
       code = await this.run(ctx, installed ? handler : undefined);
     }
     this.calls.push({

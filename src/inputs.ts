@@ -1,9 +1,12 @@
 import { type Cidr, cidrOverlaps, parseCidr } from "./cidr.js";
 import {
-  DEFAULT_CONTAINER_VERSION,
+  compareVersions,
+  CONTAINER_VERSIONS,
+  MIN_KUBERNETES_VERSION,
   NODE_IMAGES,
   resolveKubernetesVersion,
   supportedKubernetesVersions,
+  unsupportedContainerReason,
   versionFromImage,
 } from "./versions.js";
 
@@ -15,8 +18,11 @@ export interface Inputs {
   serviceSubnet: Cidr;
   clusterName: string;
   nodeName: string;
-  /** `X.Y.Z`, or `installed` to use whatever is there. */
-  containerVersion: string;
+  /**
+   * `supported`: the installed CLI when it is supported, else the newest tested release;
+   * `installed`: the installed CLI, never installing; `X.Y.Z`: exactly that release.
+   */
+  containerVersion: ContainerVersionPolicy;
   installerUrl: string | undefined;
   kubectlVersion: string | undefined;
   /** kubectl mirror template; `{version}` is replaced, the checksum is at `<url>.sha256`. */
@@ -31,6 +37,8 @@ export interface Inputs {
   approveCsrs: boolean;
   loadImages: string[];
 }
+
+export type ContainerVersionPolicy = "supported" | "installed" | `${number}.${number}.${number}`;
 
 export interface InputSource {
   get(name: string): string;
@@ -114,6 +122,14 @@ export function parseInputs(src: InputSource): Inputs {
     }
     nodeImage = nodeImageInput;
     kubernetesVersion = versionFromImage(nodeImage);
+    // Refused before any pull: kubeadm before 1.31 cannot read the v1beta4 config the action writes.
+    if (kubernetesVersion && compareVersions(kubernetesVersion, MIN_KUBERNETES_VERSION) < 0) {
+      throw new InputError(
+        "node-image",
+        nodeImageInput,
+        `its tag says Kubernetes ${kubernetesVersion}, and node images older than ${MIN_KUBERNETES_VERSION.replace(/\.0$/, "")} cannot read the kubeadm v1beta4 config this action writes; use a newer kindest/node image or set kubernetes-version (${supportedKubernetesVersions().join(", ")})`,
+      );
+    }
   } else {
     kubernetesVersion = resolveKubernetesVersion(requested);
     if (!kubernetesVersion) {
@@ -136,13 +152,23 @@ export function parseInputs(src: InputSource): Inputs {
     );
   }
 
-  const containerVersion = src.get("container-version").trim() || DEFAULT_CONTAINER_VERSION;
-  if (containerVersion !== "installed" && !/^\d+\.\d+\.\d+$/.test(containerVersion)) {
-    throw new InputError(
-      "container-version",
-      containerVersion,
-      "expected a release such as 1.2.2, or 'installed'",
-    );
+  const containerVersion = (src.get("container-version").trim() || "supported") as ContainerVersionPolicy;
+  if (!["supported", "installed"].includes(containerVersion)) {
+    if (!/^\d+\.\d+\.\d+$/.test(containerVersion)) {
+      throw new InputError(
+        "container-version",
+        containerVersion,
+        "expected 'supported' (the installed CLI when it is supported, else the newest tested release), 'installed', or a release such as 1.5.0",
+      );
+    }
+    const why = unsupportedContainerReason(containerVersion);
+    if (why) {
+      throw new InputError(
+        "container-version",
+        containerVersion,
+        `${why}; choose a release from ${CONTAINER_VERSIONS.minimum} on (tested: ${CONTAINER_VERSIONS.tested.join(", ")}) or 'supported'`,
+      );
+    }
   }
 
   const installerUrl = src.get("installer-url").trim() || undefined;

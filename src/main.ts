@@ -48,9 +48,11 @@ async function run(): Promise<void> {
       ensureCli(cli, { version: i.containerVersion, installerUrl: i.installerUrl }),
     );
     const cliVersion = installed.version;
+    core.setOutput("container-version", cliVersion);
     await phase("Container service", () =>
       ensureService(cli, () => save(STATE.serviceStartedByUs, "true"), {
         stoppedForUpgrade: installed.stoppedService,
+        cliVersion,
       }),
     );
     const openCache = cacheOpener(i.cache);

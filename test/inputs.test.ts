@@ -17,8 +17,11 @@ function failure(overrides: Record<string, string>): InputError {
 describe("parseInputs", () => {
   it("resolves the defaults", () => {
     const i = parseInputs(source());
-    expect(i.kubernetesVersion).toBe("1.35.8");
-    expect(i.nodeImage).toMatch(/^kindest\/node:v1\.35\.8@sha256:[0-9a-f]{64}$/);
+    expect(i.kubernetesVersion).toBe("1.37.0");
+    expect(i.nodeImage).toBe(
+      "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
+    );
+    expect(i.containerVersion).toBe("supported");
     expect(i.podSubnet.text).toBe("10.244.0.0/16");
     expect(i.serviceSubnet.text).toBe("10.96.0.0/12");
     expect(i.nodeName).toBe("kina-control-plane");
@@ -33,6 +36,8 @@ describe("parseInputs", () => {
     ["1.34", "1.34.11"],
     ["v1.34.0", "1.34.0"],
     ["1.31.4", "1.31.4"],
+    ["1.36", "1.36.4"],
+    ["v1.37", "1.37.0"],
   ])("kubernetes-version %s resolves to %s", (v, want) => {
     expect(parseInputs(source({ "kubernetes-version": v })).kubernetesVersion).toBe(want);
   });
@@ -73,7 +78,14 @@ describe("parseInputs", () => {
     [{ cpus: "two" }, "cpus", "from 2 to 64"],
     [{ memory: "512M" }, "memory", "at least 2G"],
     [{ memory: "4 apples" }, "memory", "4G"],
-    [{ "container-version": "latest" }, "container-version", "installed"],
+    [{ "container-version": "latest" }, "container-version", "'supported'"],
+    [{ "container-version": "1.4.0" }, "container-version", "never released"],
+    [{ "container-version": "1.2.0" }, "container-version", "/proc/sys read-only"],
+    [{ "container-version": "1.1.0" }, "container-version", "from 1.2.1 on"],
+    [{ "container-version": "0.11.0" }, "container-version", "--cap-add"],
+    [{ "node-image": "kindest/node:v1.30.0" }, "node-image", "Kubernetes 1.30.0"],
+    [{ "node-image": `kindest/node:v1.30.13@sha256:${"a".repeat(64)}` }, "node-image", "older than 1.31"],
+    [{ "kubernetes-version": "1.30" }, "kubernetes-version", "1.37.0"],
     [{ "installer-url": "ftp://x" }, "installer-url", "http"],
     [{ "kubectl-version": "1.35" }, "kubectl-version", "v1.35.8"],
     [{ "kubectl-url": "dl.k8s.io/kubectl" }, "kubectl-url", "<url>.sha256"],
@@ -83,6 +95,22 @@ describe("parseInputs", () => {
     expect(err.input).toBe(input);
     expect(err.message).toContain(`Input '${input}'`);
     expect(err.message).toContain(text);
+  });
+
+  it.each(["supported", "installed", "1.2.1", "1.3.0", "1.5.0", "1.6.0"])(
+    "accepts container-version %s",
+    (v) => {
+      expect(parseInputs(source({ "container-version": v })).containerVersion).toBe(v);
+    },
+  );
+
+  it("reads container-version empty as 'supported'", () => {
+    expect(parseInputs(source({ "container-version": " " })).containerVersion).toBe("supported");
+  });
+
+  it("accepts a node image of 1.31 or newer, or one whose tag is no version", () => {
+    expect(parseInputs(source({ "node-image": "kindest/node:v1.31.0" })).kubernetesVersion).toBe("1.31.0");
+    expect(parseInputs(source({ "node-image": "registry.local/node:ci" })).kubernetesVersion).toBeUndefined();
   });
 
   it("reads the kubectl mirror, empty meaning dl.k8s.io", () => {

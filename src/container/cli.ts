@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
+import { realpath } from "node:fs/promises";
 import * as core from "@actions/core";
 import { getExecOutput } from "@actions/exec";
+import { which } from "@actions/io";
 
 /** A failed `container` command: the command line, its exit code and what it said. */
 export class ContainerError extends Error {
@@ -118,6 +120,51 @@ export function parseContainerState(raw: unknown): ContainerState {
   return { id: String(o.id ?? conf.id ?? ""), state, labels, ipv4, mtu };
 }
 
+/** `container system status --format json`, one shape for every release that has it. */
+export interface SystemStatus {
+  /** `running`, `not running`, `unregistered`, … as the CLI says it. */
+  status: string;
+  running: boolean;
+  /** Where images, containers and kernels live (no trailing slash). */
+  appRoot: string | undefined;
+  installRoot: string | undefined;
+  /** The CLI that answered (1.4.1+ reports it; undefined before). */
+  clientVersion: string | undefined;
+  /** The container-apiserver that runs; differs from the CLI after a `.pkg` upgrade without a stop. */
+  serverVersion: string | undefined;
+  /** Containers that run right now (1.4.1+ only). */
+  containersRunning: number | undefined;
+}
+
+const versionIn = (v: unknown) => (typeof v === "string" ? /(\d+\.\d+\.\d+)/.exec(v)?.[1] : undefined);
+const nonEmpty = (v: unknown) => (typeof v === "string" && v !== "" ? v.replace(/\/+$/, "") : undefined);
+
+/**
+ * Normalises both JSON shapes of `container system status --format json` (the nested one arrived
+ * with 1.4.1: https://github.com/apple/container/releases/tag/1.4.1):
+ * - 0.10.0–1.3.x, flat: `{status, appRoot, installRoot, logRoot, apiServerVersion: "container-apiserver
+ *   version 1.3.1 (build: …)", …}`, the same keys with empty values when the service is down;
+ * - 1.4.1+, nested: `{status, client: {version, …}, server: {version, …}, paths: {appRoot, installRoot},
+ *   resources: {containersRunning, …}, host: {…}}`; only `{status}` when it is down.
+ * Anything else (not an object) gives status `unknown`, not running.
+ */
+export function parseSystemStatus(raw: unknown): SystemStatus {
+  const o = raw && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  const sub = (k: string) =>
+    o[k] && typeof o[k] === "object" ? (o[k] as Record<string, unknown>) : ({} as Record<string, unknown>);
+  const status = typeof o.status === "string" ? o.status : "unknown";
+  const running = sub("resources").containersRunning;
+  return {
+    status,
+    running: status === "running",
+    appRoot: nonEmpty(sub("paths").appRoot ?? o.appRoot),
+    installRoot: nonEmpty(sub("paths").installRoot ?? o.installRoot),
+    clientVersion: versionIn(sub("client").version),
+    serverVersion: versionIn(sub("server").version ?? o.apiServerVersion),
+    containersRunning: typeof running === "number" ? running : undefined,
+  };
+}
+
 /** The only place that knows the Apple `container` CLI: its flags, JSON shapes and errors. */
 export class ContainerCli {
   constructor(readonly bin = "container") {}
@@ -191,8 +238,34 @@ export class ContainerCli {
     }
   }
 
+  /**
+   * The absolute path of the `container` that PATH resolves to, as @actions/exec will run it, with
+   * symlinks resolved (Homebrew links its binaries from its Cellar); undefined when there is none.
+   */
+  async path(): Promise<string | undefined> {
+    const found = await which(this.bin, false);
+    return found ? realpath(found).catch(() => found) : undefined;
+  }
+
   async serviceRunning(): Promise<boolean> {
     return (await this.call(["system", "status"], { allowFailure: true })).code === 0;
+  }
+
+  /**
+   * The service's status in one shape (see parseSystemStatus). A CLI before 0.10.0 has no JSON form:
+   * then only `running` is known, from the exit code.
+   */
+  async systemStatus(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<SystemStatus> {
+    const r = await this.call(["system", "status", "--format", "json"], { ...o, allowFailure: true });
+    try {
+      return parseSystemStatus(JSON.parse(r.stdout));
+    } catch {
+      return {
+        ...parseSystemStatus({}),
+        status: r.code === 0 ? "running" : "not running",
+        running: r.code === 0,
+      };
+    }
   }
 
   async systemStatusJson(): Promise<Record<string, unknown> | undefined> {
@@ -218,6 +291,18 @@ export class ContainerCli {
   async list(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState[]> {
     const r = await this.call(["list", "--all", "--format", "json"], o);
     return (JSON.parse(r.stdout || "[]") as unknown[]).map(parseContainerState);
+  }
+
+  /** Containers that run now; none when the service is down (nothing can run then). */
+  async running(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState[]> {
+    const r = await this.call(["list", "--format", "json"], { ...o, allowFailure: true });
+    if (r.code !== 0) {
+      if (new ContainerError([], r.code, r.stderr).serviceDown) return [];
+      throw new ContainerError(["list", "--format", "json"], r.code, r.stderr);
+    }
+    return (JSON.parse(r.stdout || "[]") as unknown[])
+      .map(parseContainerState)
+      .filter((s) => s.state === "running");
   }
 
   async exec(name: string, argv: string[], opts: CallOptions = {}): Promise<RunResult> {

@@ -1,36 +1,93 @@
 import * as core from "@actions/core";
 import { getExecOutput } from "@actions/exec";
 import * as tc from "@actions/tool-cache";
+import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { ContainerCli } from "../container/cli.js";
-import { compareVersions } from "../versions.js";
+import type { ContainerVersionPolicy } from "../inputs.js";
+import { compareVersions, CONTAINER_VERSIONS, unsupportedContainerReason } from "../versions.js";
 import { download, verifySha256 } from "../cache/download.js";
+import { describeContainers, othersRunning } from "./service.js";
 
 /** The certificate Apple signs the container installer with (leaf of `pkgutil --check-signature`). */
 export const INSTALLER_SIGNER = "Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)";
 
 /**
- * SHA-256 of signed installers, by version, checked on top of the signature where known. The signature
- * is what proves origin; a pin also catches a re-published asset.
+ * SHA-256 of signed installers, by version, checked on top of the signature. The signature proves
+ * origin; a pin also catches a re-published asset. From each release's published checksum
+ * (https://github.com/apple/container/releases); 1.3.0 published none.
  */
-export const INSTALLER_SHA256: Readonly<Record<string, string>> = {};
+export const INSTALLER_SHA256: Readonly<Record<string, string>> = {
+  "1.3.1": "a7c1b9d7927d30875f2f6c7bd1d0cb06c2daa6ca57ce9e90a5144e898fdf54a8",
+  "1.4.1": "c0d2716afefbb194c93fae662e9cae7cc186bcbcf746816608ec673dd648a6a4",
+  "1.5.0": "a24808cb202318fa1c3bbee0c6c6887fe1225fe899d7b687a0ddd939bd6573f8",
+};
+
+/**
+ * Where Apple's package puts the CLI: its payload is built with `pkgbuild --install-location
+ * /usr/local` around `bin/container` (apple/container Makefile, target installer-pkg).
+ */
+export const INSTALL_PATH = "/usr/local/bin/container";
 
 const TOOL = "container-installer";
 const ARCH = "arm64";
 
 export interface CliOptions {
-  /** `X.Y.Z`, or `installed`. */
-  version: string;
+  /** `supported`, `installed` or `X.Y.Z` (see Inputs.containerVersion). */
+  version: ContainerVersionPolicy;
   /** Mirror template; `{version}` is replaced. */
   installerUrl?: string | undefined;
   /** Defaults to INSTALLER_SHA256. */
   pins?: Readonly<Record<string, string>>;
+  /** Where the installer writes the CLI; defaults to INSTALL_PATH. */
+  installPath?: string;
+  /** The job's environment: its runner label says which containers are this runner's own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface CliResult {
   version: string;
   /** True when the service was running and was stopped to upgrade the CLI. */
   stoppedService: boolean;
+}
+
+/** What the CLI phase does: use the installed CLI, or install a release (and why). */
+export type CliPlan = { use: string } | { install: string; because: string };
+
+const FIX_UNSUPPORTED =
+  `install container ${CONTAINER_VERSIONS.newestTested} (or any release from ${CONTAINER_VERSIONS.minimum} on) on this Mac, ` +
+  `or set container-version to 'supported' (installs ${CONTAINER_VERSIONS.newestTested} when the installed one cannot work) or to a release such as ${CONTAINER_VERSIONS.newestTested}`;
+
+/**
+ * The version policy, pure: `have` is what `container --version` says (undefined: no CLI on PATH).
+ * - `supported`: keep a supported CLI, whatever its version (never downgrade); install the newest
+ *   tested release when there is none or it cannot work.
+ * - `installed`: keep it; throws when there is none or it cannot work, before anything is touched.
+ * - `X.Y.Z`: exactly that release, installing (up or down) when another one is there.
+ */
+export function planCli(policy: ContainerVersionPolicy, have: string | undefined): CliPlan {
+  const why = have === undefined ? undefined : unsupportedContainerReason(have);
+  if (policy === "installed") {
+    if (have === undefined)
+      throw new Error(
+        `the Apple container CLI is not installed (container-version: installed); ${FIX_UNSUPPORTED}`,
+      );
+    if (why)
+      throw new Error(`the installed container CLI cannot run this action: ${why}; ${FIX_UNSUPPORTED}`);
+    return { use: have };
+  }
+  if (policy === "supported") {
+    if (have !== undefined && !why) return { use: have };
+    return {
+      install: CONTAINER_VERSIONS.newestTested,
+      because: have === undefined ? "no container CLI is installed" : `the installed one cannot work: ${why}`,
+    };
+  }
+  if (have === policy) return { use: have };
+  return {
+    install: policy,
+    because: `container-version pins ${policy} and ${have === undefined ? "none is installed" : `${have} is installed`}`,
+  };
 }
 
 /** The signed installer's asset name, which changed twice between releases. */
@@ -115,45 +172,96 @@ async function install(pkg: string, version: string): Promise<void> {
   throw new Error(`'sudo -n installer -pkg ${pkg} -target /' exited ${r.exitCode}${said ? `: ${said}` : ""}`);
 }
 
+async function realpathOr(file: string): Promise<string> {
+  return fs.realpath(file).catch(() => file);
+}
+
 /**
- * Ensures the container CLI is present and, unless `installed`, at the requested version: the signed
- * installer is fetched (tool cache first), verified, and installed with `sudo -n installer` after the
- * service is stopped.
+ * Refuses an install that would not take effect: a `container` earlier on PATH (another package
+ * manager's) would keep answering, or the install folder is not on PATH at all.
+ */
+async function refuseShadowed(
+  onPath: string | undefined,
+  have: string | undefined,
+  installPath: string,
+  wanted: string,
+): Promise<void> {
+  const installDir = path.dirname(installPath);
+  if (onPath === undefined) {
+    const dirs = (process.env.PATH ?? "").split(path.delimiter).map((d) => d.replace(/\/+$/, ""));
+    if (!dirs.includes(installDir))
+      throw new Error(
+        `installing container ${wanted} puts it in ${installPath}, but ${installDir} is not on PATH, so it would not be found; ` +
+          `add ${installDir} to the runner's PATH (its .path file or the service's environment)`,
+      );
+    return;
+  }
+  if (onPath === (await realpathOr(installPath))) return;
+  throw new Error(
+    `installing container ${wanted} would not take effect: 'container' on PATH is ${onPath} (${have ?? "unknown version"}), ` +
+      `which comes before ${installPath} that Apple's installer writes, so nothing was stopped or installed. ` +
+      `Remove ${onPath} (for example 'brew uninstall container') or put ${installDir} first on the runner's PATH; ` +
+      `or install the CLI you want there yourself and set container-version: installed`,
+  );
+}
+
+/**
+ * Ensures a usable container CLI, following the `container-version` policy (planCli). Before an
+ * install anything could be harmed by, it refuses: a CLI earlier on PATH that would shadow the
+ * install, or other containers running (stopping the service for the upgrade stops every container of
+ * the user). Then the signed installer is fetched (tool cache first), verified (signature, and the
+ * SHA-256 where pinned), the service stopped, and the package installed with `sudo -n installer`;
+ * if anything fails after the stop, the service is started again before the error is thrown.
  */
 export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<CliResult> {
-  const have = await cli.version();
-  if (opts.version === "installed") {
-    if (!have) {
+  const [have, onPath] = await Promise.all([cli.version(), cli.path()]);
+  const plan = planCli(opts.version, have);
+  if ("use" in plan) {
+    core.info(`container CLI ${plan.use} (${onPath ?? "container"})`);
+    if (compareVersions(plan.use, CONTAINER_VERSIONS.newestTested) > 0)
+      core.notice(
+        `container ${plan.use} is newer than the newest release this action is tested with (${CONTAINER_VERSIONS.newestTested}); using it.`,
+      );
+    return { version: plan.use, stoppedService: false };
+  }
+  const wanted = plan.install;
+  core.info(`Installing container ${wanted}: ${plan.because}`);
+  const installPath = opts.installPath ?? INSTALL_PATH;
+  await refuseShadowed(onPath, have, installPath, wanted);
+
+  const serviceRunning = have !== undefined && (await cli.serviceRunning());
+  if (serviceRunning) {
+    const others = await othersRunning(cli, opts.env ?? process.env);
+    if (others.length) {
       throw new Error(
-        "the Apple container CLI is not installed (container-version: installed); install it on the runner or set container-version to a release such as 1.2.2",
+        `installing container ${wanted} (${plan.because}) needs 'container system stop', which stops every container of this user, ` +
+          `and other containers run on this Mac: ${describeContainers(others)}; nothing was stopped or installed. ` +
+          `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job's containers run`,
       );
     }
-    core.info(`container CLI ${have} (installed)`);
-    return { version: have, stoppedService: false };
   }
-  if (have === opts.version) {
-    core.info(`container CLI ${have}`);
-    return { version: have, stoppedService: false };
-  }
-  const wanted = opts.version;
-  core.info(`container CLI ${have ?? "is not installed"}${have ? ", installing" : "; installing"} ${wanted}`);
   const pins = opts.pins ?? INSTALLER_SHA256;
   const pkg = await fetchInstaller(wanted, opts.installerUrl, pins);
 
-  const stoppedService = have !== undefined && (await cli.serviceRunning());
-  if (stoppedService) await cli.stopService();
+  if (serviceRunning) await cli.stopService();
   try {
     await install(pkg, wanted);
+    const now = await cli.version();
+    if (now !== wanted)
+      throw new Error(`installed container ${wanted}, but 'container --version' reports ${now ?? "nothing"}`);
+    core.info(`container CLI ${now} installed`);
+    return { version: now, stoppedService: serviceRunning };
   } catch (err) {
-    // Put back what we stopped; the error is what the user needs to read.
-    if (stoppedService) {
-      await cli.startService().catch(() => undefined);
+    // Put back what we stopped, so other jobs on this Mac can run; the error is what the user reads.
+    if (serviceRunning) {
+      await cli
+        .startService()
+        .catch((e: unknown) =>
+          core.warning(
+            `could not start the container service again: ${e instanceof Error ? e.message : String(e)}`,
+          ),
+        );
     }
     throw err;
   }
-  const now = await cli.version();
-  if (now !== wanted)
-    throw new Error(`installed container ${wanted}, but 'container --version' reports ${now ?? "nothing"}`);
-  core.info(`container CLI ${now} installed`);
-  return { version: now, stoppedService };
 }

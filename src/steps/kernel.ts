@@ -22,9 +22,10 @@ export function kernelCacheKey(k: KernelSpec): string {
   return `kina-kernel-${k.file}-${k.kata}-arm64`;
 }
 
+/** The service's app root, from either status shape; the CLI's default when it does not say. */
 export async function appRoot(cli: ContainerCli): Promise<string> {
-  const status = await cli.systemStatusJson();
-  if (typeof status?.appRoot === "string" && status.appRoot) return status.appRoot;
+  const status = await cli.systemStatus();
+  if (status.appRoot) return status.appRoot;
   return (
     process.env.CONTAINER_APP_ROOT ??
     path.join(os.homedir(), "Library", "Application Support", "com.apple.container")
@@ -62,6 +63,9 @@ export async function ensureKernel(
     core.info(`kernel ${kernel.file} is already the default`);
     return { kernel, downloaded: false, restored: false };
   }
+  // 1.5.0's `kernel set` fails when the folder does not exist yet (on a Mac that never had a kernel);
+  // it is the CLI's own folder, owned by this user, so creating it is harmless for every release.
+  await fs.mkdir(path.join(root, "kernels"), { recursive: true });
   const cache = await openCache();
   const key = kernelCacheKey(kernel);
   const dir = CACHE_DIRS.kernel(kernel.kata);
@@ -82,6 +86,9 @@ export async function ensureKernel(
       }
     }
   }
+  core.info(
+    `Setting the recommended kernel ${kernel.file} (kata ${kernel.kata}${kernel.digest ? `, ${kernel.tarball} ${kernel.digest}` : ""})`,
+  );
   await cli.setRecommendedKernel();
   const result: KernelResult = { kernel, downloaded: true, restored: false };
   if (cache) {

@@ -1,28 +1,83 @@
 import * as core from "@actions/core";
-import type { ContainerCli } from "../container/cli.js";
+import type { ContainerCli, ContainerState } from "../container/cli.js";
+import { LABEL, ownedByThisRunner } from "./node-vm.js";
 
 export interface ServiceResult {
   /** True when this job started the service, so the post step stops only what it started. */
   startedByUs: boolean;
+  /** True when a running service of another version than the CLI was restarted. */
+  restartedForSkew: boolean;
+}
+
+export interface ServiceOptions {
+  /** The CLI phase stopped a running service to install: starting it again is not starting one. */
+  stoppedForUpgrade?: boolean;
+  /** `container --version`, to compare with the version of the running container-apiserver. */
+  cliVersion?: string;
+  /** The job's environment: its runner label says which containers are this runner's own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
- * Makes sure the container system service runs. Never under sudo (the per-user launchd apiserver
- * never comes up there) and never interactive: --disable-kernel-install stops it prompting for a
- * kernel; the kernel step installs one explicitly.
+ * Containers that run on this Mac and are not this runner's own leftovers: what `container system
+ * stop` would take from other jobs. A node this action made for this runner is a leftover (a runner
+ * runs one job at a time) and is replaced anyway.
+ */
+export async function othersRunning(cli: ContainerCli, env: NodeJS.ProcessEnv): Promise<ContainerState[]> {
+  return (await cli.running()).filter((c) => !ownedByThisRunner(c, env));
+}
+
+/** `a (runner r1, job j), b` for an error message. */
+export function describeContainers(cs: readonly ContainerState[]): string {
+  return cs
+    .map((c) => {
+      const runner = c.labels[LABEL.runner];
+      return runner ? `${c.id} (runner ${runner}, job ${c.labels[LABEL.job] ?? "unknown"})` : c.id;
+    })
+    .join(", ");
+}
+
+/**
+ * Makes sure the container system service runs, and runs the CLI's own version. Never under sudo (the
+ * per-user launchd apiserver never comes up there) and never interactive: --disable-kernel-install
+ * stops it prompting for a kernel; the kernel step installs one explicitly.
+ *
+ * A service of another version (a `.pkg` upgrade that did not stop it; 1.4.1+ reports both versions,
+ * older releases the apiserver's) breaks commands (public reports name cp, clean and k8s). It is
+ * restarted only when no other container runs, since the stop stops every container of the user;
+ * otherwise this throws, naming the containers and what to do.
  */
 export async function ensureService(
   cli: ContainerCli,
   onStarting: () => void,
-  opts: { stoppedForUpgrade?: boolean } = {},
+  opts: ServiceOptions = {},
 ): Promise<ServiceResult> {
-  if (await cli.serviceRunning()) {
-    core.info("container system service is already running");
-    return { startedByUs: false };
+  const status = await cli.systemStatus();
+  if (status.running) {
+    const client = status.clientVersion ?? opts.cliVersion;
+    const server = status.serverVersion;
+    if (!client || !server || client === server) {
+      core.info(`container system service ${server ? `${server} ` : ""}is already running`);
+      return { startedByUs: false, restartedForSkew: false };
+    }
+    const others = await othersRunning(cli, opts.env ?? process.env);
+    if (others.length) {
+      throw new Error(
+        `the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
+          `would stop every container of this user, including ${describeContainers(others)}; nothing was stopped. ` +
+          "Restart it when no other job's containers run ('container system stop && container system start'), or let one job do it when the Mac is idle",
+      );
+    }
+    core.notice(
+      `The container service runs ${server} but the CLI is ${client}; restarting it (no other container runs).`,
+    );
+    await cli.stopService();
+    await cli.startService();
+    return { startedByUs: false, restartedForSkew: true };
   }
   // Restarting a service that ran before the job (stopped only to upgrade the CLI) is not starting
   // one: the post step leaves it running, as it found it.
   if (!opts.stoppedForUpgrade) onStarting();
   await cli.startService();
-  return { startedByUs: !opts.stoppedForUpgrade };
+  return { startedByUs: !opts.stoppedForUpgrade, restartedForSkew: false };
 }

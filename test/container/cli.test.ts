@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ContainerError, parseContainerState, sameImage, splitImageRef } from "../../src/container/cli.js";
+import {
+  ContainerError,
+  parseContainerState,
+  parseSystemStatus,
+  sameImage,
+  splitImageRef,
+} from "../../src/container/cli.js";
 
 describe("parseContainerState", () => {
   it("reads the 1.x shape", () => {
@@ -88,6 +94,64 @@ describe("sameImage", () => {
       repo: "ghcr.io/o/r",
       tag: "v1",
       digest: "sha256:ab",
+    });
+  });
+});
+
+describe("parseSystemStatus", () => {
+  it("reads the flat shape of 0.10.0–1.3.x (with its escaped slashes)", () => {
+    const raw = JSON.parse(
+      '{"status":"running","appRoot":"\\/Users\\/ci\\/Library\\/Application Support\\/com.apple.container\\/",' +
+        '"installRoot":"\\/usr\\/local\\/","logRoot":null,' +
+        '"apiServerVersion":"container-apiserver version 1.3.1 (build: release, commit: 0190097)",' +
+        '"apiServerCommit":"0190097","apiServerBuild":"release","apiServerAppName":"container-apiserver"}',
+    );
+    expect(parseSystemStatus(raw)).toEqual({
+      status: "running",
+      running: true,
+      appRoot: "/Users/ci/Library/Application Support/com.apple.container",
+      installRoot: "/usr/local",
+      clientVersion: undefined,
+      serverVersion: "1.3.1",
+      containersRunning: undefined,
+    });
+  });
+
+  it("reads the nested shape of 1.4.1+, with both versions", () => {
+    const raw = {
+      status: "running",
+      client: { appName: "container", build: "release", commit: "abc", version: "1.5.0" },
+      server: { appName: "container-apiserver", build: "release", commit: "def", version: "1.4.1" },
+      host: { architecture: "arm64", cpus: 10, operatingSystem: "macOS 26.1" },
+      paths: {
+        appRoot: "/Users/ci/Library/Application Support/com.apple.container/",
+        installRoot: "/usr/local/",
+      },
+      resources: { containersRunning: 2, containersTotal: 3, images: 4 },
+    };
+    expect(parseSystemStatus(raw)).toEqual({
+      status: "running",
+      running: true,
+      appRoot: "/Users/ci/Library/Application Support/com.apple.container",
+      installRoot: "/usr/local",
+      clientVersion: "1.5.0",
+      serverVersion: "1.4.1",
+      containersRunning: 2,
+    });
+  });
+
+  it.each([
+    [{ status: "not running" }, "not running"],
+    [{ status: "unregistered" }, "unregistered"],
+    [{ status: "not running", appRoot: "", installRoot: "", apiServerVersion: "" }, "not running"],
+    [null, "unknown"],
+    ["running", "unknown"],
+  ])("a service that is down (%o) is not running and has no paths", (raw, status) => {
+    expect(parseSystemStatus(raw)).toMatchObject({
+      status,
+      running: false,
+      appRoot: undefined,
+      serverVersion: undefined,
     });
   });
 });

@@ -1,6 +1,7 @@
 // ensureKernel against the simulated container CLI and the real @actions/cache talking to the
 // loopback cache service stand-in.
-import { readlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cacheOpener } from "../../src/cache/actions-cache.js";
@@ -8,7 +9,7 @@ import { ContainerCli } from "../../src/container/cli.js";
 import { saveCaches } from "../../src/steps/cache-save.js";
 import { ensureKernel, kernelCacheKey } from "../../src/steps/kernel.js";
 import { recommendedKernel } from "../../src/versions.js";
-import type { Simulator } from "../sim/simulator.ts";
+import { hostShell, type Simulator } from "../sim/simulator.ts";
 import { useCachedRunner } from "../fixtures/cached-runner.ts";
 
 /** What main then the post step do: ensure the kernel, then upload what main left to save. */
@@ -107,5 +108,64 @@ describe("ensureKernel", () => {
       restored: false,
     });
     expect(s.counters.kernelDownloads).toBe(1);
+  });
+
+  it("1.3.0+ recommends kata 3.32.0's kernel, under its own key", async () => {
+    const s = await runner({ kernelInstalled: false, installedVersion: "1.3.1" });
+    expect(await ensureAndSave("1.3.1", true)).toMatchObject({ downloaded: true });
+    expect(basename(readlinkSync(join(s.appRoot, "kernels", "default.kernel-arm64")))).toBe(
+      "vmlinux-6.18.35-197-debug",
+    );
+    expect(fixture.cache.entries().map((e) => e.key)).toEqual([
+      "kina-kernel-vmlinux-6.18.35-197-debug-3.32.0-arm64",
+    ]);
+  });
+
+  it("replaces a stale default kernel of an older CLI", async () => {
+    // A Mac upgraded from 1.2.x keeps its 6.18.15 default: the CLI never upgrades a kernel itself.
+    const s = await runner({ kernelInstalled: true, installedVersion: "1.2.2" });
+    s.installedVersion = "1.4.1";
+    await ensureAndSave("1.4.1", false);
+    expect(basename(readlinkSync(join(s.appRoot, "kernels", "default.kernel-arm64")))).toBe(
+      "vmlinux-6.18.35-197-debug",
+    );
+  });
+
+  it("1.5.0 on a Mac that never had a kernel: creates <appRoot>/kernels/ first (1.5.0 fails without it)", async () => {
+    const s = await runner({ kernelInstalled: false, installedVersion: "1.5.0" });
+    expect(existsSync(join(s.appRoot, "kernels"))).toBe(false);
+    // The simulated 1.5.0 has the bug: without the folder its `kernel set` fails.
+    const bare = await hostShell(s, "container system kernel set --recommended --force");
+    expect(bare).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("folder containing the latter doesn’t exist"),
+    });
+    // Downloaded (--recommended), then, on a Mac without the folder again, restored (--binary).
+    for (const want of [
+      { downloaded: true, restored: false },
+      { downloaded: false, restored: true },
+    ]) {
+      expect(await ensureAndSave("1.5.0", true)).toMatchObject(want);
+      expect(basename(readlinkSync(join(s.appRoot, "kernels", "default.kernel-arm64")))).toBe(
+        "vmlinux-6.18.35-197-debug",
+      );
+      rmSync(join(s.appRoot, "kernels"), { recursive: true });
+    }
+  });
+
+  it("reads the app root from the nested 1.4.1 status", async () => {
+    const s = await runner({ kernelInstalled: false, installedVersion: "1.4.1", serviceRunning: false });
+    const root = mkdtempSync(join(tmpdir(), "kina-app-root-"));
+    const start = await hostShell(s, "container system start --disable-kernel-install", {
+      env: { CONTAINER_APP_ROOT: root },
+    });
+    expect(start.code, start.stderr).toBe(0);
+    const r = await ensureKernel(new ContainerCli(), "1.4.1", cacheOpener(true));
+    // Saved from where the service keeps its kernels, not from this process's idea of the default.
+    expect(r.save).toMatchObject({
+      kind: "kernel",
+      file: join(root, "kernels", "vmlinux-6.18.35-197-debug"),
+    });
+    rmSync(root, { recursive: true, force: true });
   });
 });

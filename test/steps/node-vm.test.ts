@@ -33,7 +33,7 @@ describe("runArgs", () => {
       "io.kina.job=o/r/7/1/e2e",
     ]);
     expect(flagValues(args, "-p")).toEqual(["127.0.0.1:50123:6443"]);
-    expect(args.at(-1)).toMatch(/^kindest\/node:v1\.35\.8@sha256:/);
+    expect(args.at(-1)).toMatch(/^kindest\/node:v1\.37\.0@sha256:/);
   });
 
   it("asks only for what the installed CLI supports", () => {

@@ -8,7 +8,7 @@ import { errors, runJob, type StepResult } from "../sim/runner.ts";
 import { startSimulator, type Fault, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
 
 const NODE = "kina-control-plane";
-const IMAGE = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+const IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5";
 /** A self-hosted Mac that ran this action before: service up, kernel and node image in place. */
 const WARM: SimulatorOptions = { serviceRunning: true, kernelInstalled: true, images: [IMAGE] };
 
@@ -151,7 +151,7 @@ const cases: Case[] = [
       {
         when: /^kubeadm init /,
         code: 1,
-        stdout: "[init] Using Kubernetes version: v1.35.8\n[preflight] Running pre-flight checks\n",
+        stdout: "[init] Using Kubernetes version: v1.37.0\n[preflight] Running pre-flight checks\n",
         stderr:
           "[ERROR CRI]: container runtime is not running: validate service connection\nerror execution phase preflight: [preflight] Some fatal errors occurred",
       },
@@ -162,6 +162,7 @@ const cases: Case[] = [
     files: { "kubeadm-init.txt": /\[ERROR CRI\]/, "kubelet.log": /kubelet/ },
   },
   {
+    // Written before kubeadm init: the node is there, the API not yet.
     name: "CNI write",
     faults: () => [
       {
@@ -174,32 +175,40 @@ const cases: Case[] = [
     says: /Read-only file system/,
     command: /command: container exec -i kina-control-plane sh -c .*net\.d/,
     files: {
+      "container-inspect.json": /io\.kina\.cluster/,
+      "kubelet.log": /kubelet/,
+      "containerd.log": /./,
+    },
+  },
+  {
+    // The last step, long after the kubeconfig: every API section is collected.
+    name: "image load",
+    opts: { ...WARM, images: [IMAGE, "docker.io/library/nginx:1.27"] },
+    inputs: { "load-images": "nginx:1.27" },
+    faults: () => [
+      {
+        when: /^ctr -n k8s\.io images import/, // in the node
+        code: 1,
+        stderr: "ctr: content digest sha256:0000: not found",
+      },
+    ],
+    phase: "Load images",
+    says: /content digest .* not found/,
+    command: /command: container exec -i kina-control-plane ctr -n k8s\.io images import -\nexit code: 1/,
+    files: {
       "nodes.txt": /kina-control-plane/,
       "pods.txt": /kube-system\//,
       "csrs.txt": /./,
       "events.txt": /./,
+      "kubelet.log": /kubelet/,
     },
   },
   {
-    name: "kubelet restart",
-    faults: () => [
-      {
-        when: /^systemctl restart kubelet/, // in the node
-        code: 1,
-        stderr: "Job for kubelet.service failed because the control process exited with error code.",
-      },
-    ],
-    phase: "CNI (ptp)",
-    says: /kubelet\.service failed/,
-    command: /command: container exec (-i )?kina-control-plane .*systemctl restart kubelet\nexit code: 1/,
-    files: { "nodes.txt": /kina-control-plane/, "kubelet.log": /kubelet/ },
-  },
-  {
     name: "API unreachable",
-    // The API server goes away as the kubelet restarts (the restart itself succeeds).
+    // The API server goes away right after main read the kubeconfig (the read itself succeeds).
     faults: (sim) => [
       {
-        when: /^systemctl restart kubelet/, // in the node
+        when: /^container exec kina-control-plane cat \/etc\/kubernetes\/admin\.conf/,
         times: 1,
         passThrough: true,
         run: () => sim.node(NODE).api?.stop(),

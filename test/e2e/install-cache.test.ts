@@ -12,9 +12,10 @@ import { startDownloadServer, type DownloadServer } from "../sim/download-server
 import { errors, runJob, runStep, type StepResult } from "../sim/runner.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
 
-const IMAGE = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+// The defaults (issue 11 moved them to 1.37.0): the image kind v0.33.0 pins, the kernel 1.2.2 recommends.
+const IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5";
 const KERNEL_KEY = "kina-kernel-vmlinux-6.18.15-186-3.28.0-arm64";
-const IMAGE_KEY = "kina-node-image-07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0-arm64";
+const IMAGE_KEY = "kina-node-image-a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5-arm64";
 // Stops main right after the phases under test (the node VM is the next thing it creates).
 const STOP_AT_NODE_VM = {
   when: /^container run /,
@@ -36,7 +37,7 @@ beforeAll(async () => {
       "1.2.2": { signer: APPLE_SIGNER },
       "1.2.1": { signer: "Developer ID Installer: Someone Else (ABCDE12345)" },
     },
-    kubectl: ["1.35.8"],
+    kubectl: ["1.37.0"],
   });
 });
 afterAll(async () => {
@@ -279,7 +280,7 @@ describe("the container service after the job", () => {
 describe("kubectl", () => {
   it.each([
     ["missing: the cluster's version", null, {}],
-    ["another version than kubectl-version", "1.34.11", { "kubectl-version": "v1.35.8" }],
+    ["another version than kubectl-version", "1.34.11", { "kubectl-version": "v1.37.0" }],
   ])(
     "%s is installed from the mirror, verified, and put on the job's PATH",
     async (_what, preinstalled, inputs) => {
@@ -300,8 +301,8 @@ describe("kubectl", () => {
       expect(phaseFailed(r), r.stdout.slice(-3000)).toMatch(/^Node VM: /);
       expect(dl.counters.kubectl - before.kubectl).toBe(1);
       expect(dl.counters.sha256 - before.sha256).toBe(1);
-      expect(r.path).toEqual([join(sim.toolCache, "kubectl", "1.35.8", "arm64")]);
-      expect(r.stdout).toContain("kubectl 1.35.8 on PATH");
+      expect(r.path).toEqual([join(sim.toolCache, "kubectl", "1.37.0", "arm64")]);
+      expect(r.stdout).toContain("kubectl 1.37.0 on PATH");
     },
   );
 
@@ -310,7 +311,7 @@ describe("kubectl", () => {
       serviceRunning: true,
       kernelInstalled: true,
       images: [IMAGE],
-      kubectl: "1.35.8",
+      kubectl: "1.37.0",
       faults: [STOP_AT_NODE_VM],
     });
     const before = dl.counters.kubectl;

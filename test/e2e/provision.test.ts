@@ -60,10 +60,15 @@ describe("provisioning", () => {
       kubeconfig: join(sim.runnerTemp, "kina.kubeconfig"),
       "node-ip": node.ip,
       "cluster-name": "kina",
-      "kubernetes-version": "v1.35.8",
+      "kubernetes-version": "v1.37.0",
+      "container-version": "1.2.2",
       "api-server": expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/),
       "cache-hit": "false",
     });
+    // The default is kind v0.33.0's 1.37.0 image, by digest.
+    expect(sim.containers()[0]!.image).toBe(
+      "docker.io/kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
+    );
     expect(r.exportedEnv.KUBECONFIG).toBe(kubeconfig);
     expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
 
@@ -88,12 +93,16 @@ describe("provisioning", () => {
     expect(cluster.apiServer.certSANs).toEqual(expect.arrayContaining(["127.0.0.1", "localhost", node.ip]));
     expect(kubeadmDoc(node.kubeadmConfig, "KubeletConfiguration").serverTLSBootstrap).toBe(true);
 
-    // The kubelet was restarted after the conflist was written.
+    // The conflist is in place before kubeadm init, so the kubelet starts with its network and is
+    // never restarted (issue 11: the restart after init is gone).
     const at = (event: string) => node.timeline.find((e) => e.event.startsWith(event))?.at;
     const written = at("conflist-written");
-    const restarts = node.timeline.filter((e) => e.event.startsWith("kubelet-restart")).map((e) => e.at);
     expect(written, JSON.stringify(node.timeline)).toBeDefined();
-    expect(restarts.some((t) => t >= written!)).toBe(true);
+    expect(written!).toBeLessThan(at("kubeadm-init-start")!);
+    expect(node.timeline.filter((e) => e.event.startsWith("kubelet-restart"))).toEqual([]);
+    expect(node.timeline.filter((e) => e.event.startsWith("cni-not-ready"))).toEqual([]);
+    // kube-proxy's mode is explicit (1.37 warns when it is unset).
+    expect(kubeadmDoc(node.kubeadmConfig, "KubeProxyConfiguration").mode).toBe("iptables");
 
     // main returned only after node Ready, CoreDNS Ready and the serving certificate.
     const times = node.api!.times;

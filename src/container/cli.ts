@@ -165,6 +165,9 @@ export function parseSystemStatus(raw: unknown): SystemStatus {
   };
 }
 
+/** Bound on a query of the service (status, list): they answer at once unless it is wedged. */
+const QUERY_TIMEOUT_MS = 30_000;
+
 /** The only place that knows the Apple `container` CLI: its flags, JSON shapes and errors. */
 export class ContainerCli {
   constructor(readonly bin = "container") {}
@@ -253,10 +256,13 @@ export class ContainerCli {
 
   /**
    * The service's status in one shape (see parseSystemStatus). A CLI before 0.10.0 has no JSON form:
-   * then only `running` is known, from the exit code.
+   * then only `running` is known, from the exit code. Throws a ContainerError when the CLI does not
+   * answer within `timeoutMs` (default 30 s): a wedged service is not a stopped one.
    */
   async systemStatus(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<SystemStatus> {
-    const r = await this.call(["system", "status", "--format", "json"], { ...o, allowFailure: true });
+    const args = ["system", "status", "--format", "json"];
+    const r = await this.callWithin(args, o.timeoutMs ?? QUERY_TIMEOUT_MS);
+    if (r.timedOut) throw new ContainerError(args, r.code, r.stderr);
     try {
       return parseSystemStatus(JSON.parse(r.stdout));
     } catch {
@@ -265,16 +271,6 @@ export class ContainerCli {
         status: r.code === 0 ? "running" : "not running",
         running: r.code === 0,
       };
-    }
-  }
-
-  async systemStatusJson(): Promise<Record<string, unknown> | undefined> {
-    const r = await this.call(["system", "status", "--format", "json"], { allowFailure: true });
-    if (r.code !== 0) return undefined;
-    try {
-      return JSON.parse(r.stdout) as Record<string, unknown>;
-    } catch {
-      return undefined; // before 0.10.0 there is no JSON form
     }
   }
 
@@ -293,12 +289,17 @@ export class ContainerCli {
     return (JSON.parse(r.stdout || "[]") as unknown[]).map(parseContainerState);
   }
 
-  /** Containers that run now; none when the service is down (nothing can run then). */
+  /**
+   * Containers that run now; none when the service is down (nothing can run then). Throws a
+   * ContainerError on any other failure, or no answer within `timeoutMs` (default 30 s).
+   */
   async running(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState[]> {
-    const r = await this.call(["list", "--format", "json"], { ...o, allowFailure: true });
+    const args = ["list", "--format", "json"];
+    const r = await this.callWithin(args, o.timeoutMs ?? QUERY_TIMEOUT_MS);
     if (r.code !== 0) {
-      if (new ContainerError([], r.code, r.stderr).serviceDown) return [];
-      throw new ContainerError(["list", "--format", "json"], r.code, r.stderr);
+      const err = new ContainerError(args, r.code, r.stderr);
+      if (!r.timedOut && err.serviceDown) return [];
+      throw err;
     }
     return (JSON.parse(r.stdout || "[]") as unknown[])
       .map(parseContainerState)

@@ -1,11 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
+  ContainerCli,
   ContainerError,
   parseContainerState,
   parseSystemStatus,
   sameImage,
   splitImageRef,
 } from "../../src/container/cli.js";
+import { hostShell } from "../sim/simulator.ts";
+import { withSim } from "../fixtures/sim.ts";
 
 describe("parseContainerState", () => {
   it("reads the 1.x shape", () => {
@@ -153,5 +156,57 @@ describe("parseSystemStatus", () => {
       appRoot: undefined,
       serverVersion: undefined,
     });
+  });
+});
+
+describe("ContainerCli queries against the simulated CLI", () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  it("reads each release's status into one shape", async () => {
+    for (const [version, client] of [
+      ["1.3.1", undefined],
+      ["1.4.1", "1.4.1"],
+    ] as const) {
+      await withSim({ installedVersion: version, serviceRunning: true }, async (sim) => {
+        Object.assign(process.env, sim.env);
+        expect(await new ContainerCli().systemStatus()).toEqual({
+          status: "running",
+          running: true,
+          appRoot: sim.appRoot,
+          installRoot: "/usr/local",
+          clientVersion: client,
+          serverVersion: version,
+          containersRunning: client ? 0 : undefined,
+        });
+        await hostShell(sim, "container system stop");
+        expect(await new ContainerCli().systemStatus()).toMatchObject({ running: false, appRoot: undefined });
+        expect(await new ContainerCli().running()).toEqual([]); // nothing runs while it is down
+      });
+    }
+  });
+
+  it("reports a status or list that does not answer, naming the command, instead of taking it for a stopped service", async () => {
+    await withSim(
+      {
+        serviceRunning: true,
+        faults: [
+          { when: "container system status", delayMs: 5000 },
+          { when: "container list", delayMs: 5000 },
+        ],
+      },
+      async (sim) => {
+        Object.assign(process.env, sim.env);
+        await expect(new ContainerCli().systemStatus({ timeoutMs: 200 })).rejects.toThrow(
+          "'container system status --format json' exited -1: (no answer within 0.2s; killed)",
+        );
+        await expect(new ContainerCli().running({ timeoutMs: 200 })).rejects.toThrow(
+          "'container list --format json' exited -1: (no answer within 0.2s; killed)",
+        );
+      },
+    );
   });
 });

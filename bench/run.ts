@@ -75,7 +75,7 @@ const opts = {
     }),
   ),
 };
-/** Node Ready this long after the kubelet restart, so the readiness phase is already waiting for it. */
+/** Node Ready this long after kubeadm init starts the kubelet, so the readiness phase is already waiting for it. */
 const READY_DELAY_MS = 2_000;
 const COREDNS_DELAY_MS = 500;
 const SHORT: Record<keyof Latency, string> = {
@@ -547,7 +547,7 @@ if (opts.parts.has("overhead") || opts.parts.has("load")) {
 
 if (readiness) {
   head(
-    `2. Readiness detection (node Ready ${READY_DELAY_MS} ms after the kubelet restart, CoreDNS ${COREDNS_DELAY_MS} ms later; median of ${readiness.runs})`,
+    `2. Readiness detection (node Ready ${READY_DELAY_MS} ms after kubeadm init starts the kubelet, CoreDNS ${COREDNS_DELAY_MS} ms later; median of ${readiness.runs})`,
   );
   line(
     "cluster ready → readiness phase done",

@@ -166,7 +166,7 @@ export async function perCallCost(calls: number): Promise<PerCall> {
       const [tool, ...args] = i % 2 ? ["container", "--version"] : ["sw_vers", "-productVersion"];
       const before = sim.calls.length;
       const t0 = performance.now();
-      const r = await timedSpawn(join(sim.binDir, tool!), args, {
+      const r = await timedSpawn(join(tool === "container" ? sim.installDir : sim.binDir, tool!), args, {
         env: sim.env,
         cwd: sim.home,
         timeoutMs: 30_000,

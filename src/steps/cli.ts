@@ -230,7 +230,7 @@ export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<Cl
   await refuseShadowed(onPath, have, installPath, wanted);
 
   const serviceRunning = have !== undefined && (await cli.serviceRunning());
-  if (serviceRunning) {
+  const refuseIfShared = async () => {
     const others = await othersRunning(cli, opts.env ?? process.env);
     if (others.length) {
       throw new Error(
@@ -239,9 +239,13 @@ export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<Cl
           `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job's containers run`,
       );
     }
-  }
+  };
+  // Before the download, to fail fast, and again right before the stop: another job may have
+  // started a container meanwhile.
+  if (serviceRunning) await refuseIfShared();
   const pins = opts.pins ?? INSTALLER_SHA256;
   const pkg = await fetchInstaller(wanted, opts.installerUrl, pins);
+  if (serviceRunning) await refuseIfShared();
 
   if (serviceRunning) await cli.stopService();
   try {

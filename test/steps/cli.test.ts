@@ -388,6 +388,25 @@ describe("ensureCli on a shared Mac", () => {
     expect(s.installedVersion).toBe("1.1.0");
   });
 
+  it("checks again right before the stop: a container started while the installer downloaded", async () => {
+    const s = await runner(
+      { installedVersion: "1.1.0", serviceRunning: true, kernelInstalled: true },
+      mkdtempSync(join(dir, "tc-")),
+    );
+    // Another job starts its node while this one verifies the downloaded package.
+    s.faults.push({
+      when: "pkgutil --check-signature",
+      times: 1,
+      passThrough: true,
+      run: () => runningContainer(s, "late-control-plane", "other-runner"),
+    });
+    await expect(ensure(s, { version: "1.2.2", installerUrl: dl.installerUrl })).rejects.toThrow(
+      /other containers run on this Mac: late-control-plane \(runner other-runner, .*\); nothing was stopped or installed/,
+    );
+    expect(stops(s)).toEqual([]);
+    expect(s.containers().map((c) => [c.name, c.state])).toEqual([["late-control-plane", "running"]]);
+  });
+
   it("does not count this runner's own leftover node as another job's", async () => {
     const s = await runner(
       { installedVersion: "1.1.0", serviceRunning: true, kernelInstalled: true },

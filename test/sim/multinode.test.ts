@@ -15,7 +15,13 @@ import {
   type JoinConfigInput,
 } from "../../src/builders/kubeadm-join.js";
 import { NODE_CIDR_MASK_SIZE } from "../../src/builders/node-cidrs.js";
-import { renderNodeConflist } from "../../src/builders/node-network.js";
+import {
+  buildNodeRoutes,
+  buildPodMasquerade,
+  POD_MASQUERADE_CHAIN,
+  renderNodeConflist,
+  routeCommand,
+} from "../../src/builders/node-network.js";
 import { parseCidr } from "../../src/cidr.js";
 import { createBootstrapToken } from "../../src/kube/bootstrap-token.js";
 import { IGNORED_PREFLIGHT_ERRORS } from "../../src/steps/kubeadm-init.js";
@@ -255,6 +261,32 @@ describe("a control plane and two workers", () => {
       ips: [sim.node(W1).ip],
     });
     expect(api.nodeTimes[W1]?.csrCreated).toBeGreaterThan(api.nodeTimes[W1]?.nodeReady ?? Infinity);
+  });
+
+  it("takes each node's routes and masquerade chain in its own network namespace", async () => {
+    const cluster = [CP, W1, W2].map((name) => ({
+      name,
+      ip: sim.node(name).ip,
+      podCidr: parseCidr(nodeNamed(sim, name).spec.podCIDR)!,
+    }));
+    for (const { name } of cluster) {
+      for (const r of buildNodeRoutes(name, cluster, POD_SUBNET))
+        await ok(sim, `container exec ${name} ${routeCommand(r).join(" ")}`);
+      await ok(sim, `container exec -i ${name} iptables-restore --noflush`, buildPodMasquerade(POD_SUBNET));
+    }
+    for (const { name } of cluster) {
+      const routes = JSON.parse((await sim.execInNode(name, ["ip", "-j", "route", "show"])).stdout) as any[];
+      const peers = cluster.filter((n) => n.name !== name);
+      expect(
+        routes
+          .filter((r) => r.dst.startsWith("10.244."))
+          .map((r) => `${r.dst} via ${r.gateway}`)
+          .sort(),
+      ).toEqual(peers.map((p) => `${p.podCidr.text} via ${p.ip}`).sort());
+      const nat = (await sim.execInNode(name, ["iptables-save", "-t", "nat"])).stdout;
+      expect(nat).toContain(`-A POSTROUTING -s 10.244.0.0/16`);
+      expect(nat).toMatch(new RegExp(`-A ${POD_MASQUERADE_CHAIN} .*-j MASQUERADE`));
+    }
   });
 
   it("reports a control plane conflist that spans the workers' podCIDRs", async () => {

@@ -94,7 +94,7 @@ describe.skipIf(skip !== undefined)("the multi-node PTP network from the product
     const sc = scenario();
     const f: (ClusterFinding | Finding)[] = [...checkPodCidrs(sc)];
     for (const node of lab!.nodes) {
-      f.push(...named(node.name, await checkAddressing(undefined, node.podCidr, podsOn(sc, node))));
+      f.push(...named(node.name, await checkAddressing(node.podCidr, podsOn(sc, node))));
       f.push(...named(node.name, await checkNodeSide(node, node.podCidr, podsOn(sc, node))));
     }
     expectAllOk(record(f));

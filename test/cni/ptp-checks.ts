@@ -81,7 +81,8 @@ export interface IpRoute {
   scope?: string;
 }
 
-export async function checkAddressing(_lab: unknown, subnet: Cidr, pods: PodUnderTest[]): Promise<Finding[]> {
+/** The pod side of the design's layout; only the pods' namespaces are read. */
+export async function checkAddressing(subnet: Cidr, pods: PodUnderTest[]): Promise<Finding[]> {
   const gateway = nthAddress(subnet, 1);
   const out: Finding[] = [];
   for (const pod of pods) {

@@ -84,6 +84,7 @@ const SHORT: Record<keyof Latency, string> = {
   pullMs: "pull",
   bootMs: "boot",
   kubeadmInitMs: "kubeadm init",
+  kubeadmJoinMs: "kubeadm join",
   nodeReadyMs: "node Ready",
   corednsMs: "CoreDNS",
 };

@@ -53,3 +53,8 @@ export function cidrContains(c: Cidr, ip: string): boolean {
 export function nthAddress(c: Cidr, n: number): string {
   return formatIPv4((c.network + n) >>> 0);
 }
+
+/** Whether `inner` lies entirely inside `outer`. */
+export function cidrContainsCidr(outer: Cidr, inner: Cidr): boolean {
+  return inner.prefix >= outer.prefix && (inner.network & mask(outer.prefix)) >>> 0 === outer.network;
+}

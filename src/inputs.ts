@@ -1,3 +1,5 @@
+import * as os from "node:os";
+import { podSubnetCapacityProblem } from "./builders/node-cidrs.js";
 import { type Cidr, cidrOverlaps, parseCidr } from "./cidr.js";
 import {
   compareVersions,
@@ -36,6 +38,46 @@ export interface Inputs {
   cleanup: boolean;
   approveCsrs: boolean;
   loadImages: string[];
+  /** Worker nodes besides the control plane; 0 is the single-node cluster. */
+  workers: number;
+}
+
+/** The Mac the nodes share. */
+export interface HostResources {
+  cpus: number;
+  memoryMiB: number;
+}
+
+export function hostResources(): HostResources {
+  return { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / 1024 / 1024) };
+}
+
+/**
+ * Each node VM's size: the inputs, else a quarter of the host with at least 2 CPUs and 2 GiB, as
+ * Apple's k8s plugin sizes its nodes (the same rule as steps/node-vm.ts, nodeResources).
+ */
+export function resolveNodeResources(
+  inputs: Pick<Inputs, "cpus" | "memoryMiB">,
+  host: HostResources,
+): HostResources {
+  return {
+    cpus: inputs.cpus ?? Math.max(2, Math.floor(host.cpus / 4)),
+    memoryMiB: inputs.memoryMiB ?? Math.max(2048, Math.floor(host.memoryMiB / 4)),
+  };
+}
+
+/**
+ * How many workers fit next to the control plane, every node of size `node`: together the nodes
+ * may use all of the host's CPUs (more vCPUs than cores starves etcd and the kubelets, and a CI job
+ * then fails on timeouts, not on its tests) and three quarters of its memory (the rest for macOS,
+ * the runner and the container service). With the default sizes that allows 2 workers.
+ */
+export function maxWorkers(host: HostResources, node: HostResources): number {
+  const nodes = Math.min(
+    Math.floor(host.cpus / node.cpus),
+    Math.floor((host.memoryMiB * 3) / 4 / node.memoryMiB),
+  );
+  return Math.max(0, nodes - 1);
 }
 
 export type ContainerVersionPolicy = "supported" | "installed" | `${number}.${number}.${number}`;
@@ -97,7 +139,8 @@ export function parseMemory(text: string): number | undefined {
   return Math.floor(mib);
 }
 
-export function parseInputs(src: InputSource): Inputs {
+/** `host`: the Mac's size, which bounds `workers` (default: this machine's). */
+export function parseInputs(src: InputSource, host: HostResources = hostResources()): Inputs {
   const podSubnet = cidrInput(src, "pod-subnet", 8, 24);
   const serviceSubnet = cidrInput(src, "service-subnet", 12, 28);
   if (cidrOverlaps(podSubnet, serviceSubnet)) {
@@ -227,6 +270,33 @@ export function parseInputs(src: InputSource): Inputs {
     );
   }
 
+  const workersText = src.get("workers").trim() || "0";
+  if (!/^\d{1,3}$/.test(workersText)) {
+    throw new InputError(
+      "workers",
+      workersText,
+      "expected a whole number of worker nodes (0: a single-node cluster)",
+    );
+  }
+  const workers = Number(workersText);
+  if (workers > 0) {
+    // Before any VM: a cluster that cannot fit fails now, not after minutes of creating nodes.
+    const subnetProblem = podSubnetCapacityProblem(podSubnet, workers + 1);
+    if (subnetProblem) throw new InputError("workers", workersText, subnetProblem);
+    const node = resolveNodeResources({ cpus, memoryMiB }, host);
+    const max = maxWorkers(host, node);
+    if (workers > max) {
+      throw new InputError(
+        "workers",
+        workersText,
+        `this Mac has ${host.cpus} CPUs and ${host.memoryMiB} MiB; ${workers + 1} nodes of ${node.cpus} CPUs ` +
+          `and ${node.memoryMiB} MiB each need ${(workers + 1) * node.cpus} CPUs and ${(workers + 1) * node.memoryMiB} MiB, ` +
+          `but all nodes together get at most the host's CPUs and three quarters of its memory, so at most ` +
+          `${max} worker${max === 1 ? "" : "s"}; set smaller cpus and memory, or fewer workers`,
+      );
+    }
+  }
+
   const loadImages = src
     .get("load-images")
     .split("\n")
@@ -254,5 +324,6 @@ export function parseInputs(src: InputSource): Inputs {
     cleanup: src.getBoolean("cleanup"),
     approveCsrs: src.getBoolean("approve-csrs"),
     loadImages,
+    workers,
   };
 }

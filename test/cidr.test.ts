@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { cidrContains, cidrOverlaps, nthAddress, parseCidr, parseIPv4 } from "../src/cidr.js";
+import {
+  cidrContains,
+  cidrContainsCidr,
+  cidrOverlaps,
+  nthAddress,
+  parseCidr,
+  parseIPv4,
+} from "../src/cidr.js";
 
 describe("cidr", () => {
   it("parses networks and refuses anything else", () => {
@@ -17,6 +24,14 @@ describe("cidr", () => {
       expect(parseCidr(bad), bad).toBeUndefined();
     }
     expect(parseIPv4("255.255.255.255")).toBe(0xffffffff);
+  });
+  it("tells whether one network lies inside another", () => {
+    const pod = parseCidr("10.244.0.0/16")!;
+    expect(cidrContainsCidr(pod, parseCidr("10.244.7.0/24")!)).toBe(true);
+    expect(cidrContainsCidr(pod, pod)).toBe(true);
+    expect(cidrContainsCidr(pod, parseCidr("10.244.0.0/15")!)).toBe(false);
+    expect(cidrContainsCidr(pod, parseCidr("10.245.0.0/24")!)).toBe(false);
+    expect(cidrContainsCidr(parseCidr("0.0.0.0/0")!, pod)).toBe(true);
   });
   it("detects overlap both ways", () => {
     const a = parseCidr("10.96.0.0/12")!;

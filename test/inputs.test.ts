@@ -1,5 +1,15 @@
+import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { InputError, parseDuration, parseInputs, parseMemory } from "../src/inputs.js";
+import {
+  hostResources,
+  InputError,
+  maxWorkers,
+  parseDuration,
+  parseInputs,
+  parseMemory,
+  resolveNodeResources,
+  type HostResources,
+} from "../src/inputs.js";
 import { inputSource } from "./fixtures/inputs.ts";
 
 const source = inputSource;
@@ -151,4 +161,78 @@ describe("parseDuration / parseMemory", () => {
     ["2GiB", 2048],
     ["4", undefined],
   ])("parseMemory(%j) = %j", (t, v) => expect(parseMemory(t)).toBe(v));
+});
+
+describe("workers", () => {
+  /** An M2 Mac mini: 8 cores, 16 GiB. Default nodes: 2 CPUs, 4 GiB. */
+  const MINI: HostResources = { cpus: 8, memoryMiB: 16384 };
+  const parse = (o: Record<string, string>, host = MINI) => parseInputs(source(o), host);
+  const refusal = (o: Record<string, string>, host = MINI): InputError => {
+    try {
+      parse(o, host);
+    } catch (err) {
+      if (err instanceof InputError) return err;
+      throw err;
+    }
+    throw new Error("expected an InputError");
+  };
+
+  it("defaults to 0, a single-node cluster, whatever the host", () => {
+    expect(parse({}).workers).toBe(0);
+    expect(parse({ workers: " " }).workers).toBe(0);
+    // A host too small for even one node of the requested size is no concern of `workers: 0`.
+    expect(parse({ cpus: "8", memory: "16G" }, { cpus: 2, memoryMiB: 4096 }).workers).toBe(0);
+  });
+
+  it("allows as many workers as fit next to the control plane", () => {
+    expect(parse({ workers: "2" }).workers).toBe(2);
+    expect(parse({ workers: "3", memory: "3G" }).workers).toBe(3);
+    // 32 cores, 128 GiB, nodes of 2 CPUs and 4 GiB: CPUs bound it to 16 nodes.
+    expect(parse({ workers: "15", cpus: "2", memory: "4G" }, { cpus: 32, memoryMiB: 131072 }).workers).toBe(
+      15,
+    );
+  });
+
+  it.each([
+    [{ workers: "two" }, "expected a whole number of worker nodes"],
+    [{ workers: "-1" }, "expected a whole number of worker nodes"],
+    [{ workers: "1.5" }, "expected a whole number of worker nodes"],
+    [
+      { workers: "3" },
+      "this Mac has 8 CPUs and 16384 MiB; 4 nodes of 2 CPUs and 4096 MiB each need 8 CPUs and 16384 MiB, " +
+        "but all nodes together get at most the host's CPUs and three quarters of its memory, so at most 2 workers",
+    ],
+    [{ workers: "2", cpus: "3" }, "so at most 1 worker;"],
+    [{ workers: "1", cpus: "8" }, "so at most 0 workers"],
+    [{ workers: "2", "pod-subnet": "10.244.0.0/24" }, "pod-subnet 10.244.0.0/24 holds 1 node CIDR of /24"],
+    [{ workers: "2", "pod-subnet": "10.244.0.0/23" }, "use a pod-subnet of /22 or larger"],
+  ])("%o is refused naming workers", (o, text) => {
+    const err = refusal(o);
+    expect(err.input).toBe("workers");
+    expect(err.message).toContain(`Input 'workers' has an invalid value '${o.workers}'`);
+    expect(err.message).toContain(text);
+  });
+
+  it("sizes default nodes at a quarter of the host, at least 2 CPUs and 2 GiB", () => {
+    expect(resolveNodeResources({ cpus: undefined, memoryMiB: undefined }, MINI)).toEqual({
+      cpus: 2,
+      memoryMiB: 4096,
+    });
+    expect(
+      resolveNodeResources({ cpus: undefined, memoryMiB: undefined }, { cpus: 24, memoryMiB: 196608 }),
+    ).toEqual({
+      cpus: 6,
+      memoryMiB: 49152,
+    });
+    expect(resolveNodeResources({ cpus: 3, memoryMiB: 3072 }, MINI)).toEqual({ cpus: 3, memoryMiB: 3072 });
+    expect(maxWorkers(MINI, { cpus: 2, memoryMiB: 4096 })).toBe(2);
+    expect(maxWorkers({ cpus: 4, memoryMiB: 4096 }, { cpus: 2, memoryMiB: 4096 })).toBe(0);
+  });
+
+  it("reads this machine's CPUs and memory when no host is given", () => {
+    expect(hostResources()).toEqual({
+      cpus: os.cpus().length,
+      memoryMiB: Math.floor(os.totalmem() / 1048576),
+    });
+  });
 });

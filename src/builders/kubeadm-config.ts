@@ -1,7 +1,10 @@
 import { stringify } from "yaml";
 import type { Cidr } from "../cidr.js";
+import { controllerManagerNodeCidrArgs } from "./node-cidrs.js";
 
 export const KUBEADM_CONFIG_PATH = "/etc/kubernetes/kubeadm-config.yaml";
+/** containerd's CRI socket in kindest/node images. */
+export const CRI_SOCKET = "unix:///run/containerd/containerd.sock";
 
 export interface KubeadmConfigInput {
   clusterName: string;
@@ -11,6 +14,11 @@ export interface KubeadmConfigInput {
   kubernetesVersion: string | undefined;
   podSubnet: Cidr;
   serviceSubnet: Cidr;
+  /**
+   * Set for a cluster with workers: the controller-manager then gives each node a pod CIDR of this
+   * size (builders/node-cidrs.ts). Unset, the single-node documents stay exactly as they were.
+   */
+  nodeCidrMaskSize?: number;
 }
 
 /** kubeadm v1beta4 documents (kubeadm 1.31+, the oldest supported node image). */
@@ -22,7 +30,7 @@ export function buildKubeadmConfig(c: KubeadmConfigInput): object[] {
       localAPIEndpoint: { advertiseAddress: c.nodeIP, bindPort: 6443 },
       nodeRegistration: {
         name: c.nodeName,
-        criSocket: "unix:///run/containerd/containerd.sock",
+        criSocket: CRI_SOCKET,
         kubeletExtraArgs: [{ name: "node-ip", value: c.nodeIP }],
       },
     },
@@ -38,6 +46,11 @@ export function buildKubeadmConfig(c: KubeadmConfigInput): object[] {
         dnsDomain: "cluster.local",
       },
       apiServer: { certSANs: ["127.0.0.1", "localhost", c.nodeIP, c.nodeName] },
+      ...(c.nodeCidrMaskSize === undefined
+        ? {}
+        : {
+            controllerManager: { extraArgs: controllerManagerNodeCidrArgs(c.podSubnet, c.nodeCidrMaskSize) },
+          }),
     },
     {
       apiVersion: "kubelet.config.k8s.io/v1beta1",

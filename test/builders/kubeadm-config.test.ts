@@ -55,3 +55,24 @@ describe("renderKubeadmConfig", () => {
     expect(d.ClusterConfiguration).not.toHaveProperty("kubernetesVersion");
   });
 });
+
+describe("renderKubeadmConfig for a cluster with workers", () => {
+  it("makes the controller-manager allocate node CIDRs, and changes nothing else", () => {
+    const single = docs(renderKubeadmConfig(base));
+    const multi = docs(renderKubeadmConfig({ ...base, nodeCidrMaskSize: 24 }));
+    expect(single.ClusterConfiguration).not.toHaveProperty("controllerManager");
+    expect(multi.ClusterConfiguration.controllerManager).toEqual({
+      extraArgs: [
+        { name: "allocate-node-cidrs", value: "true" },
+        { name: "cluster-cidr", value: "10.200.0.0/16" },
+        { name: "node-cidr-mask-size", value: "24" },
+      ],
+    });
+    const { controllerManager: _added, ...rest } = multi.ClusterConfiguration;
+    expect({ ...multi, ClusterConfiguration: rest }).toEqual(single);
+  });
+
+  it("leaves the single-node text as it was when no mask is given", () => {
+    expect(renderKubeadmConfig({ ...base, nodeCidrMaskSize: undefined })).toBe(renderKubeadmConfig(base));
+  });
+});

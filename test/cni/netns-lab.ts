@@ -113,7 +113,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Deletes namespaces and temp dirs of earlier labs whose test process died before its cleanup ran. */
-async function reapOrphanLabs(): Promise<void> {
+export async function reapOrphanLabs(): Promise<void> {
   const orphan = (name: string): boolean => {
     const m = TAG.exec(name);
     return m !== null && !pidAlive(Number(m[1]));
@@ -128,7 +128,7 @@ async function reapOrphanLabs(): Promise<void> {
 const PLUGINS = ["loopback", "ptp", "host-local", "portmap"];
 
 /** Fails with the fix when the plugins or iptables are missing: as root the lab must run. */
-async function preflight(): Promise<void> {
+export async function labPreflight(): Promise<void> {
   const missing = PLUGINS.map((p) => path.join(CNI_BIN_DIR, p)).filter((f) => !existsSync(f));
   for (const tool of ["iptables", "iptables-save"]) {
     const r = await run(tool, ["--version"]).catch(() => undefined);
@@ -143,7 +143,7 @@ async function preflight(): Promise<void> {
 
 export async function createLab(podNames: string[]): Promise<Lab> {
   if (process.getuid?.() !== 0) throw new Error("the CNI lab needs root, and CI must run it");
-  await preflight();
+  await labPreflight();
   await reapOrphanLabs();
   const tag = `kcni${process.pid}x${++labCounter}`;
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), `${tag}-`));
@@ -265,7 +265,10 @@ export interface NsAgent {
   get(url: string, timeoutMs?: number): Promise<HttpOutcome>;
 }
 
-export async function startAgent(lab: Lab, ns: string, name: string, port: number): Promise<void> {
+/** Where agents live: a Lab, or any lab that keeps its children and agents the same way. */
+export type AgentHost = Pick<Lab, "children" | "agents">;
+
+export async function startAgent(lab: AgentHost, ns: string, name: string, port: number): Promise<void> {
   const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", AGENT_JS], {
     env: { ...process.env, KCNI_NAME: name, KCNI_PORT: String(port) },
     stdio: ["pipe", "pipe", "pipe"],
@@ -328,7 +331,12 @@ function delay(ms: number): Promise<void> {
 }
 
 /** GET from inside a namespace; never throws, so a failed request is a finding rather than a crash. */
-export async function httpGet(lab: Lab, ns: string, url: string, timeoutMs = 2000): Promise<HttpOutcome> {
+export async function httpGet(
+  lab: Pick<Lab, "agents">,
+  ns: string,
+  url: string,
+  timeoutMs = 2000,
+): Promise<HttpOutcome> {
   const agent = lab.agents.get(ns);
   return agent ? agent.get(url, timeoutMs) : { ok: false, error: `no agent in ${ns}` };
 }

@@ -69,19 +69,20 @@ export function formatFindings(findings: Finding[]): string {
   return findings.map((f) => `  ${f.ok ? "ok  " : "FAIL"} ${f.check} [${f.subject}]: ${f.detail}`).join("\n");
 }
 
-interface IpAddr {
+export interface IpAddr {
   ifname: string;
   flags?: string[];
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
-interface IpRoute {
+export interface IpRoute {
   dst: string;
   gateway?: string;
   dev?: string;
   scope?: string;
 }
 
-export async function checkAddressing(lab: Lab, subnet: Cidr, pods: PodUnderTest[]): Promise<Finding[]> {
+/** The pod side of the design's layout; only the pods' namespaces are read. */
+export async function checkAddressing(subnet: Cidr, pods: PodUnderTest[]): Promise<Finding[]> {
   const gateway = nthAddress(subnet, 1);
   const out: Finding[] = [];
   for (const pod of pods) {
@@ -119,7 +120,11 @@ export async function checkAddressing(lab: Lab, subnet: Cidr, pods: PodUnderTest
 }
 
 /** The node side of the design's layout: `vethX → <gateway>/32 → Pod`, `<pod IP> dev vethX scope host`. */
-export async function checkNodeSide(lab: Lab, subnet: Cidr, pods: PodUnderTest[]): Promise<Finding[]> {
+export async function checkNodeSide(
+  lab: Pick<Lab, "nodeNs">,
+  subnet: Cidr,
+  pods: PodUnderTest[],
+): Promise<Finding[]> {
   const gateway = nthAddress(subnet, 1);
   const addrs = await ipJson<IpAddr>(lab.nodeNs, ["addr", "show"]);
   const routes = await ipJson<IpRoute>(lab.nodeNs, ["route", "show"]);
@@ -167,7 +172,7 @@ export async function nodeRoutes(lab: Lab): Promise<string[]> {
   return (await ipJson<IpRoute>(lab.nodeNs, ["route", "show"])).map(routeText);
 }
 
-async function natRules(lab: Lab): Promise<string[]> {
+export async function natRules(lab: Pick<Lab, "nodeNs">): Promise<string[]> {
   const r = await inNs(lab.nodeNs, "iptables-save", ["-t", "nat"]);
   if (r.code !== 0) throw new Error(`iptables-save in ${lab.nodeNs}: ${r.stderr.trim()}`);
   return r.stdout.split("\n").filter((l) => l.startsWith("-A "));
@@ -263,7 +268,11 @@ export async function startServers(lab: Lab, pods: { name: string; ns: string }[
 }
 
 /** After DEL: nothing of the pods may remain in the node, the pods or host-local's store. */
-export async function checkTornDown(lab: Lab, networkName: string, pods: PodUnderTest[]): Promise<Finding[]> {
+export async function checkTornDown(
+  lab: Pick<Lab, "nodeNs" | "ipamDataDir">,
+  networkName: string,
+  pods: PodUnderTest[],
+): Promise<Finding[]> {
   const out: Finding[] = [];
   const veths = (await ipJson<IpAddr>(lab.nodeNs, ["link", "show", "type", "veth"]))
     .map((l) => l.ifname)

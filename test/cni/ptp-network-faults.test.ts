@@ -59,7 +59,7 @@ describe.skipIf(skip !== undefined).concurrent("the PTP checks fail on a wrong c
   }) => {
     await withScenario(expect, ["pod-a"], conflist(parseCidr("10.200.0.0/16")!), {}, async (s) => {
       const f = [
-        ...(await checkAddressing(s.lab, POD_SUBNET, s.pods)),
+        ...(await checkAddressing(POD_SUBNET, s.pods)),
         ...(await checkNodeSide(s.lab, POD_SUBNET, s.pods)),
         ...(await checkMasquerade(s.lab, POD_SUBNET, s.pods)),
       ];
@@ -91,7 +91,7 @@ describe.skipIf(skip !== undefined).concurrent("the PTP checks fail on a wrong c
     list.plugins[0]!.ipMasq = false;
     await withScenario(expect, ["pod-a"], list, {}, async (s) => {
       const f = [
-        ...(await checkAddressing(s.lab, POD_SUBNET, s.pods)),
+        ...(await checkAddressing(POD_SUBNET, s.pods)),
         ...(await checkNodeSide(s.lab, POD_SUBNET, s.pods)),
         ...(await checkMasquerade(s.lab, POD_SUBNET, s.pods)),
       ];

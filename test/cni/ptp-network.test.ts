@@ -102,7 +102,7 @@ describe.skipIf(skip !== undefined).each([
   });
 
   it("gives each pod an address in the subnet, the subnet's first address as gateway, loopback up", async () => {
-    expectAllOk(record(await checkAddressing(lab!, subnet, scenario().pods)));
+    expectAllOk(record(await checkAddressing(subnet, scenario().pods)));
   });
 
   it("puts the gateway /32 on each host-side veth and one /32 scope-host route per pod on the node", async () => {

@@ -5,7 +5,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { request } from "node:https";
 import { join, posix } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { startApiServer } from "./kube/apiserver.ts";
+import "reflect-metadata";
+import { createHash } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import { startApiServer, type ApiServer } from "./kube/apiserver.ts";
+import { PodCidrAllocator } from "./kube/cluster.ts";
 import { resourceFor, apiVersionOf } from "./kube/store.ts";
 import { readAll, type Ctx } from "./ctx.ts";
 import { decodeArchive, digestOf, normalizeRef, refMatches } from "./images.ts";
@@ -135,6 +139,12 @@ export function validateKubeadmConfig(
       error: `error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go struct field NodeRegistrationOptions.nodeRegistration.kubeletExtraArgs of type []v1beta4.Arg`,
     };
   }
+  const cmArgs = cluster.controllerManager?.extraArgs;
+  if (cmArgs !== undefined && !Array.isArray(cmArgs)) {
+    return {
+      error: `error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go struct field ControlPlaneComponent.controllerManager.extraArgs of type []v1beta4.Arg`,
+    };
+  }
   const cri = init.nodeRegistration?.criSocket;
   if (
     cri !== undefined &&
@@ -166,6 +176,67 @@ export function validateKubeadmConfig(
   return { init, cluster, kubelet, kubeProxy, warnings };
 }
 
+/**
+ * The preflight checks `kubeadm init` and `join` share, on top of `errors` already found; prints the
+ * ignored ones as warnings. False (and the error report printed) when any is fatal.
+ */
+async function preflightPasses(
+  ctx: Ctx,
+  vm: Vm,
+  errors: Array<[string, string]>,
+  ignored: Set<string>,
+): Promise<boolean> {
+  if (!existsSync(join(vm.rootfs, "run/containerd/containerd.sock"))) {
+    errors.push([
+      "CRI",
+      'container runtime is not running: output: time="now" level=fatal msg="validate service connection: validate CRI v1 runtime API for endpoint \\"unix:///run/containerd/containerd.sock\\": rpc error: code = Unavailable desc = connection error: desc = \\"transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: no such file or directory\\""\n, error: exit status 1',
+    ]);
+  }
+  if ((await nodeSysctl(vm, "net.ipv4.ip_forward")) !== "1") {
+    errors.push([
+      "FileContent--proc-sys-net-ipv4-ip_forward",
+      "/proc/sys/net/ipv4/ip_forward contents are not set to 1",
+    ]);
+  }
+  if (!ctx.sim.opts.bridgeNetfilter) {
+    errors.push([
+      "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",
+      "/proc/sys/net/bridge/bridge-nf-call-iptables does not exist",
+    ]);
+  }
+  const fatal = errors.filter(([n]) => !ignored.has(n.toLowerCase()) && !ignored.has("all"));
+  for (const [n, m] of errors.filter((e) => !fatal.includes(e))) ctx.err(`\t[WARNING ${n}]: ${m}\n`);
+  if (fatal.length) {
+    ctx.err(
+      "error execution phase preflight: [preflight] Some fatal errors occurred:\n" +
+        fatal.map(([n, m]) => `\t[ERROR ${n}]: ${m}\n`).join("") +
+        "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\n" +
+        "To see the stack trace of this error execute with --v=5 or higher\n",
+    );
+    return false;
+  }
+  return true;
+}
+
+/**
+ * kube-controller-manager's node CIDR flags as kubeadm sets them: `allocate-node-cidrs=true` and
+ * `cluster-cidr=<podSubnet>` when networking.podSubnet is set, then controllerManager.extraArgs on
+ * top (cmd/kubeadm/app/phases/controlplane/manifests.go); the mask defaults to 24 (IPv4).
+ */
+function nodeCidrFlags(cluster: any): { allocate: boolean; clusterCidr: string; maskSize: number } {
+  const args = new Map<string, string>(
+    ((cluster.controllerManager?.extraArgs as any[] | undefined) ?? []).map((a) => [
+      String(a?.name),
+      String(a?.value),
+    ]),
+  );
+  const podSubnet = cluster.networking?.podSubnet as string | undefined;
+  const allocate = (args.get("allocate-node-cidrs") ?? (podSubnet ? "true" : "false")) === "true";
+  const clusterCidr = args.get("cluster-cidr") ?? podSubnet ?? "";
+  const maskSize = Number(args.get("node-cidr-mask-size-ipv4") ?? args.get("node-cidr-mask-size") ?? 24);
+  return { allocate, clusterCidr, maskSize };
+}
+
 async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
   const [sub, ...args] = ctx.argv;
   const version = nodeKubernetesVersion(vm) ?? "1.35.8";
@@ -180,6 +251,7 @@ async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
   if (sub === "reset") {
     await vm.api?.stop();
     vm.api = undefined;
+    vm.joined = undefined;
     vm.kubeadmConfig = undefined;
     rmSync(join(vm.rootfs, "etc/kubernetes/manifests"), { recursive: true, force: true });
     mkdirSync(join(vm.rootfs, "etc/kubernetes/manifests"));
@@ -197,6 +269,7 @@ async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
     ctx.out("[reset] Deleted contents of the etcd data directory: /var/lib/etcd\n");
     return 0;
   }
+  if (sub === "join") return kubeadmJoin(ctx, vm, args);
   if (sub !== "init") {
     ctx.err(`unknown command "${sub ?? ""}" for "kubeadm"\nRun 'kubeadm --help' for usage.\n`);
     return 1;
@@ -245,35 +318,7 @@ async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
         ]);
       }
     }
-    if (!existsSync(join(vm.rootfs, "run/containerd/containerd.sock"))) {
-      errors.push([
-        "CRI",
-        'container runtime is not running: output: time="now" level=fatal msg="validate service connection: validate CRI v1 runtime API for endpoint \\"unix:///run/containerd/containerd.sock\\": rpc error: code = Unavailable desc = connection error: desc = \\"transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: no such file or directory\\""\n, error: exit status 1',
-      ]);
-    }
-    if ((await nodeSysctl(vm, "net.ipv4.ip_forward")) !== "1") {
-      errors.push([
-        "FileContent--proc-sys-net-ipv4-ip_forward",
-        "/proc/sys/net/ipv4/ip_forward contents are not set to 1",
-      ]);
-    }
-    if (!ctx.sim.opts.bridgeNetfilter) {
-      errors.push([
-        "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",
-        "/proc/sys/net/bridge/bridge-nf-call-iptables does not exist",
-      ]);
-    }
-    const fatal = errors.filter(([n]) => !ignored.has(n.toLowerCase()) && !ignored.has("all"));
-    for (const [n, m] of errors.filter((e) => !fatal.includes(e))) ctx.err(`\t[WARNING ${n}]: ${m}\n`);
-    if (fatal.length) {
-      ctx.err(
-        "error execution phase preflight: [preflight] Some fatal errors occurred:\n" +
-          fatal.map(([n, m]) => `\t[ERROR ${n}]: ${m}\n`).join("") +
-          "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\n" +
-          "To see the stack trace of this error execute with --v=5 or higher\n",
-      );
-      return 1;
-    }
+    if (!(await preflightPasses(ctx, vm, errors, ignored))) return 1;
   } else if (vm.api) {
     ctx.err(
       "error execution phase certs/ca: failure loading ca certificate: the certificate is already in use\n",
@@ -287,6 +332,19 @@ async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
   ctx.out(
     "[control-plane] Creating static Pod manifests\n[wait-control-plane] Waiting for the kubelet to boot up the control plane\n",
   );
+  const cidrs = nodeCidrFlags(checked.cluster);
+  if (cidrs.allocate) {
+    try {
+      new PodCidrAllocator(cidrs.clusterCidr, cidrs.maskSize);
+    } catch (e) {
+      // The controller-manager exits at start; kubeadm's control-plane check then gives up.
+      ctx.err(
+        `[control-plane-check] kube-controller-manager is not healthy: ${(e as Error).message}\n` +
+          "error execution phase wait-control-plane: failed while waiting for the control plane to start\n",
+      );
+      return 1;
+    }
+  }
   vm.kubeadmConfig = {
     init: checked.init,
     cluster: checked.cluster,
@@ -305,6 +363,9 @@ async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
     kubernetesVersion,
     clusterName: String(checked.cluster.clusterName ?? "kubernetes"),
     corednsDelayMs: ctx.sim.latency.corednsMs,
+    allocateNodeCidrs: cidrs.allocate,
+    clusterCidr: cidrs.clusterCidr,
+    nodeCidrMaskSize: cidrs.maskSize,
   });
   if (vm.state !== "running") {
     await api.stop();
@@ -354,7 +415,286 @@ async function kubeadm(ctx: Ctx, vm: Vm): Promise<number> {
   return 0;
 }
 
-/** Why the node's first CNI config would not give a ready network; undefined when it would. */
+// ---------------------------------------------------------------- kubeadm join
+
+const JOIN_CONFIG_KIND = "JoinConfiguration";
+
+/** The CA pin kubeadm checks: sha256 of the certificate's DER SubjectPublicKeyInfo, as it sits in the certificate. */
+function caPin(certPem: string): string {
+  const spki = Buffer.from(new x509.X509Certificate(certPem).publicKey.rawData);
+  return `sha256:${createHash("sha256").update(spki).digest("hex")}`;
+}
+
+/** Checks a JoinConfiguration the way kubeadm join would reject it; returns the error or the document. */
+export function validateJoinConfig(text: string): { error: string } | { join: any; warnings: string[] } {
+  let docs: any[];
+  try {
+    docs = parseAllDocuments(text).map((d) => {
+      if (d.errors.length) throw new Error(d.errors[0]!.message);
+      return d.toJS();
+    });
+  } catch (e) {
+    return { error: `error converting YAML to JSON: yaml: ${(e as Error).message}` };
+  }
+  docs = docs.filter((d) => d && typeof d === "object");
+  const warnings: string[] = [];
+  let joinDoc: any;
+  for (const d of docs) {
+    const gv = String(d.apiVersion ?? "");
+    const kind = String(d.kind ?? "");
+    if (kind === JOIN_CONFIG_KIND) {
+      if (gv !== "kubeadm.k8s.io/v1beta4")
+        return {
+          error: `your configuration file uses an old API spec: "${gv}". Please use kubeadm.k8s.io/v1beta4 ('kubeadm config migrate --old-config old.yaml --new-config new.yaml')`,
+        };
+      joinDoc = d;
+    } else
+      warnings.push(
+        `[config] WARNING: Ignored configuration document with GroupVersionKind ${gv}, Kind=${kind}`,
+      );
+  }
+  if (!joinDoc) return { error: "no JoinConfiguration found in the config file" };
+  const problems: string[] = [];
+  const bt = joinDoc.discovery?.bootstrapToken;
+  if (!bt && !joinDoc.discovery?.file)
+    problems.push('discovery: Invalid value: "": bootstrapToken or file must be set');
+  if (bt) {
+    if (!bt.apiServerEndpoint) problems.push("discovery.bootstrapToken.apiServerEndpoint: Required value");
+    if (!bt.token || !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(String(bt.token)))
+      problems.push(
+        `discovery.bootstrapToken.token: Invalid value: "<redacted>": the bootstrap token is invalid`,
+      );
+    const hashes = bt.caCertHashes;
+    if (hashes !== undefined && !Array.isArray(hashes))
+      return {
+        error:
+          "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into Go struct field BootstrapTokenDiscovery.discovery.bootstrapToken.caCertHashes of type []string",
+      };
+    if (!hashes?.length && bt.unsafeSkipCAVerification !== true)
+      problems.push(
+        'discovery.bootstrapToken.caCertHashes: Invalid value: "": using token-based discovery without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or pass --discovery-token-unsafe-skip-ca-verification flag to continue',
+      );
+    for (const h of hashes ?? [])
+      if (!/^sha256:[0-9a-fA-F]{64}$/.test(String(h)))
+        problems.push(
+          `discovery.bootstrapToken.caCertHashes: Invalid value: "${String(h)}": invalid hash format`,
+        );
+  }
+  const reg = joinDoc.nodeRegistration ?? {};
+  const extra = reg.kubeletExtraArgs;
+  if (extra !== undefined && !Array.isArray(extra))
+    return {
+      error: `error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go struct field NodeRegistrationOptions.nodeRegistration.kubeletExtraArgs of type []v1beta4.Arg`,
+    };
+  const cri = reg.criSocket;
+  if (
+    cri !== undefined &&
+    cri !== "unix:///run/containerd/containerd.sock" &&
+    cri !== "unix:///var/run/containerd/containerd.sock"
+  )
+    problems.push(`nodeRegistration.criSocket: Invalid value: "${cri}": no container runtime listens there`);
+  if (joinDoc.controlPlane !== undefined)
+    problems.push("controlPlane: joining control-plane nodes is not simulated");
+  if (problems.length) return { error: problems.join("\n") };
+  return { join: joinDoc, warnings };
+}
+
+/** The VM whose API server answers at `host:port` from this node's network, or why none does. */
+function discoveryTarget(ctx: Ctx, vm: Vm, endpoint: string): { cp: Vm; api: ApiServer } | { error: string } {
+  const m = /^(.+):(\d+)$/.exec(endpoint);
+  const host = m?.[1] ?? endpoint;
+  const port = Number(m?.[2] ?? 443);
+  const url = `https://${endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s`;
+  const refused = `failed to request the cluster-info ConfigMap: Get "${url}": dial tcp ${endpoint}: connect: connection refused`;
+  const major = Number((ctx.sim.opts.macos ?? "26.1").split(".")[0]);
+  const cp = [...ctx.sim.vms.values()].find((v) => v.ip === host && v !== vm);
+  if (cp && major < 26)
+    // macOS 15's VM network does not carry traffic between containers.
+    return {
+      error: `failed to request the cluster-info ConfigMap: Get "${url}": dial tcp ${endpoint}: connect: no route to host`,
+    };
+  if (!cp || cp.state !== "running" || !cp.api || port !== 6443) return { error: refused };
+  return { cp, api: cp.api };
+}
+
+async function kubeadmJoin(ctx: Ctx, vm: Vm, args: string[]): Promise<number> {
+  const fail = (phase: string, msg: string) => {
+    ctx.err(
+      `error execution phase ${phase}: ${msg}\nTo see the stack trace of this error execute with --v=5 or higher\n`,
+    );
+    return 1;
+  };
+  const configPath = flagValues(args, "--config")[0];
+  if (!configPath) {
+    ctx.err("kina-sim: kubeadm join without --config is not simulated\n");
+    return 1;
+  }
+  let text: string;
+  if (configPath === "/dev/stdin" || configPath === "-") text = (await readAll(ctx.stdin())).toString("utf8");
+  else {
+    const file = inNode(vm, configPath, ctx.cwd);
+    if (!existsSync(file)) {
+      ctx.err(
+        `unable to read config from "${configPath}" : open ${configPath}: no such file or directory\nTo see the stack trace of this error execute with --v=5 or higher\n`,
+      );
+      return 1;
+    }
+    text = readFileSync(file, "utf8");
+  }
+  const checked = validateJoinConfig(text);
+  if ("error" in checked) {
+    ctx.err(`${checked.error}\nTo see the stack trace of this error execute with --v=5 or higher\n`);
+    return 1;
+  }
+  for (const w of checked.warnings) ctx.err(`${w}\n`);
+  const j = checked.join;
+  const reg = j.nodeRegistration ?? {};
+  const nodeName = String(reg.name ?? vm.name);
+  const ignored = new Set(
+    [
+      ...splitList(flagValues(args, "--ignore-preflight-errors")),
+      ...((reg.ignorePreflightErrors as string[]) ?? []),
+    ].map((x) => String(x).toLowerCase()),
+  );
+
+  ctx.out("[preflight] Running pre-flight checks\n");
+  const errors: Array<[string, string]> = [];
+  for (const f of ["kubelet.conf", "pki/ca.crt"]) {
+    if (existsSync(join(vm.rootfs, "etc/kubernetes", f)))
+      errors.push([
+        `FileAvailable--etc-kubernetes-${f.replace("/", "-")}`,
+        `/etc/kubernetes/${f} already exists`,
+      ]);
+  }
+  if (!(await preflightPasses(ctx, vm, errors, ignored))) return 1;
+
+  // Discovery: cluster-info from the endpoint, its JWS checked with the token, its CA with the pins.
+  const bt = j.discovery.bootstrapToken;
+  const token = String(bt.token);
+  const tokenId = token.split(".")[0]!;
+  const target = discoveryTarget(ctx, vm, String(bt.apiServerEndpoint));
+  if ("error" in target)
+    return fail("preflight", `couldn't validate the identity of the API Server: ${target.error}`);
+  const { cp, api } = target;
+  const discoveryProblem = api.bootstrapTokenProblem(token, "discovery");
+  if (discoveryProblem) {
+    const why = /does not match/.test(discoveryProblem)
+      ? "failed to verify JWS signature of received cluster info object, can't trust this API Server"
+      : `could not find a JWS signature in the cluster-info ConfigMap for token ID "${tokenId}"`;
+    return fail("preflight", `couldn't validate the identity of the API Server: ${why}`);
+  }
+  const pin = caPin(api.ca.certPem);
+  const pins = ((bt.caCertHashes as string[] | undefined) ?? []).map((h) => String(h).toLowerCase());
+  if (bt.unsafeSkipCAVerification !== true || pins.length) {
+    if (!pins.includes(pin))
+      return fail(
+        "preflight",
+        `couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "${pin}" are pinned`,
+      );
+  }
+  ctx.out(
+    '[preflight] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n' +
+      '[kubelet-start] Writing kubelet configuration to file "/var/lib/kubelet/config.yaml"\n' +
+      "[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n",
+  );
+  vm.mark("kubeadm-join-start");
+  await ctx.sim.sleep(ctx.sim.latency.kubeadmJoinMs, ctx.signal);
+  if (vm.state !== "running") return 137;
+
+  // The kubelet: it must find its node-ip among its own addresses, and its token must authenticate.
+  const nodeIp = ((reg.kubeletExtraArgs as any[] | undefined) ?? []).find(
+    (a) => a?.name === "node-ip",
+  )?.value;
+  if (nodeIp !== undefined && String(nodeIp) !== vm.ip)
+    return fail(
+      "kubelet-start",
+      `the kubelet did not start: failed to validate nodeIP: node IP: "${String(nodeIp)}" not found in the host's network interfaces`,
+    );
+  const authProblem = api.bootstrapTokenProblem(
+    String(j.discovery.tlsBootstrapToken ?? token),
+    "tls-bootstrap",
+  );
+  if (authProblem)
+    return fail("kubelet-start", `the kubelet's TLS bootstrap was refused: Unauthorized (${authProblem})`);
+  try {
+    await api.joinNode({ name: nodeName, ip: vm.ip, tokenId });
+  } catch (e) {
+    return fail("kubelet-start", (e as Error).message);
+  }
+  if (vm.state !== "running") return 137;
+  const k = (p: string) => join(vm.rootfs, "etc/kubernetes", p);
+  writeFileSync(k("pki/ca.crt"), api.ca.certPem);
+  writeFileSync(
+    k("kubelet.conf"),
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        {
+          name: "default-cluster",
+          cluster: {
+            "certificate-authority-data": Buffer.from(api.ca.certPem).toString("base64"),
+            server: `https://${cp.ip}:6443`,
+          },
+        },
+      ],
+      contexts: [{ name: "default-context", context: { cluster: "default-cluster", user: "default-auth" } }],
+      "current-context": "default-context",
+      users: [
+        {
+          name: "default-auth",
+          user: {
+            "client-certificate": "/var/lib/kubelet/pki/kubelet-client-current.pem",
+            "client-key": "/var/lib/kubelet/pki/kubelet-client-current.pem",
+          },
+        },
+      ],
+    }),
+    { mode: 0o600 },
+  );
+  vm.joined = { controlPlane: cp, nodeName, config: j };
+  vm.units.set("kubelet", "active");
+  vm.mark("kubeadm-join");
+  // The kubelet picks up a CNI config that is already in place (it cannot know its podCIDR yet, though).
+  maybeStartKubelet(ctx, vm, "kubeadm-join");
+  ctx.out(
+    [
+      "",
+      "This node has joined the cluster:",
+      "* Certificate signing request was sent to apiserver and a response was received.",
+      "* The Kubelet was informed of the new secure connection details.",
+      "",
+      "Run 'kubectl get nodes' on the control-plane to see this node join the cluster.",
+      "",
+    ].join("\n"),
+  );
+  return 0;
+}
+
+/** The cluster a node belongs to: its own API server (control plane) or the one it joined. */
+function membership(vm: Vm): { api: ApiServer; nodeName: string; podSubnet: unknown } | undefined {
+  if (vm.api)
+    return {
+      api: vm.api,
+      nodeName: vm.api.nodeName,
+      podSubnet: (vm.kubeadmConfig as any)?.cluster?.networking?.podSubnet,
+    };
+  const cp = vm.joined?.controlPlane;
+  if (vm.joined && cp?.api)
+    return {
+      api: cp.api,
+      nodeName: vm.joined.nodeName,
+      podSubnet: (cp.kubeadmConfig as any)?.cluster?.networking?.podSubnet,
+    };
+  return undefined;
+}
+
+/**
+ * Why the node's first CNI config would not give a ready network; undefined when it would. The ipam
+ * subnet must be the node's podCIDR, or, on the control plane alone, the whole pod subnet (the
+ * single-node design). Once other nodes exist, a control plane on the whole pod subnet would hand
+ * out their pods' addresses: that is reported too (the kubelet itself would not notice).
+ */
 export function cniProblem(vm: Vm): string | undefined {
   const dir = join(vm.rootfs, "etc/cni/net.d");
   const files = existsSync(dir)
@@ -375,22 +715,40 @@ export function cniProblem(vm: Vm): string | undefined {
   if (!Array.isArray(doc?.plugins) || !plugin) return `${first}: no plugins`;
   if (plugin.type !== "ptp") return `${first}: first plugin is ${String(plugin.type)}, not ptp`;
   const subnet = plugin.ipam?.subnet ?? plugin.ipam?.ranges?.[0]?.[0]?.subnet;
-  const want = (vm.kubeadmConfig as any)?.cluster?.networking?.podSubnet;
-  if (want !== undefined && subnet !== want)
-    return `${first}: ipam subnet ${String(subnet)} is not the pod subnet ${String(want)}`;
+  const m = membership(vm);
+  const want = m?.podSubnet ?? (vm.kubeadmConfig as any)?.cluster?.networking?.podSubnet;
+  const nodes: any[] = m ? m.api.store.list("nodes") : [];
+  const podCidr = nodes.find((n) => n.metadata.name === m?.nodeName)?.spec?.podCIDR as string | undefined;
+  if (vm.joined) {
+    if (!podCidr) return `${first}: node ${vm.joined.nodeName} has no podCIDR yet`;
+    if (subnet !== podCidr)
+      return `${first}: ipam subnet ${String(subnet)} is not the node's podCIDR ${podCidr}`;
+    return undefined;
+  }
+  if (want !== undefined && subnet !== want && subnet !== podCidr)
+    return `${first}: ipam subnet ${String(subnet)} is not the pod subnet ${String(want)}${podCidr ? ` nor the node's podCIDR ${podCidr}` : ""}`;
+  const others = nodes.filter((n) => n.metadata.name !== m?.nodeName);
+  if (subnet === want && others.length && podCidr !== want)
+    return (
+      `${first}: ipam subnet ${String(subnet)} spans the podCIDRs of ${others.map((n) => `${n.metadata.name} (${n.spec?.podCIDR ?? "none yet"})`).join(", ")}; ` +
+      `use the node's own podCIDR ${podCidr ?? "(none yet)"}`
+    );
   return undefined;
 }
 
 function maybeStartKubelet(ctx: Ctx, vm: Vm, why: string): void {
-  if (!vm.api || ctx.sim.opts.kubeletNeverReady) return;
+  const m = membership(vm);
+  if (!m || ctx.sim.opts.kubeletNeverReady) return;
   const problem = cniProblem(vm);
   if (problem) {
     vm.mark(`cni-not-ready (${why}): ${problem}`);
     return;
   }
   vm.later(ctx.sim.latency.nodeReadyMs, () => {
-    if (!vm.api || vm.api.kubelet.started) return;
-    vm.api.kubelet.start();
+    const now = membership(vm);
+    const kubelet = now?.api.kubeletFor(now.nodeName);
+    if (!kubelet || kubelet.started) return;
+    kubelet.start();
     vm.mark("kubelet-start");
   });
 }
@@ -446,8 +804,8 @@ async function systemctl(ctx: Ctx, vm: Vm): Promise<number> {
         if (u === "containerd") {
           await vm.restartContainerd();
         } else if (u === "kubelet") {
-          // Before kubeadm init the kubelet crash-loops waiting for its config.
-          vm.units.set(u, vm.api ? "active" : "activating");
+          // Before kubeadm init or join the kubelet crash-loops waiting for its config.
+          vm.units.set(u, vm.api || vm.joined ? "active" : "activating");
           maybeStartKubelet(ctx, vm, `kubelet-${verb}`);
         } else vm.units.set(u, "active");
         break;

@@ -3,6 +3,7 @@
 import { createServer } from "node:net";
 import { spawn } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostShell, NODE24, startSimulator, type Simulator } from "./simulator.ts";
@@ -366,6 +367,28 @@ describe("pretend-darwin preload", () => {
       p.on("close", () => resolve(s));
     });
     expect(JSON.parse(out)).toEqual(["darwin", "arm64", "darwin", "arm64", "Darwin", "darwin", "25.1.0"]);
+  });
+
+  it("reports the simulated Mac's CPUs and memory when the simulator passes them, the host's otherwise", async () => {
+    const code = `import { cpus, totalmem, availableParallelism } from "node:os";
+      console.log(JSON.stringify([cpus().length, availableParallelism(), totalmem()]));`;
+    const run = (env: Record<string, string>) =>
+      new Promise<number[]>((resolve, reject) => {
+        const p = spawn(NODE24, ["--import", PRETEND_DARWIN, "--input-type=module", "-e", code], {
+          stdio: ["ignore", "pipe", "inherit"],
+          env: { PATH: process.env.PATH, ...env },
+        });
+        let s = "";
+        p.stdout.on("data", (d: Buffer) => (s += d.toString()));
+        p.on("error", reject);
+        p.on("close", () => resolve(JSON.parse(s) as number[]));
+      });
+    await withSim({ ncpu: 12, memsize: 34_359_738_368 }, async (sim) => {
+      expect(
+        await run({ KINA_SIM_NCPU: sim.env.KINA_SIM_NCPU!, KINA_SIM_MEMSIZE: sim.env.KINA_SIM_MEMSIZE! }),
+      ).toEqual([12, 12, 34_359_738_368]);
+    });
+    expect(await run({})).toEqual([os.cpus().length, os.availableParallelism(), os.totalmem()]);
   });
 });
 

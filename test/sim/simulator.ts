@@ -64,6 +64,8 @@ export interface Fault {
   run?: () => void | Promise<void>;
   /** After `run`, answer with the real tool: a side effect at an exact point, not a failure. */
   passThrough?: boolean;
+  /** Only calls of in-node tools from this node (its name; a string matches exactly). */
+  node?: RegExp | string;
 }
 
 export interface Latency {
@@ -71,6 +73,8 @@ export interface Latency {
   kernelDownloadMs: number;
   bootMs: number;
   kubeadmInitMs: number;
+  /** `kubeadm join` from start to the Node's registration. */
+  kubeadmJoinMs: number;
   nodeReadyMs: number;
   corednsMs: number;
   serviceStartMs: number;
@@ -153,6 +157,8 @@ export interface NodeView {
   state: string;
   api: ApiServer | undefined;
   kubeadmConfig: unknown;
+  /** Set once the node joined a cluster with `kubeadm join`. */
+  joined: { controlPlane: { name: string }; nodeName: string; config: unknown } | undefined;
   timeline: TimelineEvent[];
   images: string[];
   spec: VmSpec;
@@ -266,6 +272,7 @@ export class SimCore implements Simulator {
       kernelDownloadMs: 0,
       bootMs: 0,
       kubeadmInitMs: 0,
+      kubeadmJoinMs: 0,
       nodeReadyMs: 0,
       corednsMs: 0,
       serviceStartMs: 0,
@@ -304,6 +311,9 @@ export class SimCore implements Simulator {
       RUNNER_TEMP: this.runnerTemp,
       RUNNER_TOOL_CACHE: this.toolCache,
       KINA_SIM_SOCK: this.sockPath,
+      // pretend-darwin.mjs answers os.cpus() and os.totalmem() with the simulated Mac's.
+      KINA_SIM_NCPU: String(opts.ncpu ?? 8),
+      KINA_SIM_MEMSIZE: String(opts.memsize ?? 17_179_869_184),
     };
     this.vmHost = {
       dir: this.dir,
@@ -512,9 +522,14 @@ export class SimCore implements Simulator {
 
   // ------------------------------------------------------------ dispatch
 
-  private matchFault(line: string): Fault | undefined {
+  private matchFault(line: string, node: string | undefined): Fault | undefined {
     for (const f of this.faults) {
       if (f.times !== undefined && f.times <= 0) continue;
+      if (f.node !== undefined) {
+        if (node === undefined) continue;
+        if (typeof f.node === "string" ? f.node !== node : ((f.node.lastIndex = 0), !f.node.test(node)))
+          continue;
+      }
       const hit =
         typeof f.when === "string" ? line.includes(f.when) : ((f.when.lastIndex = 0), f.when.test(line));
       if (hit) {
@@ -563,7 +578,7 @@ export class SimCore implements Simulator {
       stdin: call.stdin,
       signal: call.signal,
     };
-    const fault = this.matchFault([tool, ...argv].join(" "));
+    const fault = this.matchFault([tool, ...argv].join(" "), vm?.name);
     let code: number;
     if (fault?.run) await fault.run();
     if (fault && !fault.passThrough) {

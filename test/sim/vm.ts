@@ -120,6 +120,8 @@ export class Vm {
   units = new Map<string, string>();
   api: ApiServer | undefined;
   kubeadmConfig: unknown;
+  /** Set by `kubeadm join`: the control plane's VM, this node's name and the JoinConfiguration used. */
+  joined: { controlPlane: Vm; nodeName: string; config: unknown } | undefined;
   kubeadmInitAt: number | undefined;
   bootLog = "";
   private init: ChildProcess | undefined;

@@ -494,4 +494,76 @@ describe("apiserver stand-in", () => {
     await waitFor("handles released", () => count() <= baseline, 2000);
     await expect(kc.makeApiClient(CoreV1Api).listNode()).rejects.toThrow();
   });
+
+  it("allocates podCIDRs like the controller-manager: the control plane first, then joined nodes, until none is left", async () => {
+    const { s, kc } = await start({ clusterCidr: "10.30.0.0/23", nodeCidrMaskSize: 24, podCidrDelayMs: 5 });
+    const core = kc.makeApiClient(CoreV1Api);
+    expect((await core.readNode({ name: NODE })).spec?.podCIDR).toBe("10.30.0.0/24");
+    // w1 registers without one; the allocator fills it in afterwards.
+    const seen: string[] = [];
+    const allocated = watchUntil<V1Node>(
+      kc,
+      "/api/v1/nodes",
+      { fieldSelector: "metadata.name=w1" },
+      (t, n) => {
+        seen.push(`${t}:${n.spec?.podCIDR ?? "-"}`);
+        return n.spec?.podCIDR !== undefined;
+      },
+    );
+    await waitFor("watch", () => s.requests.some((r) => r.query.includes("watch=true")));
+    await s.joinNode({ name: "w1", ip: "127.0.64.3", tokenId: "abcdef" });
+    expect((await allocated).spec?.podCIDR).toBe("10.30.1.0/24");
+    expect(seen[0]).toBe("ADDED:-");
+    await s.joinNode({ name: "w2", ip: "127.0.64.4", tokenId: "abcdef" });
+    await waitFor("CIDRNotAvailable for w2", async () =>
+      (await core.listEventForAllNamespaces()).items.some(
+        (e) => e.reason === "CIDRNotAvailable" && e.involvedObject.name === "w2",
+      ),
+    );
+    expect((await core.readNode({ name: "w2" })).spec?.podCIDR).toBeUndefined();
+    await expect(s.joinNode({ name: "w1", ip: "127.0.64.5", tokenId: "abcdef" })).rejects.toThrow(
+      'a Node with name "w1" already exists',
+    );
+  });
+
+  it("gives each node a kubelet of its own: Ready, then a serving CSR with its name and address", async () => {
+    const { s } = await start();
+    const w = await s.joinNode({ name: "w1", ip: "127.0.64.3", tokenId: "abcdef" });
+    expect(s.kubeletFor("w1")).toBe(w);
+    expect(s.kubeletFor(NODE)).toBe(s.kubelet);
+    w.start();
+    await waitFor("w1's serving CSR", () => s.nodeTimes.w1?.csrCreated);
+    const csr = s.store
+      .list("certificatesigningrequests")
+      .find(
+        (c) => c.spec.username === "system:node:w1" && c.spec.signerName === "kubernetes.io/kubelet-serving",
+      );
+    const info = await describeCsr(Buffer.from(csr.spec.request, "base64").toString());
+    expect(info).toMatchObject({ cn: "system:node:w1", dns: ["w1"], ips: ["127.0.64.3"] });
+    // The control plane's kubelet, CoreDNS and times are untouched by the worker's.
+    expect(s.kubelet.started).toBe(false);
+    expect(s.times.nodeReady).toBeUndefined();
+  });
+
+  it("stores a Secret's stringData as base64 data, as the API server does", async () => {
+    const { s, kc } = await start();
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({
+      namespace: "kube-system",
+      body: {
+        metadata: { name: "x" },
+        stringData: { a: "b" },
+        data: { c: Buffer.from("d").toString("base64") },
+      },
+    });
+    const stored = s.store.get("secrets", "kube-system", "x");
+    expect(stored.data).toEqual({ a: "Yg==", c: "ZA==" });
+    expect(stored).not.toHaveProperty("stringData");
+  });
+
+  it("refuses node CIDR flags the controller-manager would refuse", async () => {
+    await expect(start({ clusterCidr: "10.30.0.0/24", nodeCidrMaskSize: 23 })).rejects.toThrow(
+      "mask size of cluster CIDR must be less than or equal to --node-cidr-mask-size",
+    );
+  });
 });

@@ -19,9 +19,12 @@ import {
 } from "./certs.ts";
 import {
   type ClusterFacts,
+  assignPodCidr,
   createDefaultServiceAccounts,
   markCorednsReady,
   markNodeReady,
+  PodCidrAllocator,
+  registerWorker,
   removeNotReadyTaint,
   seedCluster,
 } from "./cluster.ts";
@@ -55,7 +58,41 @@ export interface ApiServerOptions {
   approvalConflicts?: number;
   /** The token controller creates `default` ServiceAccounts this long after start (default 50). */
   serviceAccountDelayMs?: number;
+  /**
+   * kube-controller-manager's `--allocate-node-cidrs`, `--cluster-cidr` and `--node-cidr-mask-size`
+   * (defaults: true, 10.244.0.0/16, 24). The control plane gets the first node CIDR at start; a joined
+   * node gets the next free one `podCidrDelayMs` (default 10) after it registers. A constructor error
+   * (mask wider than the cluster CIDR) is thrown, as the controller-manager would exit.
+   */
+  allocateNodeCidrs?: boolean;
+  clusterCidr?: string;
+  nodeCidrMaskSize?: number;
+  podCidrDelayMs?: number;
   ca?: CA;
+}
+
+/** One node's kubelet: start() is the kubelet running with a working CNI config. */
+export interface Kubelet {
+  start(): void;
+  readonly started: boolean;
+}
+
+/** When things happened to one node (performance.now()), like `times` for the control plane. */
+export interface NodeTimes {
+  registered?: number;
+  podCidr?: number;
+  nodeReady?: number;
+  csrCreated?: number;
+  csrApproved?: number;
+  certIssued?: number;
+}
+
+/** A node `kubeadm join` registers. */
+export interface JoiningNode {
+  name: string;
+  ip: string;
+  /** The bootstrap token's id: the kubelet's TLS bootstrap identity is system:bootstrap:<id>. */
+  tokenId: string;
 }
 
 export interface RequestRecord {
@@ -73,9 +110,29 @@ export interface ApiServer {
   /** The kubernetes-admin client certificate (O=system:masters) used in adminKubeconfig. */
   adminCredentials: CertKey;
   adminKubeconfig(serverUrl: string): string;
-  kubelet: { start(): void; readonly started: boolean };
+  /** The control plane's kubelet. */
+  kubelet: Kubelet;
+  /** The control plane's node name. */
+  nodeName: string;
+  /** Any node's kubelet, by node name. */
+  kubeletFor(nodeName: string): Kubelet | undefined;
+  /**
+   * Why the API server would refuse `<id>.<secret>` for discovery and TLS bootstrap, from the
+   * `bootstrap-token-<id>` Secret in kube-system as the bootstrap authenticator and signer read it;
+   * undefined when it accepts it. `use` says which half matters: discovery needs a signing token,
+   * TLS bootstrap an authentication token in kubeadm's node group.
+   */
+  bootstrapTokenProblem(token: string, use: "discovery" | "tls-bootstrap"): string | undefined;
+  /**
+   * What a joining kubelet's TLS bootstrap and registration leave: an approved, issued client CSR
+   * from system:bootstrap:<id>, the Node (NotReady, podCIDR allocated shortly after) and its
+   * kube-proxy pod. Throws when a Node of that name exists.
+   */
+  joinNode(node: JoiningNode): Promise<Kubelet>;
+  /** Per node, for nodes other than the control plane. */
+  nodeTimes: Record<string, NodeTimes>;
   createCsr(csr: object): object;
-  store: Pick<Store, "get" | "list" | "update" | "delete">;
+  store: Pick<Store, "get" | "list" | "update" | "delete" | "create">;
   times: Record<string, number>;
   requests: RequestRecord[];
   /** TLS handshakes the server refused (no or untrusted client certificate). */
@@ -230,10 +287,16 @@ async function kubeletServingProblem(csr: any): Promise<string | undefined> {
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const allocator =
+    opts.allocateNodeCidrs === false
+      ? undefined
+      : new PodCidrAllocator(opts.clusterCidr ?? "10.244.0.0/16", opts.nodeCidrMaskSize ?? 24);
   const facts: ClusterFacts = {
     nodeName: opts.nodeName,
     nodeIP: opts.nodeIP,
     kubernetesVersion: opts.kubernetesVersion ?? "v1.35.8",
+    // The control plane registers first, alone: the allocator's first subnet is its.
+    podCIDR: allocator?.next(),
   };
   const clusterName = opts.clusterName ?? "kubernetes";
   const ca = opts.ca ?? (await createCa("kubernetes"));
@@ -269,9 +332,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const pending = new Set<Promise<unknown>>();
   const watches = new Set<() => void>();
   let stopped = false;
-  let started = false;
   let forcedConflicts = opts.approvalConflicts ?? 0;
-  let kubeletCsrName: string | undefined;
+  /** Serving CSRs the kubelets filed: CSR name → node name. */
+  const kubeletCsrs = new Map<string, string>();
+  const nodeTimes: Record<string, NodeTimes> = {};
+  /** The control plane's `times`, the other nodes' `nodeTimes` entry. */
+  const timesOf = (node: string): NodeTimes => (node === facts.nodeName ? times : (nodeTimes[node] ??= {}));
   const signing = new Set<string>();
 
   /** Runs `fn` after `ms` unless the server stopped first; async work is awaited by stop(). */
@@ -296,7 +362,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const csr = e.object;
     const name = csr.metadata.name;
     if (e.type === "DELETED" || !hasCondition(csr, "Approved")) return;
-    if (name === kubeletCsrName) times.csrApproved ??= performance.now();
+    const filedBy = kubeletCsrs.get(name);
+    if (filedBy !== undefined) timesOf(filedBy).csrApproved ??= performance.now();
     if (csr.spec?.signerName !== KUBELET_SERVING || csr.status?.certificate || hasCondition(csr, "Failed"))
       return;
     if (signing.has(name)) return;
@@ -329,50 +396,144 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         }
       });
       signing.delete(name);
-      if (certificate && name === kubeletCsrName) times.certIssued = performance.now();
+      if (certificate && filedBy !== undefined) timesOf(filedBy).certIssued = performance.now();
     });
   });
 
-  const kubelet = {
-    get started() {
-      return started;
-    },
-    start() {
-      if (started || stopped) return;
-      started = true;
-      markNodeReady(store, facts);
-      times.nodeReady = performance.now();
-      later(NOT_READY_TAINT_DELAY_MS, () => removeNotReadyTaint(store, facts));
-      later(opts.csrDelayMs ?? 20, async () => {
-        const { csrPem } = await createCsr({
-          keyType: "ec",
-          cn: `system:node:${facts.nodeName}`,
-          o: ["system:nodes"],
-          dns: [facts.nodeName],
-          ips: [facts.nodeIP],
+  const kubelets = new Map<string, Kubelet>();
+  /** The kubelet of one node: Ready, then its serving CSR (its name and address); CoreDNS on the control plane. */
+  function makeKubelet(node: ClusterFacts): Kubelet {
+    let started = false;
+    const t = timesOf(node.nodeName);
+    const kubelet: Kubelet = {
+      get started() {
+        return started;
+      },
+      start() {
+        if (started || stopped) return;
+        started = true;
+        markNodeReady(store, node);
+        t.nodeReady = performance.now();
+        later(NOT_READY_TAINT_DELAY_MS, () => removeNotReadyTaint(store, node));
+        later(opts.csrDelayMs ?? 20, async () => {
+          const { csrPem } = await createCsr({
+            keyType: "ec",
+            cn: `system:node:${node.nodeName}`,
+            o: ["system:nodes"],
+            dns: [node.nodeName],
+            ips: [node.nodeIP],
+          });
+          if (stopped) return;
+          const csr = store.create(csrRes, {
+            metadata: { generateName: "csr-" },
+            spec: {
+              request: b64(csrPem),
+              signerName: KUBELET_SERVING,
+              usages: ["digital signature", "server auth"],
+              username: `system:node:${node.nodeName}`,
+              groups: ["system:nodes", "system:authenticated"],
+              uid: randomUUID(),
+            },
+            status: {},
+          });
+          kubeletCsrs.set(csr.metadata.name, node.nodeName);
+          t.csrCreated = performance.now();
         });
-        if (stopped) return;
-        const csr = store.create(csrRes, {
-          metadata: { generateName: "csr-" },
-          spec: {
-            request: b64(csrPem),
-            signerName: KUBELET_SERVING,
-            usages: ["digital signature", "server auth"],
-            username: `system:node:${facts.nodeName}`,
-            groups: ["system:nodes", "system:authenticated"],
-            uid: randomUUID(),
+        if (node.nodeName === facts.nodeName) {
+          later(opts.corednsDelayMs ?? 150, () => {
+            markCorednsReady(store, facts);
+            times.corednsReady = performance.now();
+          });
+        }
+      },
+    };
+    kubelets.set(node.nodeName, kubelet);
+    return kubelet;
+  }
+  const kubelet = makeKubelet(facts);
+
+  const secretsRes = RESOURCES.find((r) => r.plural === "secrets") as Resource;
+  function bootstrapTokenProblem(token: string, use: "discovery" | "tls-bootstrap"): string | undefined {
+    const m = /^([a-z0-9]{6})\.([a-z0-9]{16})$/.exec(token);
+    if (!m) return "the token is not of the form [a-z0-9]{6}.[a-z0-9]{16}";
+    const [, id, secret] = m;
+    const s = store.get(secretsRes, "kube-system", `bootstrap-token-${id}`);
+    const data = (k: string) =>
+      s?.data?.[k] === undefined ? undefined : Buffer.from(String(s.data[k]), "base64").toString("utf8");
+    if (!s || s.type !== "bootstrap.kubernetes.io/token" || data("token-id") !== id)
+      return `no bootstrap token with ID "${id}"`;
+    if (data("token-secret") !== secret) return `the secret of bootstrap token "${id}" does not match`;
+    const exp = data("expiration");
+    if (exp !== undefined) {
+      const at = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(exp)
+        ? Date.parse(exp)
+        : NaN;
+      if (!(at > Date.now())) return `bootstrap token "${id}" has expired (expiration ${exp})`;
+    }
+    if (use === "discovery" && data("usage-bootstrap-signing") !== "true")
+      return `bootstrap token "${id}" is not marked usage-bootstrap-signing`;
+    if (use === "tls-bootstrap") {
+      if (data("usage-bootstrap-authentication") !== "true")
+        return `bootstrap token "${id}" is not marked usage-bootstrap-authentication`;
+      const groups = (data("auth-extra-groups") ?? "").split(",");
+      if (!groups.includes("system:bootstrappers:kubeadm:default-node-token"))
+        return `bootstrap token "${id}" is not in group system:bootstrappers:kubeadm:default-node-token, which may create node CSRs`;
+    }
+    return undefined;
+  }
+
+  async function joinNode(n: JoiningNode): Promise<Kubelet> {
+    if (store.get("nodes", undefined, n.name))
+      throw new Error(
+        `a Node with name "${n.name}" already exists in the cluster. You must delete the existing Node or change the name of this new joining Node`,
+      );
+    // TLS bootstrap: the kubelet's client certificate, auto-approved by the controller-manager.
+    const { csrPem } = await createCsr({ keyType: "ec", cn: `system:node:${n.name}`, o: ["system:nodes"] });
+    const certificate = b64(await signCsr(ca, csrPem, { days: 365 }));
+    if (stopped) throw new Error("the API server stopped");
+    store.create(csrRes, {
+      metadata: { generateName: "csr-" },
+      spec: {
+        request: b64(csrPem),
+        signerName: "kubernetes.io/kube-apiserver-client-kubelet",
+        usages: ["digital signature", "client auth"],
+        username: `system:bootstrap:${n.tokenId}`,
+        groups: [
+          "system:bootstrappers",
+          "system:bootstrappers:kubeadm:default-node-token",
+          "system:authenticated",
+        ],
+        uid: randomUUID(),
+      },
+      status: {
+        conditions: [
+          {
+            type: "Approved",
+            status: "True",
+            reason: "AutoApproved",
+            message: "Auto approving kubelet client certificate after SubjectAccessReview.",
+            lastUpdateTime: timestamp(),
+            lastTransitionTime: timestamp(),
           },
-          status: {},
-        });
-        kubeletCsrName = csr.metadata.name;
-        times.csrCreated = performance.now();
-      });
-      later(opts.corednsDelayMs ?? 150, () => {
-        markCorednsReady(store, facts);
-        times.corednsReady = performance.now();
-      });
-    },
-  };
+        ],
+        certificate,
+      },
+    });
+    const worker: ClusterFacts = {
+      nodeName: n.name,
+      nodeIP: n.ip,
+      kubernetesVersion: facts.kubernetesVersion,
+    };
+    registerWorker(store, worker);
+    const t = timesOf(n.name);
+    t.registered = performance.now();
+    later(opts.podCidrDelayMs ?? 10, () => {
+      const cidr = allocator?.next();
+      if (allocator) assignPodCidr(store, n.name, cidr);
+      if (cidr) t.podCidr = performance.now();
+    });
+    return makeKubelet(worker);
+  }
 
   function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, user: string) {
     const url = new URL(req.url ?? "/", "https://sim");
@@ -508,6 +669,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           }
           body.metadata = { ...body.metadata, namespace: t.ns };
         }
+        if (t.res.kind === "Secret" && body.stringData && typeof body.stringData === "object") {
+          // The API server folds stringData into data (base64) and never stores stringData.
+          const data = { ...body.data };
+          for (const [k, v] of Object.entries(body.stringData)) data[k] = b64(String(v));
+          body.data = data;
+          delete body.stringData;
+        }
         if (t.res.kind === "CertificateSigningRequest") {
           // The API server records who asked, whatever the body claims.
           body.spec = {
@@ -621,6 +789,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       });
     },
     kubelet,
+    nodeName: facts.nodeName,
+    kubeletFor: (name) => kubelets.get(name),
+    bootstrapTokenProblem,
+    joinNode,
+    nodeTimes,
     createCsr(csr: object) {
       return store.create(csrRes, csr);
     },

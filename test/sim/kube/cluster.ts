@@ -8,6 +8,8 @@ export interface ClusterFacts {
   nodeName: string;
   nodeIP: string;
   kubernetesVersion: string;
+  /** The node's spec.podCIDR; undefined while (or when) the controller-manager allocates none. */
+  podCIDR?: string;
 }
 
 export const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
@@ -99,6 +101,14 @@ function corednsPod(): any {
   };
 }
 
+/** The n-th address of the node's podCIDR, where its ptp network puts pods (10.244.0.x without one). */
+function podAddress(podCIDR: string | undefined, n: number): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\//.exec(podCIDR ?? "");
+  if (!m) return `10.244.0.${n}`;
+  const v = m.slice(1, 5).reduce((acc, o) => acc * 256 + Number(o), 0) + n;
+  return [24, 16, 8, 0].map((s) => Math.floor(v / 2 ** s) % 256).join(".");
+}
+
 /** Records a core/v1 Event about `obj`. */
 export function recordEvent(
   store: Store,
@@ -129,19 +139,9 @@ export function recordEvent(
   });
 }
 
-export function seedCluster(store: Store, f: ClusterFacts, caPem: string): void {
-  for (const name of ["default", "kube-node-lease", "kube-public", "kube-system"]) {
-    store.create("namespaces", {
-      metadata: { name, labels: { "kubernetes.io/metadata.name": name } },
-      spec: { finalizers: ["kubernetes"] },
-      status: { phase: "Active" },
-    });
-    store.create("configmaps", {
-      metadata: { name: "kube-root-ca.crt", namespace: name },
-      data: { "ca.crt": caPem },
-    });
-  }
-  const node = store.create("nodes", {
+/** A Node as its kubelet registers it (kubeadm labels and taints a control plane). */
+function nodeObject(f: ClusterFacts, role: "control-plane" | "worker"): any {
+  return {
     metadata: {
       name: f.nodeName,
       labels: {
@@ -150,8 +150,9 @@ export function seedCluster(store: Store, f: ClusterFacts, caPem: string): void 
         "kubernetes.io/arch": "arm64",
         "kubernetes.io/hostname": f.nodeName,
         "kubernetes.io/os": "linux",
-        [CONTROL_PLANE_TAINT]: "",
-        "node.kubernetes.io/exclude-from-external-load-balancers": "",
+        ...(role === "control-plane"
+          ? { [CONTROL_PLANE_TAINT]: "", "node.kubernetes.io/exclude-from-external-load-balancers": "" }
+          : {}),
       },
       annotations: {
         "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd/containerd.sock",
@@ -160,10 +161,9 @@ export function seedCluster(store: Store, f: ClusterFacts, caPem: string): void 
       },
     },
     spec: {
-      podCIDR: "10.244.0.0/24",
-      podCIDRs: ["10.244.0.0/24"],
+      ...(f.podCIDR ? { podCIDR: f.podCIDR, podCIDRs: [f.podCIDR] } : {}),
       taints: [
-        { key: CONTROL_PLANE_TAINT, effect: "NoSchedule" },
+        ...(role === "control-plane" ? [{ key: CONTROL_PLANE_TAINT, effect: "NoSchedule" }] : []),
         { key: NOT_READY_TAINT, effect: "NoSchedule" },
       ],
     },
@@ -197,7 +197,23 @@ export function seedCluster(store: Store, f: ClusterFacts, caPem: string): void 
         kubeProxyVersion: f.kubernetesVersion,
       },
     },
-  });
+  };
+}
+
+function kubeProxyPod(f: ClusterFacts): any {
+  const proxy = staticPod(f, "kube-proxy", `registry.k8s.io/kube-proxy:${f.kubernetesVersion}`);
+  proxy.metadata = {
+    generateName: "kube-proxy-",
+    namespace: "kube-system",
+    labels: { "k8s-app": "kube-proxy" },
+    ownerReferences: [{ apiVersion: "apps/v1", kind: "DaemonSet", name: "kube-proxy", controller: true }],
+  };
+  return proxy;
+}
+
+/** The Node a kubelet registers, with the events of its start and of the node controller. */
+function registerNodeObjects(store: Store, f: ClusterFacts, role: "control-plane" | "worker"): any {
+  const node = store.create("nodes", nodeObject(f, role));
   for (const [reason, message] of [
     ["Starting", "Starting kubelet."],
     ["NodeHasSufficientMemory", `Node ${f.nodeName} status is now: NodeHasSufficientMemory`],
@@ -215,20 +231,101 @@ export function seedCluster(store: Store, f: ClusterFacts, caPem: string): void 
     `Node ${f.nodeName} event: Registered Node ${f.nodeName} in Controller`,
     "node-controller",
   );
+  return node;
+}
 
+/**
+ * What `kubeadm join` leaves for a worker: its Node (NotReady, no podCIDR until the controller-manager
+ * allocates one) and the kube-proxy DaemonSet's pod on it.
+ */
+export function registerWorker(store: Store, f: ClusterFacts): void {
+  registerNodeObjects(store, { ...f, podCIDR: undefined }, "worker");
+  store.create("pods", kubeProxyPod(f));
+  store.update("daemonsets", "kube-system", "kube-proxy", (d) => {
+    const n = (d.status?.desiredNumberScheduled ?? 0) + 1;
+    d.status = { desiredNumberScheduled: n, currentNumberScheduled: n, numberReady: n, numberAvailable: n };
+  });
+}
+
+/** The controller-manager's range allocator gives the node its podCIDR, or records that none is left. */
+export function assignPodCidr(store: Store, nodeName: string, podCIDR: string | undefined): void {
+  if (podCIDR === undefined) {
+    const node = store.get("nodes", undefined, nodeName);
+    if (node)
+      recordEvent(
+        store,
+        node,
+        "Normal",
+        "CIDRNotAvailable",
+        `Node ${nodeName} status is now: CIDRNotAvailable`,
+        "cidrAllocator",
+      );
+    return;
+  }
+  store.update("nodes", undefined, nodeName, (n) => {
+    n.spec.podCIDR = podCIDR;
+    n.spec.podCIDRs = [podCIDR];
+  });
+}
+
+/**
+ * kube-controller-manager's range allocator (pkg/controller/nodeipam/ipam/cidrset): `--cluster-cidr`
+ * cut into /`maskSize` subnets, handed out lowest free first. Written here independently of the
+ * product's builders/node-cidrs.ts, so the two check each other.
+ */
+export class PodCidrAllocator {
+  private readonly base: number;
+  private readonly size: number;
+  private readonly count: number;
+  private readonly used = new Set<number>();
+  readonly maskSize: number;
+
+  /** Throws what kube-controller-manager says when the flags do not fit. */
+  constructor(clusterCidr: string, maskSize: number) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(clusterCidr);
+    const prefix = Number(m?.[5]);
+    if (!m || prefix > 32) throw new Error(`invalid --cluster-cidr "${clusterCidr}"`);
+    if (!Number.isInteger(maskSize) || maskSize < prefix || maskSize > 32) {
+      throw new Error(
+        "Controller: Invalid --cluster-cidr, mask size of cluster CIDR must be less than or equal to --node-cidr-mask-size configured for CIDR family",
+      );
+    }
+    this.base = m.slice(1, 5).reduce((acc, o) => acc * 256 + Number(o), 0);
+    this.maskSize = maskSize;
+    this.size = 2 ** (32 - maskSize);
+    this.count = 2 ** (maskSize - prefix);
+  }
+
+  next(): string | undefined {
+    for (let i = 0; i < this.count; i++) {
+      if (this.used.has(i)) continue;
+      this.used.add(i);
+      const n = this.base + i * this.size;
+      return `${[24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".")}/${this.maskSize}`;
+    }
+    return undefined;
+  }
+}
+
+export function seedCluster(store: Store, f: ClusterFacts, caPem: string): void {
+  for (const name of ["default", "kube-node-lease", "kube-public", "kube-system"]) {
+    store.create("namespaces", {
+      metadata: { name, labels: { "kubernetes.io/metadata.name": name } },
+      spec: { finalizers: ["kubernetes"] },
+      status: { phase: "Active" },
+    });
+    store.create("configmaps", {
+      metadata: { name: "kube-root-ca.crt", namespace: name },
+      data: { "ca.crt": caPem },
+    });
+  }
+  registerNodeObjects(store, f, "control-plane");
   const v = f.kubernetesVersion;
   store.create("pods", staticPod(f, "etcd", "registry.k8s.io/etcd:3.6.5-0"));
   for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
     store.create("pods", staticPod(f, c, `registry.k8s.io/${c}:${v}`));
   }
-  const proxy = staticPod(f, "kube-proxy", `registry.k8s.io/kube-proxy:${v}`);
-  proxy.metadata = {
-    generateName: "kube-proxy-",
-    namespace: "kube-system",
-    labels: { "k8s-app": "kube-proxy" },
-    ownerReferences: [{ apiVersion: "apps/v1", kind: "DaemonSet", name: "kube-proxy", controller: true }],
-  };
-  store.create("pods", proxy);
+  store.create("pods", kubeProxyPod(f));
   store.create("daemonsets", {
     metadata: { name: "kube-proxy", namespace: "kube-system", labels: { "k8s-app": "kube-proxy" } },
     spec: { selector: { matchLabels: { "k8s-app": "kube-proxy" } } },
@@ -340,7 +437,7 @@ export function markCorednsReady(store: Store, f: ClusterFacts): void {
     .forEach((p, i) => {
       const pod = store.update("pods", "kube-system", p.metadata.name, (o) => {
         o.spec.nodeName = f.nodeName;
-        const ip = `10.244.0.${i + 2}`;
+        const ip = podAddress(f.podCIDR, i + 2);
         o.status = {
           ...o.status,
           phase: "Running",

@@ -29,6 +29,7 @@ export const RESOURCES: Resource[] = [
   r("events", "Event", "", true, false, ["ev"]),
   r("serviceaccounts", "ServiceAccount", "", true, false, ["sa"]),
   r("configmaps", "ConfigMap", "", true, false, ["cm"]),
+  r("secrets", "Secret", "", true, false, []),
   r("services", "Service", "", true, true, ["svc"]),
   r("deployments", "Deployment", "apps", true, true, ["deploy"]),
   r("daemonsets", "DaemonSet", "apps", true, true, ["ds"]),

@@ -53,3 +53,11 @@ export function cidrContains(c: Cidr, ip: string): boolean {
 export function nthAddress(c: Cidr, n: number): string {
   return formatIPv4((c.network + n) >>> 0);
 }
+
+/** The network `ip/prefix` lies in (`192.168.64.3`, 24 → 192.168.64.0/24); undefined for a bad address. */
+export function networkOf(ip: string, prefix: number): Cidr | undefined {
+  const v = parseIPv4(ip);
+  if (v === undefined || !(prefix >= 0 && prefix <= 32)) return undefined;
+  const network = (v & mask(prefix)) >>> 0;
+  return { network, prefix, text: `${formatIPv4(network)}/${prefix}` };
+}

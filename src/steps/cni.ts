@@ -12,7 +12,7 @@ export async function installCni(
   const conflist = renderCniConflist(inputs.podSubnet);
   await cli.writeFile(node.name, CNI_CONFLIST_PATH, conflist, {
     then: "systemctl restart kubelet",
-    show: true,
+    echo: true,
   });
   return conflist;
 }

@@ -41,11 +41,14 @@ const displayed = (r: StepResult) =>
     .filter((l) => !l.startsWith("::add-mask::"))
     .join("\n");
 
+/** The values registered with ::add-mask::, unescaped as the runner reads a command's data. */
 const masks = (r: StepResult) =>
   r.stdout
     .split("\n")
     .filter((l) => l.startsWith("::add-mask::"))
-    .map((l) => l.slice("::add-mask::".length));
+    .map((l) =>
+      l.slice("::add-mask::".length).replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%25/g, "%"),
+    );
 
 function expectNotShown(secrets: Secrets, ...steps: StepResult[]) {
   for (const step of steps) {
@@ -109,5 +112,70 @@ describe("kubeconfig secrets, with step debug on", () => {
     // kubeadm's join token is blanked in the written kubeadm output.
     const kubeadm = readFileSync(join(dir, "kubeadm-init.txt"), "utf8");
     expect(kubeadm).toContain("--token ***");
+  });
+});
+
+// Issue 12: proxy credentials in the runner's environment, in any case of the variable's name and
+// percent-encoded or not, are masked before anything is printed, and written to no diagnostics file.
+describe("proxy credentials, with step debug on", () => {
+  const PASSWORDS = ["S3cr3t-P@ss", "lower-case-pw", "socks-pw-77", "no-proxy-pw-5"];
+  const ENV = {
+    ...DEBUG,
+    // '@' in a password is percent-encoded in a URL; people also leave it raw.
+    HTTPS_PROXY: "http://ci-bot:S3cr3t-P%40ss@proxy.example:3128",
+    http_proxy: "http://ci-bot:lower-case-pw@proxy.example:3128",
+    all_proxy: "socks5://ci-bot:socks-pw-77@proxy.example:1080",
+    NO_PROXY: "localhost,127.0.0.1,http://svc:no-proxy-pw-5@mirror.example",
+  };
+  /** Every form a password can take on its way to the log. */
+  const forms = PASSWORDS.flatMap((p) => [p, encodeURIComponent(p)]);
+
+  function expectClean(...steps: StepResult[]) {
+    for (const step of steps) {
+      const shown = displayed(step);
+      for (const s of forms) expect(shown.includes(s), `password shown: ${s}`).toBe(false);
+    }
+  }
+
+  it("are masked and never shown, and still reach the node", async () => {
+    const { main, post } = await runJob({
+      sim,
+      env: ENV,
+      afterMain: () => {
+        const env = sim.node("kina-control-plane").spec.env;
+        expect(env).toContain(`HTTPS_PROXY=${ENV.HTTPS_PROXY}`);
+        expect(env).toContain(`https_proxy=${ENV.HTTPS_PROXY}`);
+      },
+    });
+    expect(main.code, main.stdout.slice(-2000)).toBe(0);
+    expect(post.code).toBe(0);
+    expect(masks(main)).toEqual(expect.arrayContaining(["S3cr3t-P%40ss", "S3cr3t-P@ss", "lower-case-pw"]));
+    expect(masks(post)).toEqual(expect.arrayContaining(["S3cr3t-P%40ss", "S3cr3t-P@ss"]));
+    expectClean(main, post);
+    // The command line itself carries no value: `-e NAME` makes the CLI read it from its environment.
+    const run = sim.calls.find((c) => c.tool === "container" && c.argv[0] === "run")!;
+    for (const s of forms) expect(run.argv.join(" ")).not.toContain(s);
+  });
+
+  it("are in no diagnostics file of a failed job", async () => {
+    sim.faults.push({
+      when: /^systemctl restart kubelet/, // in the node
+      times: 1,
+      code: 1,
+      stderr: "Job for kubelet.service failed.",
+    });
+    const { main, post } = await runJob({ sim, env: ENV });
+    expect(main.code).not.toBe(0);
+    expect(post.code).toBe(0);
+    expectClean(main, post);
+    const dir = main.outputs.diagnostics!;
+    const files = readdirSync(dir);
+    expect(files).toContain("container-inspect.json");
+    // The node's environment is in the inspect output; its proxy URL is there, without the password.
+    expect(readFileSync(join(dir, "container-inspect.json"), "utf8")).toContain("proxy.example:3128");
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), "utf8");
+      for (const s of forms) expect(text.includes(s), `${f} holds ${s}`).toBe(false);
+    }
   });
 });

@@ -216,7 +216,9 @@ async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.Process
   const runner = env.RUNNER_NAME ?? os.hostname();
   const l = existing.labels;
   const age = nodeAgeMs(existing);
-  const whose = `runner ${l[LABEL.runner] ?? "unknown"}, job ${l[LABEL.job] ?? "unknown"}${age !== undefined ? `, ${hours(age)} old` : ""}`;
+  const created = age !== undefined ? `, created ${hours(age)} ago` : "";
+  const job = l[LABEL.job] ?? "unknown";
+  const owner = l[LABEL.runner] ?? "unknown";
   switch (classifyExisting(existing, inputs, runner)) {
     case "foreign":
       throw new Error(
@@ -230,22 +232,25 @@ async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.Process
           ? `reclaim-after (${duration(inputs.reclaimAfterSeconds)}) removes it once older than that`
           : "reclaim-after is empty, so it is never removed automatically";
       throw new Error(
-        `cluster ${inputs.clusterName} is running for another runner on this Mac (${whose}) and may be in use, so ` +
-          "it is left untouched. Runners sharing a Mac need distinct cluster-name values (cluster-name: " +
-          "kina-${{ runner.name }} works for any runner name). If that runner is gone (an ephemeral runner that " +
+        `cluster ${inputs.clusterName} is running for runner ${owner} (job ${job}) on this Mac and may be in use` +
+          ` (${created.slice(2) || "age unknown"}), so it is left untouched. Runners sharing a Mac need distinct ` +
+          "cluster-name values (cluster-name: kina-${{ runner.name }} works for any runner name). If that runner " +
+          "is gone (an ephemeral runner that " +
           `died mid-job), ${reclaim}; set reclaim-after no shorter than your longest job, or remove it now with ` +
           `'container delete --force ${inputs.nodeName}'.`,
       );
     }
     case "abandoned":
       core.notice(
-        `Removing ${inputs.nodeName} (${whose}): it is older than reclaim-after (${duration(inputs.reclaimAfterSeconds!)}), ` +
-          "so the job that created it has ended.",
+        `Removing ${inputs.nodeName} (running, job ${job} on runner ${owner}${created}): it is older than ` +
+          `reclaim-after (${duration(inputs.reclaimAfterSeconds!)}), so the job that created it has ended.`,
       );
       await removeNode(cli, inputs.nodeName);
       return;
     case "stale":
-      core.notice(`Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${whose}).`);
+      core.notice(
+        `Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${job} on runner ${owner}).`,
+      );
       await removeNode(cli, inputs.nodeName);
   }
 }

@@ -2,10 +2,9 @@
 // even in debug mode, in main or post, on success or failure, nor in the diagnostics files.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runJob, type StepResult } from "../sim/runner.ts";
-import { startSimulator, type Simulator } from "../sim/simulator.ts";
+import { describe, expect, test } from "../fixtures/mac.ts";
 
 const DEBUG = { ACTIONS_STEP_DEBUG: "true", RUNNER_DEBUG: "1" };
 
@@ -57,14 +56,9 @@ function expectNotShown(secrets: Secrets, ...steps: StepResult[]) {
   }
 }
 
-let sim: Simulator;
-beforeAll(async () => {
-  sim = await startSimulator();
-});
-afterAll(async () => sim?.stop());
-
 describe("kubeconfig secrets, with step debug on", () => {
-  it("are masked and never shown by a successful job", async () => {
+  test("are masked and never shown by a successful job", async ({ mac }) => {
+    const sim = await mac();
     let secrets: Secrets | undefined;
     const { main, post } = await runJob({
       sim,
@@ -81,7 +75,8 @@ describe("kubeconfig secrets, with step debug on", () => {
     expectNotShown(secrets!, main, post);
   });
 
-  it("are never shown by a failed job, its diagnostics or its post step", async () => {
+  test("are never shown by a failed job, its diagnostics or its post step", async ({ mac }) => {
+    const sim = await mac();
     // After the kubeconfig exists: the failure collects everything the API and the node say.
     sim.faults.push({
       when: /^systemctl restart kubelet/, // in the node
@@ -137,7 +132,8 @@ describe("proxy credentials, with step debug on", () => {
     }
   }
 
-  it("are masked and never shown, and still reach the node", async () => {
+  test("are masked and never shown, and still reach the node", async ({ mac }) => {
+    const sim = await mac();
     const { main, post } = await runJob({
       sim,
       env: ENV,
@@ -157,7 +153,8 @@ describe("proxy credentials, with step debug on", () => {
     for (const s of forms) expect(run.argv.join(" ")).not.toContain(s);
   });
 
-  it("are in no diagnostics file of a failed job", async () => {
+  test("are in no diagnostics file of a failed job", async ({ mac }) => {
+    const sim = await mac();
     sim.faults.push({
       when: /^systemctl restart kubelet/, // in the node
       times: 1,

@@ -4,27 +4,21 @@ import { createServer } from "node:net";
 import { spawn } from "node:child_process";
 import { lstatSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostShell, NODE24, startSimulator, type Simulator } from "./simulator.ts";
+import { it } from "vitest";
+import { hostShell, NODE24 } from "./simulator.ts";
 import { makeInstallerPkg } from "./macos-tools.ts";
 import { actionDefaults, errors, parseFileCommands, PRETEND_DARWIN, runJob, runStep } from "./runner.ts";
 import { freePort } from "../../src/steps/node-vm.js";
-import { withSim } from "../fixtures/sim.ts";
-
-const NODE_IMAGE =
-  "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+import { DEFAULT_IMAGE as NODE_IMAGE, describe, expect, test, type SharedMac } from "../fixtures/mac.ts";
 const N = "kina-control-plane";
 
 const sh = hostShell;
 
 describe("fake executables talk to the host", () => {
-  let sim: Simulator;
-  beforeAll(async () => {
-    sim = await startSimulator({ macos: "15.6", hvSupport: 0 });
-  });
-  afterAll(() => sim?.stop());
+  const shared = (sharedMac: SharedMac) => sharedMac("tools", { macos: "15.6", hvSupport: 0 });
 
-  it("round-trips argv, stdout, stderr and exit codes, and records the call", async () => {
+  test("round-trips argv, stdout, stderr and exit codes, and records the call", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const v = await sh(sim, "container --version");
     expect(v).toMatchObject({
       code: 0,
@@ -46,12 +40,14 @@ describe("fake executables talk to the host", () => {
     expect(rec!.end).toBeGreaterThanOrEqual(rec!.start);
   });
 
-  it("answers a command that does not read stdin even when stdin stays open", async () => {
+  test("answers a command that does not read stdin even when stdin stays open", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const r = await sh(sim, "sw_vers -productVersion", { stdin: "idle", timeoutMs: 10_000 });
     expect(r).toMatchObject({ code: 0, stdout: "15.6\n" });
   });
 
-  it("keeps the client fast enough to be called many times", async () => {
+  test("keeps the client fast enough to be called many times", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
@@ -71,54 +67,49 @@ describe("fake executables talk to the host", () => {
 });
 
 describe("install, sudo and package signatures", () => {
-  it("has no container CLI until the package is installed with sudo installer", async () => {
-    await withSim({ installedVersion: null }, async (sim) => {
-      expect((await sh(sim, "command -v container")).code).not.toBe(0);
-      const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.2.1-installer-signed.pkg"), {
-        version: "1.2.1",
-      });
-      const sig = await sh(sim, `pkgutil --check-signature ${pkg}`);
-      expect(sig.code).toBe(0);
-      expect(sig.stdout).toContain(
-        "Status: signed by a developer certificate issued by Apple for distribution",
-      );
-      expect(sig.stdout).toContain("1. Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)");
-      expect(await sh(sim, `installer -pkg ${pkg} -target /`)).toMatchObject({
-        code: 1,
-        stderr: "installer: Must be run as root to install this package.\n",
-      });
-      const inst = await sh(sim, `sudo -n installer -pkg ${pkg} -target /`);
-      expect(inst.code).toBe(0);
-      expect(inst.stdout).toContain("The install was successful.");
-      expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.1 ");
-      expect(sim.installedVersion).toBe("1.2.1");
-      expect(sim.calls.some((c) => c.tool === "installer" && c.via === "sudo" && c.code === 0)).toBe(true);
+  test("has no container CLI until the package is installed with sudo installer", async ({ mac }) => {
+    const sim = await mac({ installedVersion: null });
+    expect((await sh(sim, "command -v container")).code).not.toBe(0);
+    const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.2.1-installer-signed.pkg"), {
+      version: "1.2.1",
     });
+    const sig = await sh(sim, `pkgutil --check-signature ${pkg}`);
+    expect(sig.code).toBe(0);
+    expect(sig.stdout).toContain(
+      "Status: signed by a developer certificate issued by Apple for distribution",
+    );
+    expect(sig.stdout).toContain("1. Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)");
+    expect(await sh(sim, `installer -pkg ${pkg} -target /`)).toMatchObject({
+      code: 1,
+      stderr: "installer: Must be run as root to install this package.\n",
+    });
+    const inst = await sh(sim, `sudo -n installer -pkg ${pkg} -target /`);
+    expect(inst.code).toBe(0);
+    expect(inst.stdout).toContain("The install was successful.");
+    expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.1 ");
+    expect(sim.installedVersion).toBe("1.2.1");
+    expect(sim.calls.some((c) => c.tool === "installer" && c.via === "sudo" && c.code === 0)).toBe(true);
   });
 
-  it("reports unsigned packages and password-protected sudo", async () => {
-    await withSim({ sudo: "password" }, async (sim) => {
-      const pkg = makeInstallerPkg(join(sim.runnerTemp, "evil.pkg"), { version: "1.2.2", signer: null });
-      expect(await sh(sim, `pkgutil --check-signature ${pkg}`)).toMatchObject({
-        code: 1,
-        stdout: 'Package "evil.pkg":\n   Status: no signature\n',
-      });
-      expect(await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).toMatchObject({
-        code: 1,
-        stderr: "sudo: a password is required\n",
-      });
+  test("reports unsigned packages and password-protected sudo", async ({ mac }) => {
+    const sim = await mac({ sudo: "password" });
+    const pkg = makeInstallerPkg(join(sim.runnerTemp, "evil.pkg"), { version: "1.2.2", signer: null });
+    expect(await sh(sim, `pkgutil --check-signature ${pkg}`)).toMatchObject({
+      code: 1,
+      stdout: 'Package "evil.pkg":\n   Status: no signature\n',
+    });
+    expect(await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).toMatchObject({
+      code: 1,
+      stderr: "sudo: a password is required\n",
     });
   });
 });
 
 describe("the container CLI's service, kernel and errors", () => {
-  let sim: Simulator;
-  beforeAll(async () => {
-    sim = await startSimulator({});
-  });
-  afterAll(() => sim?.stop());
+  const shared = (sharedMac: SharedMac) => sharedMac("service", {});
 
-  it("refuses every command while the service is stopped", async () => {
+  test("refuses every command while the service is stopped", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const r = await sh(sim, "container list");
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("XPC connection error");
@@ -131,7 +122,10 @@ describe("the container CLI's service, kernel and errors", () => {
     });
   });
 
-  it("fails the kernel prompt on closed stdin, then installs the recommended kernel on request", async () => {
+  test("fails the kernel prompt on closed stdin, then installs the recommended kernel on request", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     const start = await sh(sim, "container system start");
     expect(start.code).toBe(1);
     expect(start.stdout).toContain(
@@ -157,7 +151,10 @@ describe("the container CLI's service, kernel and errors", () => {
     expect(readlinkSync(link)).toBe(join(sim.appRoot, "kernels", "vmlinux-6.18.15-186"));
   });
 
-  it("runs a node and answers with the real errors for conflicts and unknown ids", async () => {
+  test("runs a node and answers with the real errors for conflicts and unknown ids", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     expect(await sh(sim, `container run -d --name ${N} -l role=cp ${NODE_IMAGE}`)).toMatchObject({
       code: 0,
       stdout: `${N}\n`,
@@ -189,7 +186,8 @@ describe("the container CLI's service, kernel and errors", () => {
     expect(images[0].configuration.name).toBe(`docker.io/${NODE_IMAGE}`);
   });
 
-  it("fails run when the published host port is taken and leaves no container", async () => {
+  test("fails run when the published host port is taken and leaves no container", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
@@ -203,7 +201,8 @@ describe("the container CLI's service, kernel and errors", () => {
     }
   });
 
-  it("stops everything on system stop", async () => {
+  test("stops everything on system stop", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     expect((await sh(sim, "container system stop")).code).toBe(0);
     expect(sim.serviceRunning).toBe(false);
     expect(sim.containers().every((c) => c.state === "stopped")).toBe(true);
@@ -212,32 +211,31 @@ describe("the container CLI's service, kernel and errors", () => {
 
 describe("inspect shapes", () => {
   for (const shape of ["1.x", "0.8", "0.7"] as const) {
-    it(`prints the ${shape} shape`, async () => {
-      await withSim({ serviceRunning: true, kernelInstalled: true, inspectShape: shape }, async (sim) => {
-        await sh(sim, `container run -d --name ${N} -p 127.0.0.1:${await freePort()}:6443 ${NODE_IMAGE}`);
-        const [c] = JSON.parse((await sh(sim, `container inspect ${N}`)).stdout);
-        const ip = sim.node(N).ip;
-        expect(ip).toMatch(/^127\.0\.64\.\d+$/);
-        if (shape === "1.x") {
-          expect(c.status.state).toBe("running");
-          expect(c.status.networks[0]).toMatchObject({
-            network: "default",
-            hostname: N,
-            ipv4Address: `${ip}/24`,
-            ipv4Gateway: "127.0.64.1",
-            mtu: 1280,
-          });
-          expect(c.configuration.publishedPorts[0]).toMatchObject({
-            hostAddress: "127.0.0.1",
-            containerPort: 6443,
-            proto: "tcp",
-          });
-        } else {
-          expect(c.status).toBe("running");
-          const key = shape === "0.8" ? "ipv4Address" : "address";
-          expect(c.networks[0][key]).toBe(`${ip}/24`);
-        }
-      });
+    test(`prints the ${shape} shape`, async ({ mac }) => {
+      const sim = await mac({ serviceRunning: true, kernelInstalled: true, inspectShape: shape });
+      await sh(sim, `container run -d --name ${N} -p 127.0.0.1:${await freePort()}:6443 ${NODE_IMAGE}`);
+      const [c] = JSON.parse((await sh(sim, `container inspect ${N}`)).stdout);
+      const ip = sim.node(N).ip;
+      expect(ip).toMatch(/^127\.0\.64\.\d+$/);
+      if (shape === "1.x") {
+        expect(c.status.state).toBe("running");
+        expect(c.status.networks[0]).toMatchObject({
+          network: "default",
+          hostname: N,
+          ipv4Address: `${ip}/24`,
+          ipv4Gateway: "127.0.64.1",
+          mtu: 1280,
+        });
+        expect(c.configuration.publishedPorts[0]).toMatchObject({
+          hostAddress: "127.0.0.1",
+          containerPort: 6443,
+          proto: "tcp",
+        });
+      } else {
+        expect(c.status).toBe("running");
+        const key = shape === "0.8" ? "ipv4Address" : "address";
+        expect(c.networks[0][key]).toBe(`${ip}/24`);
+      }
     });
   }
 });

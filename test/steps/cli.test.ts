@@ -5,9 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { getExecOutput } from "@actions/exec";
 import * as tc from "@actions/tool-cache";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, it } from "vitest";
 import { ContainerCli } from "../../src/container/cli.js";
 import {
   ensureCli,
@@ -18,13 +17,13 @@ import {
 } from "../../src/steps/cli.js";
 import { makeInstallerPkg } from "../sim/macos-tools.ts";
 import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
-import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import type { Simulator, SimulatorOptions } from "../sim/simulator.ts";
+import { runProcess } from "../../src/process.js";
+import { describe, expect, test, vi, type MacFixtures } from "../fixtures/mac.ts";
 
 const OTHER = "Developer ID Installer: Someone Else (ABCDE12345)";
 let dl: DownloadServer;
 let dir: string;
-let sim: Simulator | undefined;
-const saved = { ...process.env };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kina-cli-test-"));
@@ -37,17 +36,14 @@ afterAll(async () => {
   await dl.close();
   rmSync(dir, { recursive: true, force: true });
 });
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, saved);
-});
-
-/** A simulated runner whose environment this process (the action) uses. */
-async function runner(opts: SimulatorOptions, toolCache?: string): Promise<Simulator> {
-  sim = await startSimulator(opts);
-  Object.assign(process.env, sim.env, toolCache ? { RUNNER_TOOL_CACHE: toolCache } : {});
+/** A simulated runner whose environment this process (the action) uses, with its own tool cache. */
+async function runner(
+  onMac: MacFixtures["onMac"],
+  opts: SimulatorOptions,
+  toolCache?: string,
+): Promise<Simulator> {
+  const sim = await onMac(opts);
+  if (toolCache) vi.stubEnv("RUNNER_TOOL_CACHE", toolCache);
   return sim;
 }
 
@@ -76,24 +72,21 @@ describe("installer naming", () => {
 });
 
 describe("signatureProblem", () => {
-  async function check(signer: string | null): Promise<string | undefined> {
-    await runner({});
+  async function check(onMac: MacFixtures["onMac"], signer: string | null): Promise<string | undefined> {
+    await runner(onMac, {});
     const pkg = makeInstallerPkg(join(dir, `sig-${Math.random()}.pkg`), { version: "1.2.2", signer });
-    const r = await getExecOutput("pkgutil", ["--check-signature", pkg], {
-      silent: true,
-      ignoreReturnCode: true,
-    });
-    return signatureProblem(r.stdout + r.stderr, r.exitCode);
+    const r = await runProcess("pkgutil", ["--check-signature", pkg], { timeoutMs: 10_000 });
+    return signatureProblem(r.stdout + r.stderr, r.code);
   }
 
-  it("accepts Apple's Containerization certificate", async () => {
-    expect(await check(INSTALLER_SIGNER)).toBeUndefined();
+  test("accepts Apple's Containerization certificate", async ({ onMac }) => {
+    expect(await check(onMac, INSTALLER_SIGNER)).toBeUndefined();
   });
-  it("refuses another Developer ID", async () => {
-    expect(await check(OTHER)).toContain("Someone Else");
+  test("refuses another Developer ID", async ({ onMac }) => {
+    expect(await check(onMac, OTHER)).toContain("Someone Else");
   });
-  it("refuses an unsigned package", async () => {
-    expect(await check(null)).toMatch(/exited 1.*no signature/);
+  test("refuses an unsigned package", async ({ onMac }) => {
+    expect(await check(onMac, null)).toMatch(/exited 1.*no signature/);
   });
   it("refuses a certificate chain that is not trusted, even with the right name", () => {
     const out = `Package "x.pkg":\n   Status: signed by untrusted certificate\n   Certificate Chain:\n    1. ${INSTALLER_SIGNER}\n`;
@@ -102,28 +95,32 @@ describe("signatureProblem", () => {
 });
 
 describe("ensureCli", () => {
-  it("does nothing when the requested version is installed", async () => {
-    const s = await runner({ installedVersion: "1.2.2" });
+  test("does nothing when the requested version is installed", async ({ onMac }) => {
+    const s = await runner(onMac, { installedVersion: "1.2.2" });
     const r = await ensureCli(new ContainerCli(), { version: "1.2.2", installerUrl: dl.installerUrl });
     expect(r).toEqual({ version: "1.2.2", stoppedService: false });
     expect(s.calls.map((c) => c.tool)).toEqual(["container"]);
     expect(dl.log).toEqual([]);
   });
 
-  it("container-version: installed takes what is there, and says what to do when nothing is", async () => {
-    await runner({ installedVersion: "0.12.0" });
+  test("container-version: installed takes what is there, and says what to do when nothing is", async ({
+    onMac,
+  }) => {
+    const first = await runner(onMac, { installedVersion: "0.12.0" });
     expect((await ensureCli(new ContainerCli(), { version: "installed" })).version).toBe("0.12.0");
-    await sim!.stop();
-    await runner({ installedVersion: null });
+    await first.stop();
+    await runner(onMac, { installedVersion: null });
     await expect(ensureCli(new ContainerCli(), { version: "installed" })).rejects.toThrow(
       /not installed.*set container-version/,
     );
   });
 
-  it("upgrades: downloads, verifies, stops the running service, installs with sudo -n, keeps the installer", async () => {
+  test("upgrades: downloads, verifies, stops the running service, installs with sudo -n, keeps the installer", async ({
+    onMac,
+  }) => {
     const toolCache = mkdtempSync(join(dir, "tc-"));
     const before = dl.counters.installer;
-    let s = await runner({ installedVersion: "1.1.0", serviceRunning: true }, toolCache);
+    let s = await runner(onMac, { installedVersion: "1.1.0", serviceRunning: true }, toolCache);
     const r = await ensureCli(new ContainerCli(), { version: "1.2.2", installerUrl: dl.installerUrl });
     expect(r).toEqual({ version: "1.2.2", stoppedService: true });
     expect(s.installedVersion).toBe("1.2.2");
@@ -149,7 +146,7 @@ describe("ensureCli", () => {
 
     // The next job on this runner takes it from the tool cache, and still checks the signature.
     await s.stop();
-    s = await runner({ installedVersion: null }, toolCache);
+    s = await runner(onMac, { installedVersion: null }, toolCache);
     expect(await ensureCli(new ContainerCli(), { version: "1.2.2", installerUrl: dl.installerUrl })).toEqual({
       version: "1.2.2",
       stoppedService: false,
@@ -159,27 +156,30 @@ describe("ensureCli", () => {
     expect(s.calls.some((c) => c.tool === "container" && c.argv[0] === "system")).toBe(false); // nothing to stop
   });
 
-  it.each([
+  test.for([
     ["another Developer ID", "1.0.0", /signed by 'Developer ID Installer: Someone Else/],
     ["no signature", "0.12.0", /no signature/],
-  ])("stops before installing a package with %s, and does not keep it", async (_what, version, reason) => {
-    const toolCache = mkdtempSync(join(dir, "tc-"));
-    const s = await runner({ installedVersion: "1.2.2", serviceRunning: true }, toolCache);
-    const err = await ensureCli(new ContainerCli(), { version, installerUrl: dl.installerUrl }).catch(
-      (e: Error) => e,
-    );
-    expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/failed verification, not installing/);
-    expect((err as Error).message).toMatch(reason);
-    expect(sudoCalls(s)).toEqual([]);
-    expect(s.serviceRunning).toBe(true);
-    expect(s.installedVersion).toBe("1.2.2");
-    expect(tc.find("container-installer", version, "arm64")).toBe("");
-  });
+  ] as Array<[string, string, RegExp]>)(
+    "stops before installing a package with %s, and does not keep it",
+    async ([, version, reason], { onMac }) => {
+      const toolCache = mkdtempSync(join(dir, "tc-"));
+      const s = await runner(onMac, { installedVersion: "1.2.2", serviceRunning: true }, toolCache);
+      const err = await ensureCli(new ContainerCli(), { version, installerUrl: dl.installerUrl }).catch(
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/failed verification, not installing/);
+      expect((err as Error).message).toMatch(reason);
+      expect(sudoCalls(s)).toEqual([]);
+      expect(s.serviceRunning).toBe(true);
+      expect(s.installedVersion).toBe("1.2.2");
+      expect(tc.find("container-installer", version, "arm64")).toBe("");
+    },
+  );
 
-  it("checks a pinned sha256 on top of the signature", async () => {
+  test("checks a pinned sha256 on top of the signature", async ({ onMac }) => {
     const toolCache = mkdtempSync(join(dir, "tc-"));
-    const s = await runner({ installedVersion: "1.1.0" }, toolCache);
+    const s = await runner(onMac, { installedVersion: "1.1.0" }, toolCache);
     const wrong = { "1.2.2": "0".repeat(64) };
     await expect(
       ensureCli(new ContainerCli(), { version: "1.2.2", installerUrl: dl.installerUrl, pins: wrong }),
@@ -193,8 +193,11 @@ describe("ensureCli", () => {
     ).toBe("1.2.2");
   });
 
-  it("explains what to do when sudo wants a password, and restarts the service it stopped", async () => {
+  test("explains what to do when sudo wants a password, and restarts the service it stopped", async ({
+    onMac,
+  }) => {
     const s = await runner(
+      onMac,
       { installedVersion: "1.1.0", serviceRunning: true, sudo: "password" },
       mkdtempSync(join(dir, "tc-")),
     );
@@ -208,8 +211,8 @@ describe("ensureCli", () => {
     expect(s.serviceRunning).toBe(true);
   });
 
-  it("installs where no CLI is installed yet, from a file:// mirror", async () => {
-    const s = await runner({ installedVersion: null }, mkdtempSync(join(dir, "tc-")));
+  test("installs where no CLI is installed yet, from a file:// mirror", async ({ onMac }) => {
+    const s = await runner(onMac, { installedVersion: null }, mkdtempSync(join(dir, "tc-")));
     const pkg = makeInstallerPkg(join(dir, "mirror-1.1.0.pkg"), { version: "1.1.0" });
     const r = await ensureCli(new ContainerCli(), {
       version: "1.1.0",
@@ -219,8 +222,8 @@ describe("ensureCli", () => {
     expect(s.installedVersion).toBe("1.1.0");
   });
 
-  it("names the URL when a release has no installer", async () => {
-    await runner({ installedVersion: "1.2.2" }, mkdtempSync(join(dir, "tc-")));
+  test("names the URL when a release has no installer", async ({ onMac }) => {
+    await runner(onMac, { installedVersion: "1.2.2" }, mkdtempSync(join(dir, "tc-")));
     await expect(
       ensureCli(new ContainerCli(), { version: "9.9.9", installerUrl: dl.installerUrl }),
     ).rejects.toThrow(

@@ -41,4 +41,8 @@ try {
 } catch (err) {
   // Cleanup never fails the job.
   core.warning(`Cleanup failed: ${redact(err instanceof Error ? err.message : String(err))}`);
+} finally {
+  // Leave once the work is done: a cache upload given up on (actions-cache.ts) may still hold sockets.
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  process.exit(0);
 }

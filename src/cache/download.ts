@@ -5,10 +5,11 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { OTHER_BOUNDS } from "../bounds.js";
 import { TimeoutError } from "../errors.js";
 
 /** The installer is ~120 MB, kubectl ~60 MB: half an hour is a stalled download on any CI network. */
-const DOWNLOAD_TIMEOUT_S = 1800;
+const DOWNLOAD_TIMEOUT_S = OTHER_BOUNDS.download.seconds;
 
 /**
  * Fetches `url` into a new temporary file: http(s) through the tool cache's downloader (with its

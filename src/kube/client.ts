@@ -2,6 +2,7 @@
 // and a bound on every request.
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { OTHER_BOUNDS } from "../bounds.js";
 import type {
   ConfigurationOptions,
   KubeConfig,
@@ -10,7 +11,7 @@ import type {
 } from "@kubernetes/client-node";
 
 /** Bound on one API request that is not a watch: a live API server answers in milliseconds. */
-export const REQUEST_TIMEOUT_MS = 15_000;
+export const REQUEST_TIMEOUT_MS = OTHER_BOUNDS.apiRequest.seconds * 1000;
 
 export async function loadKubeConfig(path: string): Promise<KubeConfig> {
   const { KubeConfig } = await import("@kubernetes/client-node");

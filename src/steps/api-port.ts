@@ -1,9 +1,10 @@
 import * as core from "@actions/core";
 import { Backoff, sleep } from "../backoff.js";
+import { OTHER_BOUNDS } from "../bounds.js";
 import { probeServer } from "../kube/client.js";
 
 /** How long the published port may keep failing before the step gives up: it forwards at once when it works. */
-const PROBE_BUDGET_MS = 5_000;
+const PROBE_BUDGET_MS = OTHER_BOUNDS.apiPort.seconds * 1000;
 const PROBE_TIMEOUT_MS = 2_000;
 
 /**

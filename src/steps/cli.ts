@@ -1,4 +1,5 @@
 import * as core from "@actions/core";
+import { OTHER_BOUNDS } from "../bounds.js";
 import { TimeoutError } from "../errors.js";
 import { runProcess } from "../process.js";
 import * as tc from "@actions/tool-cache";
@@ -18,8 +19,8 @@ export const INSTALLER_SHA256: Readonly<Record<string, string>> = {};
 
 const TOOL = "container-installer";
 /** pkgutil reads a local file; the installer writes ~120 MB under /usr/local. */
-const PKGUTIL_TIMEOUT_S = 60;
-const INSTALLER_TIMEOUT_S = 600;
+const PKGUTIL_TIMEOUT_S = OTHER_BOUNDS.pkgutil.seconds;
+const INSTALLER_TIMEOUT_S = OTHER_BOUNDS.installer.seconds;
 const ARCH = "arm64";
 
 export interface CliOptions {

@@ -2,6 +2,7 @@ import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import * as os from "node:os";
+import { OTHER_BOUNDS } from "../bounds.js";
 import type { ContainerCli } from "../container/cli.js";
 import { describeFailure, errorMessage } from "../errors.js";
 import { bounded as boundedRequest, probeServer } from "../kube/client.js";
@@ -19,7 +20,7 @@ export interface DiagnosticsInput {
   env?: NodeJS.ProcessEnv;
 }
 
-const SECTION_TIMEOUT_MS = 10_000;
+const SECTION_TIMEOUT_MS = OTHER_BOUNDS.diagnosticsSection.seconds * 1000;
 const PROBE_TIMEOUT_MS = 5_000;
 
 type Section = (signal: AbortSignal) => Promise<string>;

@@ -1,4 +1,5 @@
 import * as core from "@actions/core";
+import { OTHER_BOUNDS } from "../bounds.js";
 import { runProcess } from "../process.js";
 import * as tc from "@actions/tool-cache";
 import * as fs from "node:fs/promises";
@@ -26,7 +27,9 @@ export interface KubectlResult {
 export async function kubectlVersion(): Promise<string | undefined> {
   try {
     // A kubectl that does not answer within its bound counts as missing.
-    const r = await runProcess("kubectl", ["version", "--client", "--output=json"], { timeoutMs: 30_000 });
+    const r = await runProcess("kubectl", ["version", "--client", "--output=json"], {
+      timeoutMs: OTHER_BOUNDS.kubectlVersion.seconds * 1000,
+    });
     if (r.code !== 0) return undefined;
     const doc = JSON.parse(r.stdout) as { clientVersion?: { gitVersion?: string } };
     return /^v?(\d+\.\d+\.\d+)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];

@@ -2,6 +2,7 @@ import * as core from "@actions/core";
 import * as net from "node:net";
 import * as os from "node:os";
 import { Backoff, sleep } from "../backoff.js";
+import { OTHER_BOUNDS } from "../bounds.js";
 import { cidrContains, networkOf, parseCidr, type Cidr } from "../cidr.js";
 import { ContainerError, type ContainerCli, type ContainerState, type RunSpec } from "../container/cli.js";
 import { vmNetworkConflict, type Inputs } from "../inputs.js";
@@ -255,7 +256,7 @@ async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.Process
   }
 }
 
-const RUNNING_TIMEOUT_MS = 60_000;
+const RUNNING_TIMEOUT_MS = OTHER_BOUNDS.nodeRunning.seconds * 1000;
 
 async function waitRunning(cli: ContainerCli, name: string): Promise<ContainerState & { ipv4: string }> {
   const deadline = Date.now() + RUNNING_TIMEOUT_MS;

@@ -1,4 +1,5 @@
 import * as core from "@actions/core";
+import { OTHER_BOUNDS } from "../bounds.js";
 import { TimeoutError } from "../errors.js";
 import { runProcess } from "../process.js";
 
@@ -15,7 +16,7 @@ const HOSTED_RUNNER_HELP =
   "Mac (macOS 26 recommended), e.g. runs-on: [self-hosted, macOS, ARM64].";
 
 /** sw_vers, sysctl and launchctl answer at once; a host where they do not is not usable. */
-const TOOL_TIMEOUT_S = 10;
+const TOOL_TIMEOUT_S = OTHER_BOUNDS.hostTool.seconds;
 
 async function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const r = await runProcess(cmd, args, { timeoutMs: TOOL_TIMEOUT_S * 1000 });

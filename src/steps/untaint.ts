@@ -1,10 +1,11 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+import { OTHER_BOUNDS } from "../bounds.js";
 import { apiStatus, TimeoutError } from "../errors.js";
 import { bounded } from "../kube/client.js";
 
 const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
 const ATTEMPTS = 5;
-const TIMEOUT_MS = 30_000;
+const TIMEOUT_MS = OTHER_BOUNDS.untaint.seconds * 1000;
 
 /**
  * Lets workloads schedule on the single node by removing the control-plane NoSchedule taint. Every

@@ -101,11 +101,15 @@ describe("runPipe", () => {
     );
     expect(b.code).toBe(4);
     expect(a.code).not.toBe(0);
+    // A reader that outlives its writer: the bound ends both (whichever timer fires first).
+    const t0 = performance.now();
     const [c, d] = await runPipe(
       { cmd: "sleep", args: ["30"] },
-      { cmd: "cat", args: [] },
+      { cmd: "sh", args: ["-c", "cat >/dev/null; sleep 30"] },
       { timeoutMs: 300 },
     );
-    expect([c.timedOut, d.timedOut]).toEqual([true, true]);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(d.timedOut).toBe(true);
+    expect(c.code).toBe(-1);
   });
 });

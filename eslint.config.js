@@ -13,5 +13,5 @@ export default tseslint.config(
       "no-console": ["error", { allow: ["error"] }],
     },
   },
-  { files: ["test/**", "bench/**", ".ci/**"], rules: { "no-console": "off" } },
+  { files: ["test/**", "bench/**", ".ci/**", "scripts/**"], rules: { "no-console": "off" } },
 );

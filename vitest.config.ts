@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // e2e tests spawn the bundled action and simulator; two cores do not gain from more workers.
     maxWorkers: 2,
+    // Tests change the environment only through vi.stubEnv; it is restored after each test.
+    unstubEnvs: true,
   },
 });

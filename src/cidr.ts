@@ -58,3 +58,11 @@ export function nthAddress(c: Cidr, n: number): string {
 export function cidrContainsCidr(outer: Cidr, inner: Cidr): boolean {
   return inner.prefix >= outer.prefix && (inner.network & mask(outer.prefix)) >>> 0 === outer.network;
 }
+
+/** The network `ip/prefix` lies in (`192.168.64.3`, 24 → 192.168.64.0/24); undefined for a bad address. */
+export function networkOf(ip: string, prefix: number): Cidr | undefined {
+  const v = parseIPv4(ip);
+  if (v === undefined || !(prefix >= 0 && prefix <= 32)) return undefined;
+  const network = (v & mask(prefix)) >>> 0;
+  return { network, prefix, text: `${formatIPv4(network)}/${prefix}` };
+}

@@ -1,5 +1,6 @@
 import * as os from "node:os";
 import { podSubnetCapacityProblem } from "./builders/node-cidrs.js";
+import { createHash } from "node:crypto";
 import { type Cidr, cidrOverlaps, parseCidr } from "./cidr.js";
 import {
   compareVersions,
@@ -18,7 +19,10 @@ export interface Inputs {
   nodeImage: string;
   podSubnet: Cidr;
   serviceSubnet: Cidr;
+  /** Lowercase letters, digits and '-' (cluster-name normalised, see clusterNameFrom). */
   clusterName: string;
+  /** cluster-name as given, when normalising changed it (for a notice). */
+  clusterNameGiven: string | undefined;
   nodeName: string;
   /**
    * `supported`: the installed CLI when it is supported, else the newest tested release;
@@ -33,7 +37,13 @@ export interface Inputs {
   cpus: number | undefined;
   /** In MiB; undefined: derive from the host. */
   memoryMiB: number | undefined;
+  /** Readiness budget; also the bound on starting the node VM and on kubeadm init (container/bounds.ts). */
   waitSeconds: number;
+  /**
+   * A running node of this cluster made by another runner is removed when older than this (seconds);
+   * undefined: never.
+   */
+  reclaimAfterSeconds: number | undefined;
   cache: boolean;
   cleanup: boolean;
   approveCsrs: boolean;
@@ -98,15 +108,34 @@ export class InputError extends Error {
   }
 }
 
-/** The default network of Apple's vmnet NAT; pod and service ranges must not shadow it. */
-export const VM_NETWORK = parseCidr("192.168.64.0/24")!;
 const LOOPBACK = parseCidr("127.0.0.0/8")!;
 const NODE_SUFFIX = "-control-plane";
 // Apple's container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]+ up to 63 characters; the node name is also a
 // Kubernetes node name (RFC 1123, lowercase), so the cluster name takes the intersection.
 const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const MAX_CONTAINER_NAME = 63;
+export const MAX_CLUSTER_NAME = MAX_CONTAINER_NAME - NODE_SUFFIX.length;
 const MAX_WAIT_SECONDS = 3600;
+/** Below this, reclaim-after is more likely a typo ("6" for 6 hours) than a decision. */
+const MIN_RECLAIM_SECONDS = 3600;
+
+/**
+ * A valid cluster name from what the workflow gave, so `kina-${{ runner.name }}` works for runner names
+ * such as `Mac-Studio-02` or `Build Mac.local`: lowercased, every run of other characters turned into
+ * one '-', '-' trimmed from the ends; a name still too long is cut and given a hash of the whole, so two
+ * long names stay distinct. Undefined when nothing usable is left.
+ */
+export function clusterNameFrom(given: string): string | undefined {
+  let name = given
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  if (name.length > MAX_CLUSTER_NAME) {
+    const hash = createHash("sha256").update(given).digest("hex").slice(0, 6);
+    name = `${name.slice(0, MAX_CLUSTER_NAME - 7).replace(/-+$/, "")}-${hash}`;
+  }
+  return CLUSTER_NAME.test(name) ? name : undefined;
+}
 
 function cidrInput(src: InputSource, name: string, minPrefix: number, maxPrefix: number): Cidr {
   const value = src.get(name);
@@ -114,19 +143,39 @@ function cidrInput(src: InputSource, name: string, minPrefix: number, maxPrefix:
   const accepted = `expected an IPv4 network such as 10.244.0.0/16 (host bits zero) with a prefix from /${minPrefix} to /${maxPrefix}`;
   if (!cidr || cidr.prefix < minPrefix || cidr.prefix > maxPrefix)
     throw new InputError(name, value, accepted);
-  for (const [other, what] of [
-    [VM_NETWORK, "the container VM network 192.168.64.0/24"],
-    [LOOPBACK, "the loopback network 127.0.0.0/8"],
-  ] as const) {
-    if (cidrOverlaps(cidr, other)) throw new InputError(name, value, `it overlaps ${what}; ${accepted}`);
-  }
+  if (cidrOverlaps(cidr, LOOPBACK))
+    throw new InputError(name, value, `it overlaps the loopback network 127.0.0.0/8; ${accepted}`);
   return cidr;
 }
 
+/**
+ * Why the pod or service subnet cannot be used on this VM network, or undefined. Pod and service
+ * addresses that shadow the VMs' own network make the node unreachable from inside the cluster.
+ * `network` is the VM network; `source` says where it was read (for the message).
+ */
+export function vmNetworkConflict(
+  inputs: Pick<Inputs, "podSubnet" | "serviceSubnet">,
+  network: Cidr,
+  source: string,
+): string | undefined {
+  for (const [input, cidr] of [
+    ["pod-subnet", inputs.podSubnet],
+    ["service-subnet", inputs.serviceSubnet],
+  ] as const) {
+    if (cidrOverlaps(cidr, network))
+      return (
+        `${input} ${cidr.text} overlaps the container VM network ${network.text} (${source}); its addresses ` +
+        `would shadow the node's own. Choose a ${input} outside ${network.text}.`
+      );
+  }
+  return undefined;
+}
+
+/** `90`, `90s`, `5m`, `1m30s`, `6h`, `5d` → seconds. */
 export function parseDuration(text: string): number | undefined {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
-  if (!m || text.trim() === "" || (m[1] ?? m[2] ?? m[3]) === undefined) return undefined;
-  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+  if (!m || text.trim() === "" || (m[1] ?? m[2] ?? m[3] ?? m[4]) === undefined) return undefined;
+  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
 }
 
 /** `4G`, `4096M`, `4096MB`, `4g` → MiB. */
@@ -176,22 +225,28 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
   } else {
     kubernetesVersion = resolveKubernetesVersion(requested);
     if (!kubernetesVersion) {
+      // YAML reads an unquoted `1.30` as the number 1.3, which reaches the action as "1.3".
+      const number = /^v?(\d+)\.(\d)$/.exec(requested);
+      const hint = number
+        ? ` YAML reads an unquoted ${number[1]}.${number[2]}0 as the number ${number[1]}.${number[2]}: ` +
+          `quote the version (kubernetes-version: "${number[1]}.${number[2]}0").`
+        : "";
       throw new InputError(
         "kubernetes-version",
         requested,
-        `expected one of ${supportedKubernetesVersions().join(", ")} (also as v1.35, 1.35 or v1.35.8), or set node-image`,
+        `expected one of ${supportedKubernetesVersions().join(", ")} (also as v1.35, 1.35 or v1.35.8), or set node-image.${hint}`,
       );
     }
     nodeImage = NODE_IMAGES[kubernetesVersion]!;
   }
 
-  const clusterName = src.get("cluster-name").trim();
-  const maxName = MAX_CONTAINER_NAME - NODE_SUFFIX.length;
-  if (!CLUSTER_NAME.test(clusterName) || clusterName.length > maxName) {
+  const clusterNameInput = src.get("cluster-name").trim();
+  const clusterName = clusterNameFrom(clusterNameInput);
+  if (!clusterName) {
     throw new InputError(
       "cluster-name",
-      clusterName,
-      `expected lowercase letters, digits and '-', starting and ending with a letter or digit, at most ${maxName} characters (the node VM is named <cluster-name>${NODE_SUFFIX})`,
+      clusterNameInput,
+      `expected a name with letters or digits, e.g. kina or kina-\${{ runner.name }} (the node VM is named <cluster-name>${NODE_SUFFIX})`,
     );
   }
 
@@ -297,6 +352,19 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
     }
   }
 
+  const reclaimText = src.get("reclaim-after").trim();
+  let reclaimAfterSeconds: number | undefined;
+  if (reclaimText) {
+    reclaimAfterSeconds = parseDuration(reclaimText);
+    if (reclaimAfterSeconds === undefined || reclaimAfterSeconds < MIN_RECLAIM_SECONDS) {
+      throw new InputError(
+        "reclaim-after",
+        reclaimText,
+        "expected a duration of at least 1h, such as 6h or 120h, or empty to never remove another runner's node",
+      );
+    }
+  }
+
   const loadImages = src
     .get("load-images")
     .split("\n")
@@ -312,6 +380,7 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
     podSubnet,
     serviceSubnet,
     clusterName,
+    clusterNameGiven: clusterName === clusterNameInput ? undefined : clusterNameInput,
     nodeName: clusterName + NODE_SUFFIX,
     containerVersion,
     installerUrl,
@@ -320,6 +389,7 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
     cpus,
     memoryMiB,
     waitSeconds,
+    reclaimAfterSeconds,
     cache: src.getBoolean("cache"),
     cleanup: src.getBoolean("cleanup"),
     approveCsrs: src.getBoolean("approve-csrs"),

@@ -1,8 +1,11 @@
 import * as core from "@actions/core";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ContainerCli } from "./container/cli.js";
+import { errorMessage, failureMessage, PhaseError } from "./errors.js";
 import { parseInputs, type Inputs } from "./inputs.js";
-import { phase, timings, errorMessage, PhaseError } from "./phase.js";
+import { phase, timings } from "./phase.js";
+import { killAll } from "./process.js";
+import { maskProxyCredentials } from "./secrets.js";
 import { save, saved, STATE } from "./state.js";
 import type { CsrApprover } from "./kube/csr-approver.js";
 import { preflight } from "./steps/preflight.js";
@@ -17,10 +20,15 @@ import { prepareNode } from "./steps/prepare-node.js";
 import { kubeadmInit } from "./steps/kubeadm-init.js";
 import { kubeconfigPath, writeKubeconfig } from "./steps/kubeconfig.js";
 import { installCni } from "./steps/cni.js";
-import { collectDiagnostics, failureMessage } from "./steps/diagnostics.js";
+import { checkApiPort } from "./steps/api-port.js";
+import { checkLoadImages } from "./steps/load-images.js";
+import { collectDiagnostics } from "./steps/diagnostics.js";
+import { bounded } from "./kube/client.js";
 
 async function run(): Promise<void> {
-  const cli = new ContainerCli();
+  // Before anything is printed: the runner masks what is registered from here on.
+  maskProxyCredentials();
+  let cli = new ContainerCli();
   let inputs: Inputs | undefined;
   let node: NodeVm | undefined;
   let kubeconfig: string | undefined;
@@ -35,6 +43,12 @@ async function run(): Promise<void> {
       throw new PhaseError("inputs", err);
     }
     const i = inputs;
+    // The slow creation stages (VM start, kubeadm init) are bounded by `wait` too (container/bounds.ts).
+    cli = new ContainerCli({ waitSeconds: i.waitSeconds });
+    if (i.clusterNameGiven)
+      core.notice(
+        `cluster-name '${i.clusterNameGiven}' is used as '${i.clusterName}' (lowercase letters, digits, '-').`,
+      );
     save(STATE.clusterName, i.clusterName);
     save(STATE.cleanup, String(i.cleanup));
 
@@ -56,9 +70,15 @@ async function run(): Promise<void> {
       }),
     );
     const openCache = cacheOpener(i.cache);
-    const [kernel, image] = await phase("Kernel and node image", () =>
-      Promise.all([ensureKernel(cli, cliVersion, openCache), ensureNodeImage(cli, i.nodeImage, openCache)]),
-    );
+    const [kernel, image] = await phase("Kernel and node image", async () => {
+      const got = await Promise.all([
+        ensureKernel(cli, cliVersion, openCache),
+        ensureNodeImage(cli, i.nodeImage, openCache),
+      ]);
+      // Before any VM exists: loading happens minutes later, once the cluster is up.
+      await checkLoadImages(cli, i.loadImages);
+      return got;
+    });
     // Restores from the Actions cache count as hits: nothing came from upstream.
     const cacheHit = !kernel.downloaded && !image.pulled;
     const pendingSaves = [kernel.save, image.save].filter((p) => p !== undefined);
@@ -87,8 +107,9 @@ async function run(): Promise<void> {
     save(STATE.kubeconfig, kcPath);
     const kcResult = await phase("Kubeconfig", () => writeKubeconfig(cli, vm, i.clusterName, kcPath));
     kubeconfig = kcResult.path;
+    await phase("API server port", () => checkApiPort(kcResult.server));
     const { loadKubeConfig } = await import("./kube/client.js");
-    const kc: KubeConfig = loadKubeConfig(kcResult.path);
+    const kc: KubeConfig = await loadKubeConfig(kcResult.path);
     if (i.approveCsrs) {
       const { startCsrApprover } = await import("./kube/csr-approver.js");
       approver = startCsrApprover(kc, { nodeName: vm.name, hostnames: [vm.name], ips: [vm.ip] }, core);
@@ -109,7 +130,7 @@ async function run(): Promise<void> {
     let version = i.kubernetesVersion ? `v${i.kubernetesVersion}` : undefined;
     if (!version) {
       const { VersionApi } = await import("@kubernetes/client-node");
-      version = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
+      version = (await kc.makeApiClient(VersionApi).getCode(await bounded())).gitVersion;
     }
     core.setOutput("kubeconfig", kcResult.path);
     core.setOutput("node-ip", vm.ip);
@@ -206,6 +227,8 @@ function onCancel(stop: () => Promise<void> | undefined): void {
   const handler = (signal: NodeJS.Signals) => {
     if (cancelled) process.exit(1);
     cancelled = true;
+    // No `container` call outlives the job's cancellation.
+    killAll();
     const last = timings.at(-1)?.phase;
     core.setFailed(
       `Cancelled (${signal}) ${last ? `after the phase "${last}"` : "before any phase ended"}; the post step removes what was created.`,

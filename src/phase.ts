@@ -1,16 +1,5 @@
 import * as core from "@actions/core";
-import { apiStatus } from "./kube/errors.js";
-
-/** An error that carries the phase it happened in, so the user reads where creation stopped. */
-export class PhaseError extends Error {
-  constructor(
-    readonly phase: string,
-    override readonly cause: unknown,
-  ) {
-    super(`${phase}: ${errorMessage(cause)}`);
-    this.name = "PhaseError";
-  }
-}
+import { PhaseError } from "./errors.js";
 
 export interface Timing {
   phase: string;
@@ -40,10 +29,4 @@ export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
       throw err instanceof PhaseError ? err : new PhaseError(name, err);
     }
   });
-}
-
-export function errorMessage(err: unknown): string {
-  const api = apiStatus(err);
-  if (api) return `Kubernetes API answered HTTP ${api.code}: ${api.message}`;
-  return err instanceof Error ? err.message : String(err);
 }

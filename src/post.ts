@@ -4,14 +4,17 @@ import { read, STATE } from "./state.js";
 import { keepMessage, teardown, type TeardownInput } from "./steps/teardown.js";
 import { parsePending, saveCaches } from "./steps/cache-save.js";
 import { cacheOpener } from "./cache/actions-cache.js";
+import { maskProxyCredentials, redact } from "./secrets.js";
 
 async function run(): Promise<void> {
+  // A new process: register the proxy credentials again before anything is printed.
+  maskProxyCredentials();
+  // Every `container` call is bounded by the adapter's table, so a wedged service cannot hold the job.
+  const cli = new ContainerCli();
   // First, while the container service surely runs: `image save` needs it, teardown may stop it.
   const pending = parsePending(read(STATE.cacheSave));
   if (pending.length) {
-    await core.group("Save to the Actions cache", () =>
-      saveCaches(new ContainerCli(), pending, cacheOpener(true)),
-    );
+    await core.group("Save to the Actions cache", () => saveCaches(cli, pending, cacheOpener(true)));
   }
 
   const t: TeardownInput = {
@@ -29,7 +32,7 @@ async function run(): Promise<void> {
     return;
   }
   const start = performance.now();
-  await core.group("Teardown", () => teardown(new ContainerCli(), t));
+  await core.group("Teardown", () => teardown(cli, t));
   core.info(`Teardown: done in ${((performance.now() - start) / 1000).toFixed(2)}s`);
 }
 
@@ -37,5 +40,9 @@ try {
   await run();
 } catch (err) {
   // Cleanup never fails the job.
-  core.warning(`Cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
+  core.warning(`Cleanup failed: ${redact(err instanceof Error ? err.message : String(err))}`);
+} finally {
+  // Leave once the work is done: a cache upload given up on (actions-cache.ts) may still hold sockets.
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  process.exit(0);
 }

@@ -1,13 +1,17 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
+import { parseCidr } from "../src/cidr.js";
 import {
+  clusterNameFrom,
   hostResources,
   InputError,
+  MAX_CLUSTER_NAME,
   maxWorkers,
   parseDuration,
   parseInputs,
   parseMemory,
   resolveNodeResources,
+  vmNetworkConflict,
   type HostResources,
 } from "../src/inputs.js";
 import { inputSource } from "./fixtures/inputs.ts";
@@ -64,8 +68,6 @@ describe("parseInputs", () => {
   it.each([
     [{ "pod-subnet": "10.244.0.0/33" }, "pod-subnet", "10.244.0.0/33"],
     [{ "pod-subnet": "banana" }, "pod-subnet", "banana"],
-    [{ "pod-subnet": "192.168.64.0/24" }, "pod-subnet", "overlaps the container VM network"],
-    [{ "pod-subnet": "192.168.0.0/16" }, "pod-subnet", "overlaps the container VM network"],
     [{ "pod-subnet": "10.244.1.0/16" }, "pod-subnet", "host bits zero"],
     [{ "pod-subnet": "10.0.0.0/4" }, "pod-subnet", "/8 to /24"],
     [{ "pod-subnet": "127.0.0.0/16" }, "pod-subnet", "loopback"],
@@ -77,9 +79,12 @@ describe("parseInputs", () => {
     [{ "service-subnet": "10.0.0.0/8" }, "service-subnet", "/12 to /28"],
     [{ "kubernetes-version": "1.99" }, "kubernetes-version", "1.31.4"],
     [{ "kubernetes-version": "latest" }, "kubernetes-version", "node-image"],
-    [{ "cluster-name": "bad name!" }, "cluster-name", "lowercase"],
-    [{ "cluster-name": "Kina" }, "cluster-name", "lowercase"],
-    [{ "cluster-name": "a".repeat(50) }, "cluster-name", "at most 49"],
+    [{ "kubernetes-version": "1.3" }, "kubernetes-version", 'quote the version (kubernetes-version: "1.30")'],
+    [{ "kubernetes-version": "v1.4" }, "kubernetes-version", "unquoted 1.40 as the number 1.4"],
+    [{ "cluster-name": "---" }, "cluster-name", "runner.name"],
+    [{ "cluster-name": "" }, "cluster-name", "letters or digits"],
+    [{ "reclaim-after": "6" }, "reclaim-after", "at least 1h"],
+    [{ "reclaim-after": "soon" }, "reclaim-after", "120h"],
     [{ wait: "-5" }, "wait", "from 1s"],
     [{ wait: "0" }, "wait", "from 1s"],
     [{ wait: "2h" }, "wait", "60m"],
@@ -123,6 +128,50 @@ describe("parseInputs", () => {
     expect(parseInputs(source({ "node-image": "registry.local/node:ci" })).kubernetesVersion).toBeUndefined();
   });
 
+  // Behaviour change (issue 12): names are normalised, so `kina-${{ runner.name }}` works as written;
+  // before, 'Kina' and 'bad name!' were refused. The VM network is checked against what the runtime
+  // reports (vmNetworkConflict), not a fixed 192.168.64.0/24.
+  it.each([
+    ["Mac-Studio-02", "mac-studio-02"],
+    ["kina-Build Mac.local", "kina-build-mac-local"],
+    ["  kina_mac__3 ", "kina-mac-3"],
+    ["bad name!", "bad-name"],
+  ])("cluster-name %j is used as %j", (given, name) => {
+    const i = parseInputs(source({ "cluster-name": given }));
+    expect(i.clusterName).toBe(name);
+    expect(i.nodeName).toBe(`${name}-control-plane`);
+    expect(i.clusterNameGiven).toBe(given.trim());
+  });
+
+  it("keeps a valid cluster-name as it is, and cuts a long one with a hash of the whole", () => {
+    expect(parseInputs(source({ "cluster-name": "ci-a" })).clusterNameGiven).toBeUndefined();
+    const a = clusterNameFrom("runner-" + "a".repeat(60))!;
+    const b = clusterNameFrom("runner-" + "a".repeat(61))!;
+    expect(a.length).toBeLessThanOrEqual(MAX_CLUSTER_NAME);
+    expect(`${a}-control-plane`.length).toBeLessThanOrEqual(63);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^runner-a+-[0-9a-f]{6}$/);
+  });
+
+  it("accepts any pod subnet outside loopback; vmNetworkConflict checks it against the VM network", () => {
+    const i = parseInputs(source({ "pod-subnet": "192.168.64.0/24" }));
+    expect(vmNetworkConflict(i, parseCidr("192.168.65.0/24")!, "listed")).toBeUndefined();
+    expect(vmNetworkConflict(i, parseCidr("192.168.64.0/24")!, "listed")).toBe(
+      "pod-subnet 192.168.64.0/24 overlaps the container VM network 192.168.64.0/24 (listed); its addresses would shadow the node's own. Choose a pod-subnet outside 192.168.64.0/24.",
+    );
+    const j = parseInputs(source({ "service-subnet": "192.168.64.0/28" }));
+    expect(vmNetworkConflict(j, parseCidr("192.168.0.0/16")!, "x")).toMatch(
+      /^service-subnet 192\.168\.64\.0\/28 overlaps/,
+    );
+  });
+
+  it("reads reclaim-after: action.yml's 120h, a duration, or empty for never", () => {
+    expect(parseInputs(source()).reclaimAfterSeconds).toBe(120 * 3600);
+    expect(parseInputs(source({ "reclaim-after": "6h" })).reclaimAfterSeconds).toBe(6 * 3600);
+    expect(parseInputs(source({ "reclaim-after": "5d" })).reclaimAfterSeconds).toBe(5 * 86400);
+    expect(parseInputs(source({ "reclaim-after": "" })).reclaimAfterSeconds).toBeUndefined();
+  });
+
   it("reads the kubectl mirror, empty meaning dl.k8s.io", () => {
     expect(parseInputs(source()).kubectlUrl).toBeUndefined();
     const url = "https://mirror.example/k8s/v{version}/kubectl";
@@ -149,6 +198,8 @@ describe("parseDuration / parseMemory", () => {
     ["90s", 90],
     ["1h", 3600],
     ["1m30s", 90],
+    ["6h", 21600],
+    ["2d", 172800],
     ["", undefined],
     ["m", undefined],
     ["-5", undefined],

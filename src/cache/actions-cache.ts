@@ -1,6 +1,7 @@
 import * as core from "@actions/core";
 import * as os from "node:os";
 import * as path from "node:path";
+import { OTHER_BOUNDS } from "../bounds.js";
 
 /** The Actions cache as the steps use it: a hit or a miss, never an error. */
 export interface Cache {
@@ -18,13 +19,35 @@ function reason(err: unknown): string {
 // and a warm runner never needs it.
 type CacheLib = typeof import("@actions/cache");
 
+/**
+ * Outer bounds on a whole restore or save (~0.7 GB at worst). The library bounds each request itself
+ * (segmentTimeoutInMs, 10 min by default) but takes no signal: on expiry the step goes on without the
+ * cache, and the process exits at the end of the step regardless.
+ */
+const RESTORE_TIMEOUT_S = OTHER_BOUNDS.cacheRestore.seconds;
+const SAVE_TIMEOUT_S = OTHER_BOUNDS.cacheSave.seconds;
+
+function within<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what} did not finish within ${seconds}s`)),
+        seconds * 1000,
+      );
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 class ActionsCache implements Cache {
   constructor(private readonly cache: CacheLib) {}
 
   async restore(dir: string, key: string): Promise<boolean> {
     try {
       // The library reports service errors itself and returns undefined, as on a miss.
-      return (await this.cache.restoreCache([dir], key)) === key;
+      return (await within(this.cache.restoreCache([dir], key), RESTORE_TIMEOUT_S, "the restore")) === key;
     } catch (err) {
       core.notice(`Could not restore ${key} from the Actions cache (${reason(err)}); downloading instead.`);
       return false;
@@ -33,7 +56,7 @@ class ActionsCache implements Cache {
 
   async save(dir: string, key: string): Promise<boolean> {
     try {
-      return (await this.cache.saveCache([dir], key)) !== -1;
+      return (await within(this.cache.saveCache([dir], key), SAVE_TIMEOUT_S, "the save")) !== -1;
     } catch (err) {
       if (err instanceof this.cache.ReserveCacheError)
         core.info(`${key} is already being saved by another job.`);

@@ -5,6 +5,11 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { OTHER_BOUNDS } from "../bounds.js";
+import { TimeoutError } from "../errors.js";
+
+/** The installer is ~120 MB, kubectl ~60 MB: half an hour is a stalled download on any CI network. */
+const DOWNLOAD_TIMEOUT_S = OTHER_BOUNDS.download.seconds;
 
 /**
  * Fetches `url` into a new temporary file: http(s) through the tool cache's downloader (with its
@@ -16,14 +21,36 @@ export async function download(url: string): Promise<string> {
     await fs.copyFile(fileURLToPath(url), dest);
     return dest;
   }
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await tc.downloadTool(url);
+    // The tool cache's downloader takes no signal: the bound ends the wait, and the step with it.
+    return await Promise.race([
+      tc.downloadTool(url),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new TimeoutError(
+                `downloading ${url}`,
+                DOWNLOAD_TIMEOUT_S,
+                "Check the runner's network or proxy, or use a mirror (installer-url, kubectl-url).",
+                "did not finish",
+              ),
+            ),
+          DOWNLOAD_TIMEOUT_S * 1000,
+        );
+        timer.unref();
+      }),
+    ]);
   } catch (err) {
+    if (err instanceof TimeoutError) throw err;
     const status = (err as { httpStatusCode?: number }).httpStatusCode;
     throw new Error(
       `could not download ${url}: ${status ? `HTTP ${status}` : err instanceof Error ? err.message : String(err)}`,
       { cause: err },
     );
+  } finally {
+    clearTimeout(timer);
   }
 }
 

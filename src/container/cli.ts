@@ -1,21 +1,24 @@
-import { spawn } from "node:child_process";
+// The only place that spells a `container` command line or reads its output: flags by CLI version, JSON
+// shapes across releases, error texts. Every call is bounded by the table in bounds.ts.
 import { realpath } from "node:fs/promises";
-import * as core from "@actions/core";
-import { getExecOutput } from "@actions/exec";
 import { which } from "@actions/io";
+import { CommandError, ScriptStepError, TimeoutError } from "../errors.js";
+import { runPipe, runProcess, type ProcessResult } from "../process.js";
+import { compareVersions } from "../versions.js";
+import { BOUNDS, boundSeconds, type Operation } from "./bounds.js";
 
 /** A failed `container` command: the command line, its exit code and what it said. */
-export class ContainerError extends Error {
+export class ContainerError extends CommandError {
   constructor(
     readonly args: readonly string[],
-    readonly code: number,
-    readonly stderr: string,
+    code: number,
+    stderr: string,
   ) {
-    const said = stderr.trim().split("\n").slice(-3).join(" | ");
-    super(`'container ${args.join(" ")}' exited ${code}${said ? `: ${said}` : ""}`);
+    super(["container", ...args], code, stderr);
     this.name = "ContainerError";
   }
 
+  /** The container service is not running or not reachable (XPC). */
   get serviceDown(): boolean {
     return /XPC connection error|container system service has been started/i.test(this.stderr);
   }
@@ -23,30 +26,17 @@ export class ContainerError extends Error {
   get notFound(): boolean {
     return /not found/i.test(this.stderr);
   }
+
+  /** `-p` asked for a host port something else holds (bind: Address already in use). */
+  get portInUse(): boolean {
+    return /address already in use/i.test(this.stderr);
+  }
 }
 
 export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-export interface BoundedResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-export interface CallOptions {
-  /** Kill the call after this long (no input or env then): for cleanup that must end. */
-  timeoutMs?: number;
-  input?: Buffer | string;
-  /** Print the command line and its output in the log. */
-  show?: boolean;
-  /** Return a non-zero exit instead of throwing. */
-  allowFailure?: boolean;
-  env?: Record<string, string>;
 }
 
 export interface ImageRef {
@@ -87,7 +77,11 @@ export interface ContainerState {
   state: string;
   labels: Record<string, string>;
   ipv4: string | undefined;
+  /** Prefix length of the address on the VM network (`192.168.64.3/24` → 24). */
+  ipv4Prefix: number | undefined;
   mtu: number | undefined;
+  /** When the container last started (ISO 8601), where the CLI says. */
+  startedDate: string | undefined;
 }
 
 /** Normalises the 1.x, 0.8–0.12 and ≤0.7 shapes of `container inspect`/`list --format json` elements. */
@@ -97,27 +91,40 @@ export function parseContainerState(raw: unknown): ContainerState {
   const status = o.status;
   let state = "unknown";
   let networks: unknown;
+  let started: unknown = o.startedDate;
   if (status && typeof status === "object") {
     const s = status as Record<string, unknown>;
     state = String(s.state ?? "unknown");
     networks = s.networks;
+    started = s.startedDate ?? started;
   } else {
     if (typeof status === "string") state = status;
     networks = o.networks;
   }
   let ipv4: string | undefined;
+  let ipv4Prefix: number | undefined;
   let mtu: number | undefined;
   for (const n of Array.isArray(networks) ? networks : []) {
     const net = (n ?? {}) as Record<string, unknown>;
     const addr = net.ipv4Address ?? net.address;
     if (typeof addr === "string" && addr) {
-      ipv4 = addr.split("/")[0];
+      const [ip, prefix] = addr.split("/");
+      ipv4 = ip;
+      ipv4Prefix = prefix !== undefined && /^\d{1,2}$/.test(prefix) ? Number(prefix) : undefined;
       if (typeof net.mtu === "number") mtu = net.mtu;
       break;
     }
   }
   const labels = (conf.labels ?? o.labels ?? {}) as Record<string, string>;
-  return { id: String(o.id ?? conf.id ?? ""), state, labels, ipv4, mtu };
+  return {
+    id: String(o.id ?? conf.id ?? ""),
+    state,
+    labels,
+    ipv4,
+    ipv4Prefix,
+    mtu,
+    startedDate: typeof started === "string" ? started : undefined,
+  };
 }
 
 /** `container system status --format json`, one shape for every release that has it. */
@@ -165,104 +172,155 @@ export function parseSystemStatus(raw: unknown): SystemStatus {
   };
 }
 
-/** Bound on a query of the service (status, list): they answer at once unless it is wedged. */
-const QUERY_TIMEOUT_MS = 30_000;
+/** A network of the container runtime: its name and IPv4 subnet (CIDR text). */
+export interface VmNetwork {
+  id: string;
+  subnet: string;
+  gateway: string | undefined;
+}
 
-/** The only place that knows the Apple `container` CLI: its flags, JSON shapes and errors. */
+/**
+ * `container network ls --format json` elements (PrintableNetwork {id, state, config, status}): status
+ * {ipv4Subnet, ipv4Gateway} in 1.x, {address, gateway} before; networks without a subnet are skipped.
+ * Source: apple/container Sources/CLI/Network/NetworkList.swift and
+ * Sources/Services/ContainerNetworkService/NetworkState.swift.
+ */
+export function parseNetworks(raw: unknown): VmNetwork[] {
+  const out: VmNetwork[] = [];
+  for (const e of Array.isArray(raw) ? raw : []) {
+    const o = (e ?? {}) as Record<string, unknown>;
+    const config = (o.config ?? o.configuration ?? {}) as Record<string, unknown>;
+    const status = (o.status ?? {}) as Record<string, unknown>;
+    const subnet = status.ipv4Subnet ?? status.address ?? config.ipv4Subnet ?? config.subnet;
+    const gateway = status.ipv4Gateway ?? status.gateway;
+    const id = o.id ?? config.id ?? config.name;
+    if (typeof subnet !== "string" || !subnet.includes("/")) continue;
+    out.push({
+      id: typeof id === "string" ? id : "",
+      subnet,
+      gateway: typeof gateway === "string" ? gateway : undefined,
+    });
+  }
+  return out;
+}
+
+/** What to start the node VM with; `runArgs` spells it for the installed CLI. */
+export interface RunSpec {
+  name: string;
+  image: string;
+  cpus: number;
+  memoryMiB: number;
+  labels: Record<string, string>;
+  /**
+   * Environment for the VM. Passed as `-e NAME` only: the CLI reads the value from its own environment
+   * (apple/container Sources/ContainerClient/Parser.swift, env(envList:)), so no value — a proxy
+   * password — is on the command line, in the log or in `ps`.
+   */
+  env: Record<string, string>;
+  /** Ports published on the host: `-p host-ip:host-port:container-port`. */
+  publish: Array<{ hostIp: string; hostPort: number; containerPort: number }>;
+  /** Every capability and a writable /proc/sys, as far as the CLI version allows. */
+  privileged: boolean;
+}
+
+/** `container run` arguments for `spec` on CLI `cliVersion`. */
+export function runArgs(spec: RunSpec, cliVersion: string): string[] {
+  const args = ["run", "-d", "--name", spec.name, "-c", String(spec.cpus), "-m", `${spec.memoryMiB}M`];
+  for (const [k, v] of Object.entries(spec.labels)) args.push("-l", `${k}=${v}`);
+  if (spec.privileged) {
+    // --cap-add exists from 0.12.0; 1.2.0 made /proc/sys read-only and 1.2.1 can lift it.
+    if (compareVersions(cliVersion, "0.12.0") >= 0) args.push("--cap-add", "ALL");
+    if (compareVersions(cliVersion, "1.2.1") >= 0)
+      args.push("--read-only-path", "NONE", "--masked-path", "NONE");
+  }
+  for (const name of Object.keys(spec.env)) args.push("-e", name);
+  for (const p of spec.publish) args.push("-p", `${p.hostIp}:${p.hostPort}:${p.containerPort}`);
+  args.push(spec.image);
+  return args;
+}
+
+interface CallOptions {
+  /** The operation's row in the bounds table. */
+  op: Operation;
+  /** How the error names it, without backticks (default: `container` and the first two arguments). */
+  name?: string;
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  echo?: boolean;
+  /** The command line to echo instead of the real one. */
+  display?: string;
+  /** Return a non-zero exit instead of throwing. */
+  allowFailure?: boolean;
+  signal?: AbortSignal;
+  maxBuffer?: number;
+}
+
+export interface ContainerCliOptions {
+  /** The `wait` input, in seconds: the bound on the slow creation stages (bounds.ts). */
+  waitSeconds?: number;
+  /** Cancels every call in flight (diagnostics bound their sections with it). */
+  signal?: AbortSignal;
+}
+
+/** The Apple `container` CLI, found through PATH. */
 export class ContainerCli {
-  constructor(readonly bin = "container") {}
+  readonly bin = "container";
 
-  async call(args: string[], opts: CallOptions = {}): Promise<RunResult> {
-    let r: RunResult;
-    if (opts.timeoutMs !== undefined) {
-      r = await this.callWithin(args, opts.timeoutMs, { show: opts.show });
-    } else {
-      // Not silent: @actions/exec echoes the command line and streams its output.
-      const e = await getExecOutput(this.bin, args, {
-        silent: !opts.show,
-        ignoreReturnCode: true,
-        ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
-        ...(opts.env ? { env: { ...(process.env as Record<string, string>), ...opts.env } } : {}),
-      });
-      r = { code: e.exitCode, stdout: e.stdout, stderr: e.stderr };
-    }
-    if (r.code !== 0 && !opts.allowFailure) throw new ContainerError(args, r.code, r.stderr);
-    return r;
+  constructor(private readonly o: ContainerCliOptions = {}) {}
+
+  /** Seconds `op` may take with this job's inputs. */
+  boundSeconds(op: Operation): number {
+    return boundSeconds(op, this.o);
   }
 
-  /**
-   * A call killed after `ms`. `call` cannot be aborted (@actions/exec has no signal), and cleanup and
-   * diagnostics must end even when the container service is wedged.
-   */
-  callWithin(
-    args: string[],
-    ms: number,
-    o: { show?: boolean; signal?: AbortSignal } = {},
-  ): Promise<BoundedResult> {
-    if (o.show) core.info(`[command]container ${args.join(" ")}`);
-    return new Promise((resolve, reject) => {
-      const p = spawn(this.bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      let timedOut = false;
-      p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const kill = () => p.kill("SIGKILL");
-      const timer = setTimeout(() => {
-        timedOut = true;
-        kill();
-      }, ms);
-      o.signal?.addEventListener("abort", kill, { once: true });
-      const settle = () => {
-        clearTimeout(timer);
-        o.signal?.removeEventListener("abort", kill);
-      };
-      p.on("error", (err) => {
-        settle();
-        reject(err);
-      });
-      p.on("close", (code) => {
-        settle();
-        if (timedOut)
-          stderr += `${stderr && !stderr.endsWith("\n") ? "\n" : ""}(no answer within ${ms / 1000}s; killed)`;
-        if (o.show && (stdout + stderr).trim()) core.info((stdout + stderr).trimEnd());
-        resolve({ code: timedOut ? -1 : (code ?? -1), stdout, stderr, timedOut });
-      });
+  private async call(args: string[], c: CallOptions): Promise<RunResult> {
+    const seconds = this.boundSeconds(c.op);
+    const signal =
+      c.signal && this.o.signal ? AbortSignal.any([c.signal, this.o.signal]) : (c.signal ?? this.o.signal);
+    const r: ProcessResult = await runProcess(this.bin, args, {
+      timeoutMs: seconds * 1000,
+      ...(c.input !== undefined ? { input: c.input } : {}),
+      ...(c.env ? { env: c.env } : {}),
+      ...(signal ? { signal } : {}),
+      ...(c.echo ? { echo: true } : {}),
+      ...(c.display ? { display: c.display } : {}),
+      ...(c.maxBuffer ? { maxBuffer: c.maxBuffer } : {}),
     });
+    const name = c.name ?? ["container", ...args.slice(0, 2)].join(" ");
+    if (r.timedOut) throw new TimeoutError(`\`${name}\``, seconds, BOUNDS[c.op].fix);
+    if (r.cancelled) throw new Error(`\`${name}\` was cancelled`);
+    if (r.code !== 0 && !c.allowFailure) throw new ContainerError(args, r.code, r.stderr);
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
   /** `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined when the CLI is missing. */
   async version(): Promise<string | undefined> {
     try {
-      const r = await this.call(["--version"], { allowFailure: true });
+      const r = await this.call(["--version"], { op: "version", allowFailure: true });
       return /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
-    } catch {
-      return undefined; // not on PATH
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined; // not on PATH
+      throw err;
     }
   }
 
-  /**
-   * The absolute path of the `container` that PATH resolves to, as @actions/exec will run it, with
-   * symlinks resolved (Homebrew links its binaries from its Cellar); undefined when there is none.
-   */
-  async path(): Promise<string | undefined> {
-    const found = await which(this.bin, false);
-    return found ? realpath(found).catch(() => found) : undefined;
-  }
-
+  /** `container system status` exits 0 only while the service runs. */
   async serviceRunning(): Promise<boolean> {
-    return (await this.call(["system", "status"], { allowFailure: true })).code === 0;
+    const r = await this.call(["system", "status"], { op: "system status", allowFailure: true });
+    return r.code === 0;
   }
 
   /**
    * The service's status in one shape (see parseSystemStatus). A CLI before 0.10.0 has no JSON form:
-   * then only `running` is known, from the exit code. Throws a ContainerError when the CLI does not
-   * answer within `timeoutMs` (default 30 s): a wedged service is not a stopped one.
+   * then only `running` is known, from the exit code. A service that does not answer within the bound
+   * throws a TimeoutError: a wedged service is not a stopped one.
    */
-  async systemStatus(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<SystemStatus> {
-    const args = ["system", "status", "--format", "json"];
-    const r = await this.callWithin(args, o.timeoutMs ?? QUERY_TIMEOUT_MS);
-    if (r.timedOut) throw new ContainerError(args, r.code, r.stderr);
+  async systemStatus(): Promise<SystemStatus> {
+    const r = await this.call(["system", "status", "--format", "json"], {
+      op: "system status",
+      name: "container system status",
+      allowFailure: true,
+    });
     try {
       return parseSystemStatus(JSON.parse(r.stdout));
     } catch {
@@ -274,107 +332,84 @@ export class ContainerCli {
     }
   }
 
-  async inspect(name: string, o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState | undefined> {
-    const r = await this.call(["inspect", name], { ...o, allowFailure: true });
-    if (r.code !== 0) {
-      if (/not found/i.test(r.stderr)) return undefined;
-      throw new ContainerError(["inspect", name], r.code, r.stderr);
-    }
-    const arr = JSON.parse(r.stdout) as unknown[];
-    return arr.length ? parseContainerState(arr[0]) : undefined;
-  }
-
-  async list(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState[]> {
-    const r = await this.call(["list", "--all", "--format", "json"], o);
-    return (JSON.parse(r.stdout || "[]") as unknown[]).map(parseContainerState);
+  /**
+   * The absolute path of the `container` that PATH resolves to, as it will be run, with symlinks
+   * resolved (Homebrew links its binaries from its Cellar); undefined when there is none.
+   */
+  async path(): Promise<string | undefined> {
+    const found = await which(this.bin, false);
+    return found ? realpath(found).catch(() => found) : undefined;
   }
 
   /**
-   * Containers that run now; none when the service is down (nothing can run then). Throws a
-   * ContainerError on any other failure, or no answer within `timeoutMs` (default 30 s).
+   * Starts the service without ever prompting (stdin closed, kernel installed explicitly elsewhere);
+   * `--timeout` is the CLI's own wait for the apiserver.
    */
-  async running(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<ContainerState[]> {
-    const args = ["list", "--format", "json"];
-    const r = await this.callWithin(args, o.timeoutMs ?? QUERY_TIMEOUT_MS);
-    if (r.code !== 0) {
-      const err = new ContainerError(args, r.code, r.stderr);
-      if (!r.timedOut && err.serviceDown) return [];
-      throw err;
-    }
-    return (JSON.parse(r.stdout || "[]") as unknown[])
-      .map(parseContainerState)
-      .filter((s) => s.state === "running");
-  }
-
-  async exec(name: string, argv: string[], opts: CallOptions = {}): Promise<RunResult> {
-    return this.call(["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], opts);
-  }
-
-  /** Runs a shell script in the node. */
-  async sh(name: string, script: string, opts: CallOptions = {}): Promise<RunResult> {
-    return this.exec(name, ["sh", "-c", script], opts);
-  }
-
-  /** Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets). */
-  /**
-   * Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets), atomically
-   * (temporary file, then rename); `then` runs in the same exec afterwards, saving a round trip.
-   */
-  async writeFile(
-    name: string,
-    path: string,
-    content: string,
-    o: { mode?: string; then?: string; show?: boolean } = {},
-  ): Promise<void> {
-    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-    const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
-    await this.sh(name, o.then ? `${write} && ${o.then}` : write, { input: content, show: o.show });
-  }
-
-  async readFile(name: string, path: string): Promise<string> {
-    return (await this.exec(name, ["cat", path])).stdout;
-  }
-
-  /** Stops every container and the launchd services (before upgrading the CLI). */
-  /** Starts the service without ever prompting: the kernel is installed explicitly elsewhere. */
-  async startService(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<void> {
-    await this.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
-      ...o,
-      show: true,
+  async startService(): Promise<void> {
+    await this.call(["system", "start", "--disable-kernel-install", "--timeout", "30"], {
+      op: "system start",
+      echo: true,
       input: "",
     });
   }
 
-  async stopService(o: Pick<CallOptions, "timeoutMs"> = {}): Promise<void> {
-    await this.call(["system", "stop"], { ...o, show: true });
+  /** Stops every container of this user and the launchd services. */
+  async stopService(): Promise<void> {
+    await this.call(["system", "stop"], { op: "system stop", echo: true });
   }
 
   /** Makes the kernel the CLI recommends for its version the default, downloading it. */
   async setRecommendedKernel(): Promise<void> {
-    await this.call(["system", "kernel", "set", "--recommended", "--force"], { show: true });
+    await this.call(["system", "kernel", "set", "--recommended", "--force"], {
+      op: "kernel set --recommended",
+      name: "container system kernel set --recommended",
+      echo: true,
+    });
   }
 
   /** Installs a kernel file as the default; it is copied to `<appRoot>/kernels/<basename>`. */
   async setKernelBinary(file: string): Promise<void> {
-    await this.call(["system", "kernel", "set", "--binary", file, "--force"], { show: true });
+    await this.call(["system", "kernel", "set", "--binary", file, "--force"], {
+      op: "kernel set --binary",
+      name: "container system kernel set --binary",
+      echo: true,
+    });
+  }
+
+  /**
+   * The runtime's networks from `container network ls --format json`; undefined where there is no such
+   * listing (macOS 15, older CLIs) or it says nothing usable.
+   */
+  async networks(): Promise<VmNetwork[] | undefined> {
+    const r = await this.call(["network", "ls", "--format", "json"], {
+      op: "network ls",
+      allowFailure: true,
+    });
+    if (r.code !== 0) return undefined;
+    try {
+      const list = parseNetworks(JSON.parse(r.stdout));
+      return list.length ? list : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async imagePull(ref: string): Promise<void> {
-    await this.call(["image", "pull", ref], { show: true });
+    await this.call(["image", "pull", ref], { op: "image pull", echo: true });
   }
 
   /** Writes an OCI archive of the image to `file`. */
   async imageSave(ref: string, file: string): Promise<void> {
-    await this.call(["image", "save", "-o", file, ref], { show: true });
+    await this.call(["image", "save", "-o", file, ref], { op: "image save", echo: true });
   }
 
   async imageLoad(file: string): Promise<void> {
-    await this.call(["image", "load", "-i", file], { show: true });
+    await this.call(["image", "load", "-i", file], { op: "image load", echo: true });
   }
 
   /** Host images: their references and, where `image ls` shows it, the index digest. */
   async images(): Promise<ImageRef[]> {
-    const r = await this.call(["image", "ls", "--format", "json"]);
+    const r = await this.call(["image", "ls", "--format", "json"], { op: "image ls" });
     const out: ImageRef[] = [];
     for (const raw of JSON.parse(r.stdout || "[]") as Array<Record<string, unknown>>) {
       // ≤0.x: {reference, descriptor}; 1.x: {id, configuration: {name, descriptor}, variants}.
@@ -387,22 +422,209 @@ export class ContainerCli {
     return out;
   }
 
-  /** `container image save REF | container exec -i NODE …`, streamed without a temporary file. */
-  async pipeImageInto(ref: string, node: string, argv: string[]): Promise<void> {
-    const save = spawn(this.bin, ["image", "save", ref], { stdio: ["ignore", "pipe", "pipe"] });
-    const load = spawn(this.bin, ["exec", "-i", node, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
-    save.stdout.pipe(load.stdin);
-    const collect = (p: ReturnType<typeof spawn>) =>
-      new Promise<RunResult>((resolve, reject) => {
-        let stdout = "";
-        let stderr = "";
-        p.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
-        p.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-        p.on("error", reject);
-        p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-      });
-    const [s, l] = await Promise.all([collect(save), collect(load)]);
-    if (s.code !== 0) throw new ContainerError(["image", "save", ref], s.code, s.stderr);
-    if (l.code !== 0) throw new ContainerError(["exec", "-i", node, ...argv], l.code, l.stderr);
+  /** Starts a detached container (`container run -d`); the env values travel in the CLI's environment. */
+  async run(spec: RunSpec, cliVersion: string): Promise<void> {
+    await this.call(runArgs(spec, cliVersion), {
+      op: "run",
+      name: "container run",
+      env: spec.env,
+      echo: true,
+    });
   }
+
+  /** The container's state, or undefined when there is none of that name. */
+  async inspect(name: string): Promise<ContainerState | undefined> {
+    const r = await this.call(["inspect", name], { op: "inspect", allowFailure: true });
+    if (r.code !== 0) {
+      if (/not found/i.test(r.stderr)) return undefined;
+      throw new ContainerError(["inspect", name], r.code, r.stderr);
+    }
+    const arr = JSON.parse(r.stdout) as unknown[];
+    return arr.length ? parseContainerState(arr[0]) : undefined;
+  }
+
+  /** Every container of this user, stopped ones too. */
+  async list(): Promise<ContainerState[]> {
+    const r = await this.call(["list", "--all", "--format", "json"], { op: "list" });
+    return (JSON.parse(r.stdout || "[]") as unknown[]).map(parseContainerState);
+  }
+
+  /**
+   * Containers that run now; none when the service is down (nothing can run then). Throws a
+   * ContainerError on any other failure, or a TimeoutError when the service does not answer.
+   */
+  async running(): Promise<ContainerState[]> {
+    const args = ["list", "--format", "json"];
+    const r = await this.call(args, { op: "list", allowFailure: true });
+    if (r.code !== 0) {
+      const err = new ContainerError(args, r.code, r.stderr);
+      if (err.serviceDown) return [];
+      throw err;
+    }
+    return (JSON.parse(r.stdout || "[]") as unknown[])
+      .map(parseContainerState)
+      .filter((s) => s.state === "running");
+  }
+
+  /**
+   * Deletes the container at once (`delete --force`: a CI node holds nothing worth a graceful stop).
+   * Returns false when there was none of that name.
+   */
+  async remove(name: string): Promise<boolean> {
+    const args = ["delete", "--force", name];
+    const r = await this.call(args, {
+      op: "delete",
+      name: `container delete --force ${name}`,
+      echo: true,
+      allowFailure: true,
+    });
+    if (r.code === 0) return true;
+    if (/not found/i.test(r.stderr)) return false;
+    throw new ContainerError(args, r.code, r.stderr);
+  }
+
+  /** Text for diagnostics: what the command printed, or why it could not. */
+  private async text(args: string[], op: Operation, signal?: AbortSignal): Promise<string> {
+    const r = await this.call(args, { op, allowFailure: true, ...(signal ? { signal } : {}) });
+    return r.stdout + (r.code !== 0 ? `\n(exit ${r.code}) ${r.stderr}` : r.stderr);
+  }
+
+  /** `container list --all` as the CLI's table. */
+  listText(signal?: AbortSignal): Promise<string> {
+    return this.text(["list", "--all"], "list", signal);
+  }
+
+  /** `container inspect NAME` as the CLI prints it (JSON). */
+  inspectText(name: string, signal?: AbortSignal): Promise<string> {
+    return this.text(["inspect", name], "inspect", signal);
+  }
+
+  /** The container's console output (`--boot`: the VM's boot log), the last `lines` lines. */
+  logs(name: string, o: { boot?: boolean; lines?: number; signal?: AbortSignal } = {}): Promise<string> {
+    const args = ["logs", ...(o.boot ? ["--boot"] : []), ...(o.lines ? ["-n", String(o.lines)] : []), name];
+    return this.text(args, "logs", o.signal);
+  }
+
+  /** A systemd unit's journal in the node. */
+  journal(node: string, unit: string, lines: number, signal?: AbortSignal): Promise<string> {
+    return this.text(
+      ["exec", node, "journalctl", "-u", unit, "--no-pager", "-n", String(lines)],
+      "exec",
+      signal,
+    );
+  }
+
+  /**
+   * Runs argv in the node (`container exec`; `-i` when there is input). The bound is `op`'s: plain
+   * `exec` unless the command is one of the table's long ones.
+   */
+  async exec(
+    node: string,
+    argv: string[],
+    o: Omit<CallOptions, "op" | "name"> & { op?: Operation } = {},
+  ): Promise<RunResult> {
+    const args = ["exec", ...(o.input !== undefined ? ["-i"] : []), node, ...argv];
+    const { op = "exec", ...rest } = o;
+    return this.call(args, { ...rest, op, name: ["container", "exec", node, ...argv.slice(0, 2)].join(" ") });
+  }
+
+  /** Runs a shell script in the node. */
+  async sh(
+    node: string,
+    script: string,
+    o: Omit<CallOptions, "op" | "name"> & { op?: Operation } = {},
+  ): Promise<RunResult> {
+    return this.exec(node, ["sh", "-c", script], o);
+  }
+
+  /**
+   * Runs `steps` in the node as one shell script (one round trip) that stops at the first failing step.
+   * A failure names that step, its exit code and its own output, not the whole script.
+   */
+  async script(
+    node: string,
+    steps: string[],
+    o: { op: Operation; what: string; echo?: boolean },
+  ): Promise<void> {
+    const total = steps.length;
+    const marker = (i: number) => `[kina step ${i}/${total}]`;
+    const script = [
+      "set -e",
+      "exec 2>&1",
+      ...steps.flatMap((s, i) => [`printf '%s\\n' ${shQuote(`${marker(i + 1)} ${s.split("\n")[0]}`)}`, s]),
+    ].join("\n");
+    const display = `container exec ${node} sh -c '<${o.what}: ${total} steps>'`;
+    const r = await this.exec(node, ["sh", "-c", script], {
+      op: o.op,
+      allowFailure: true,
+      display,
+      ...(o.echo ? { echo: true } : {}),
+    });
+    if (r.code === 0) return;
+    const out = r.stdout + r.stderr;
+    let index = 0;
+    let at = 0;
+    for (let i = total; i >= 1; i--) {
+      const pos = out.lastIndexOf(`${marker(i)} `);
+      if (pos >= 0) {
+        index = i;
+        at = out.indexOf("\n", pos) + 1;
+        break;
+      }
+    }
+    const command = ["container", "exec", node, "sh", "-c", `<${o.what}>`];
+    if (!index) throw new ContainerError(["exec", node, "sh", "-c", `<${o.what}>`], r.code, out);
+    throw new ScriptStepError(command, steps[index - 1]!, index, total, r.code, at > 0 ? out.slice(at) : "");
+  }
+
+  /**
+   * Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets), atomically
+   * (temporary file, then rename); `then` runs in the same exec afterwards, saving a round trip.
+   */
+  async writeFile(
+    node: string,
+    path: string,
+    content: string,
+    o: { mode?: string; then?: string; echo?: boolean } = {},
+  ): Promise<void> {
+    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+    const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
+    await this.sh(node, o.then ? `${write} && ${o.then}` : write, {
+      input: content,
+      ...(o.echo ? { echo: true } : {}),
+    });
+  }
+
+  /** A file of the node, at most `maxBytes` of it (what comes out of the node is untrusted). */
+  async readFile(node: string, path: string, maxBytes = 1024 * 1024): Promise<string> {
+    const r = await this.exec(node, ["cat", path], { maxBuffer: maxBytes + 1 });
+    if (Buffer.byteLength(r.stdout) > maxBytes)
+      throw new Error(`${path} in ${node} is larger than ${maxBytes} bytes`);
+    return r.stdout;
+  }
+
+  /** `container image save REF | container exec -i NODE argv…`, streamed without a temporary file. */
+  async pipeImageInto(ref: string, node: string, argv: string[]): Promise<void> {
+    const save = ["image", "save", ref];
+    const load = ["exec", "-i", node, ...argv];
+    const seconds = this.boundSeconds("image import");
+    const [s, l] = await runPipe(
+      { cmd: this.bin, args: save },
+      { cmd: this.bin, args: load },
+      { timeoutMs: seconds * 1000, echo: true, ...(this.o.signal ? { signal: this.o.signal } : {}) },
+    );
+    if (s.timedOut || l.timedOut)
+      throw new TimeoutError(
+        `\`container image save ${ref} | container exec -i ${node} ${argv.slice(0, 2).join(" ")}\``,
+        seconds,
+        BOUNDS["image import"].fix,
+      );
+    if (l.code !== 0) throw new ContainerError(load, l.code, l.stderr);
+    if (s.code !== 0) throw new ContainerError(save, s.code, s.stderr);
+  }
+}
+
+/** Single-quotes `s` for sh. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -2,12 +2,13 @@
 // nothing else: every request goes through the rules in csr-rules.ts.
 import {
   CertificatesV1Api,
-  Watch,
   type KubeConfig,
   type V1CertificateSigningRequest,
   type V1CertificateSigningRequestCondition,
 } from "@kubernetes/client-node";
+import { bounded } from "./client.js";
 import { evaluateCsr, KUBELET_SERVING_SIGNER, type NodeIdentity } from "./csr-rules.js";
+import { reopeningWatch } from "./watch.js";
 
 export type { NodeIdentity } from "./csr-rules.js";
 
@@ -46,11 +47,7 @@ export interface CsrApproverOptions {
 
 const CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
 const APPROVE_ATTEMPTS = 5;
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
-/** A watch that ends sooner than this counts as a failure for backoff, even without an error. */
-const SHORT_WATCH_MS = 1_000;
-/** About 15 s of failing, with the backoff above. */
+/** About 15 s of failing, with the watch's backoff (100 ms doubling to 5 s). */
 const WARN_AFTER_FAILURES = 8;
 
 export function startCsrApprover(
@@ -60,7 +57,6 @@ export function startCsrApprover(
   opts: CsrApproverOptions = {},
 ): CsrApprover {
   const api = kc.makeApiClient(CertificatesV1Api);
-  const watch = new Watch(kc);
   const decisions: CsrDecision[] = [];
   const requester = `system:node:${node.nodeName}`;
   // name → resourceVersion last handled, so each version of a CSR is looked at once, even when a
@@ -68,9 +64,7 @@ export function startCsrApprover(
   const handled = new Map<string, string>();
   let stopped = false;
   let queue: Promise<void> = Promise.resolve();
-  let watchStart: Promise<AbortController | undefined> | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let failures = 0;
+  const watching = new AbortController();
 
   let resolveFirst!: (name: string) => void;
   let rejectFirst!: (err: Error) => void;
@@ -94,7 +88,6 @@ export function startCsrApprover(
       return;
     }
     if (type !== "ADDED" && type !== "MODIFIED") return;
-    failures = 0;
     const rv = obj.metadata?.resourceVersion ?? "";
     if (handled.get(name) === rv) return;
     handled.set(name, rv);
@@ -142,14 +135,14 @@ export function startCsrApprover(
         status: { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] },
       };
       try {
-        await api.replaceCertificateSigningRequestApproval({ name, body });
+        await api.replaceCertificateSigningRequestApproval({ name, body }, await bounded());
       } catch (err) {
         if (statusCode(err) !== 409 || attempt >= APPROVE_ATTEMPTS || stopped) {
           log.warning(`could not ${verdict.approve ? "approve" : "deny"} CSR ${name}: ${message(err)}`);
           return;
         }
         // Someone else wrote the CSR since we read it: judge the current version again.
-        csr = await api.readCertificateSigningRequest({ name });
+        csr = await api.readCertificateSigningRequest({ name }, await bounded());
         continue;
       }
       decide(name, verdict.approve, verdict.reason);
@@ -163,53 +156,18 @@ export function startCsrApprover(
     }
   }
 
-  const startWatch = () => {
-    if (stopped) return;
-    const startedAt = Date.now();
-    // No resourceVersion: a new watch lists every CSR as ADDED, so nothing created while the previous
-    // one was down is missed, and there is no expired-version case to handle; `handled` skips repeats.
-    const started = watch
-      .watch(
-        CSR_PATH,
-        { fieldSelector: `spec.signerName=${KUBELET_SERVING_SIGNER}` },
-        onEvent,
-        (err: unknown) => {
-          if (stopped) return;
-          // client-node ends a watch idle for 30 s with a TimeoutError; that is routine, reopen at once.
-          const routine = !err || (err instanceof Error && err.name === "TimeoutError");
-          if (routine && Date.now() - startedAt >= SHORT_WATCH_MS) failures = 0;
-          else failures++;
-          if (!routine) reportFailure(`the CSR watch ended: ${message(err)}`);
-          scheduleWatch();
-        },
-      )
-      .catch((err: unknown) => {
-        if (!stopped) {
-          failures++;
-          reportFailure(`could not watch CSRs: ${message(err)}`);
-          scheduleWatch();
-        }
-        return undefined;
-      });
-    watchStart = started;
-  };
-
   // A brief outage (the API server restarting) is routine; only a long one is worth a warning.
-  const reportFailure = (what: string) => {
-    if (failures === WARN_AFTER_FAILURES) log.warning(`${what}; still retrying`);
-    else log.info(`${what}; retrying`);
-  };
-
-  const scheduleWatch = () => {
-    if (stopped) return;
-    const delay = failures === 0 ? 0 : Math.min(BACKOFF_MIN_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      startWatch();
-    }, delay);
-  };
-
-  startWatch();
+  const watched = reopeningWatch<V1CertificateSigningRequest>(kc, {
+    path: CSR_PATH,
+    query: { fieldSelector: `spec.signerName=${KUBELET_SERVING_SIGNER}` },
+    signal: watching.signal,
+    onEvent,
+    onFailure: (err, failures) => {
+      const what = `the CSR watch ended${err ? `: ${message(err)}` : " early"}`;
+      if (failures === WARN_AFTER_FAILURES) log.warning(`${what}; still retrying`);
+      else log.info(`${what}; retrying`);
+    },
+  });
 
   return {
     firstApproval,
@@ -217,9 +175,8 @@ export function startCsrApprover(
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearTimeout(retryTimer);
-      // The controller exists once the server has answered the watch request.
-      (await watchStart)?.abort();
+      watching.abort();
+      await watched;
       await queue;
       rejectFirst(new Error("the CSR approver stopped before it approved a kubelet serving certificate"));
     },

@@ -1,4 +1,5 @@
-import { Watch, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { reopeningWatch } from "./watch.js";
 
 export interface WatchUntilOptions<T> {
   path: string;
@@ -12,59 +13,31 @@ export interface WatchUntilOptions<T> {
 
 /**
  * Resolves with the first object for which `done` is truthy. The server sends the current objects as
- * ADDED first, so an object already in the wanted state resolves at once. A watch the server closes is
- * reopened; the caller's signal (the readiness budget) bounds it all.
+ * ADDED first, so an object already in the wanted state resolves at once. The watch is reopened when it
+ * ends (watch.ts); the caller's signal (the readiness budget) bounds it all and rejects at once.
  */
 export function watchUntil<T>(kc: KubeConfig, o: WatchUntilOptions<T>): Promise<T> {
-  const watch = new Watch(kc);
+  const found = new AbortController();
   return new Promise<T>((resolve, reject) => {
-    let current: AbortController | undefined;
-    let settled = false;
-    let retryTimer: NodeJS.Timeout | undefined;
-    let failures = 0;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(retryTimer);
-      o.signal.removeEventListener("abort", onAbort);
-      current?.abort();
-      fn();
+    const onAbort = () => {
+      found.abort();
+      reject(o.signal.reason ?? new Error("aborted"));
     };
-    const onAbort = () => finish(() => reject(o.signal.reason ?? new Error("aborted")));
+    if (o.signal.aborted) return onAbort();
     o.signal.addEventListener("abort", onAbort, { once: true });
-    const start = () => {
-      if (settled) return;
-      watch
-        .watch(
-          o.path,
-          { ...o.query, timeoutSeconds: 300, allowWatchBookmarks: false },
-          (type: string, obj: T) => {
-            if (type === "ADDED" || type === "MODIFIED") {
-              failures = 0;
-              o.observe?.(obj);
-              if (o.done(obj)) finish(() => resolve(obj));
-            }
-          },
-          (err: unknown) => {
-            if (settled) return;
-            // Back off only after errors; a server-side close after a timeout reopens at once.
-            failures = err ? failures + 1 : 0;
-            retryTimer = setTimeout(start, err ? Math.min(100 * 2 ** failures, 2000) : 0);
-          },
-        )
-        .then(
-          (ac) => {
-            current = ac;
-            if (settled) ac.abort();
-          },
-          () => {
-            if (settled) return;
-            failures++;
-            retryTimer = setTimeout(start, Math.min(100 * 2 ** failures, 2000));
-          },
-        );
-    };
-    if (o.signal.aborted) onAbort();
-    else start();
+    void reopeningWatch<T>(kc, {
+      path: o.path,
+      query: { ...o.query, timeoutSeconds: 300, allowWatchBookmarks: false },
+      signal: found.signal,
+      onEvent: (type, obj) => {
+        if (type === "DELETED" || found.signal.aborted) return;
+        o.observe?.(obj);
+        if (o.done(obj)) {
+          o.signal.removeEventListener("abort", onAbort);
+          found.abort();
+          resolve(obj);
+        }
+      },
+    });
   });
 }

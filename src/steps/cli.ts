@@ -1,5 +1,7 @@
 import * as core from "@actions/core";
-import { getExecOutput } from "@actions/exec";
+import { OTHER_BOUNDS } from "../bounds.js";
+import { TimeoutError } from "../errors.js";
+import { runProcess } from "../process.js";
 import * as tc from "@actions/tool-cache";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -30,6 +32,9 @@ export const INSTALLER_SHA256: Readonly<Record<string, string>> = {
 export const INSTALL_PATH = "/usr/local/bin/container";
 
 const TOOL = "container-installer";
+/** pkgutil reads a local file; the installer writes ~120 MB under /usr/local. */
+const PKGUTIL_TIMEOUT_S = OTHER_BOUNDS.pkgutil.seconds;
+const INSTALLER_TIMEOUT_S = OTHER_BOUNDS.installer.seconds;
 const ARCH = "arm64";
 
 export interface CliOptions {
@@ -146,21 +151,31 @@ export async function verifyInstaller(
 ): Promise<void> {
   const pin = pins[version];
   if (pin) await verifySha256(file, pin, `the container ${version} installer`);
-  const r = await getExecOutput("pkgutil", ["--check-signature", file], {
-    silent: true,
-    ignoreReturnCode: true,
-  });
-  const problem = signatureProblem(r.stdout + r.stderr, r.exitCode);
+  const r = await runProcess("pkgutil", ["--check-signature", file], { timeoutMs: PKGUTIL_TIMEOUT_S * 1000 });
+  if (r.timedOut)
+    throw new TimeoutError(
+      "`pkgutil --check-signature`",
+      PKGUTIL_TIMEOUT_S,
+      "The Mac is overloaded; try again.",
+    );
+  const problem = signatureProblem(r.stdout + r.stderr, r.code);
   if (problem)
     throw new Error(`the container ${version} installer failed verification, not installing: ${problem}`);
   core.info(`Installer signed by ${INSTALLER_SIGNER}${pin ? ", sha256 matches" : ""}`);
 }
 
 async function install(pkg: string, version: string): Promise<void> {
-  const r = await getExecOutput("sudo", ["-n", "installer", "-pkg", pkg, "-target", "/"], {
-    ignoreReturnCode: true,
+  const r = await runProcess("sudo", ["-n", "installer", "-pkg", pkg, "-target", "/"], {
+    timeoutMs: INSTALLER_TIMEOUT_S * 1000,
+    echo: true,
   });
-  if (r.exitCode === 0) return;
+  if (r.timedOut)
+    throw new TimeoutError(
+      "`sudo -n installer`",
+      INSTALLER_TIMEOUT_S,
+      "macOS Installer did not finish: install the package by hand once to see why, then set container-version: installed.",
+    );
+  if (r.code === 0) return;
   if (/password is required|a terminal is required/i.test(r.stderr)) {
     throw new Error(
       `installing container ${version} needs sudo without a password, and sudo asks for one. ` +
@@ -169,7 +184,7 @@ async function install(pkg: string, version: string): Promise<void> {
     );
   }
   const said = r.stderr.trim().split("\n").slice(-3).join(" | ");
-  throw new Error(`'sudo -n installer -pkg ${pkg} -target /' exited ${r.exitCode}${said ? `: ${said}` : ""}`);
+  throw new Error(`'sudo -n installer -pkg ${pkg} -target /' exited ${r.code}${said ? `: ${said}` : ""}`);
 }
 
 async function realpathOr(file: string): Promise<string> {

@@ -14,6 +14,6 @@ export async function installCni(
   inputs: Pick<Inputs, "podSubnet">,
 ): Promise<string> {
   const conflist = renderCniConflist(inputs.podSubnet);
-  await cli.writeFile(node.name, CNI_CONFLIST_PATH, conflist, { show: true });
+  await cli.writeFile(node.name, CNI_CONFLIST_PATH, conflist, { echo: true });
   return conflist;
 }

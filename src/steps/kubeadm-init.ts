@@ -1,5 +1,5 @@
-import * as core from "@actions/core";
 import { ContainerError, type ContainerCli } from "../container/cli.js";
+import { registerSecret } from "../secrets.js";
 import { KUBEADM_CONFIG_PATH, renderKubeadmConfig } from "../builders/kubeadm-config.js";
 import type { Inputs } from "../inputs.js";
 import type { NodeVm } from "./node-vm.js";
@@ -47,12 +47,10 @@ export async function kubeadmInit(cli: ContainerCli, node: NodeVm, inputs: Input
     `--ignore-preflight-errors=${IGNORED_PREFLIGHT_ERRORS.join(",")}`,
     "--skip-token-print",
   ];
-  core.info(`[command]container exec ${node.name} ${args.join(" ")}`);
-  const r = await cli.exec(node.name, args, { allowFailure: true });
+  // Echoed as it runs; join tokens are blanked in the echo (secrets.ts) and registered afterwards.
+  const r = await cli.exec(node.name, args, { op: "kubeadm init", allowFailure: true, echo: true });
   const output = r.stdout + r.stderr;
-  // The join token is a credential; mask it should any kubeadm print it anyway.
-  for (const m of output.matchAll(/--token\s+(\S+)/g)) core.setSecret(m[1]!);
-  core.info(output.trimEnd());
+  for (const m of output.matchAll(/--token\s+(\S+)/g)) registerSecret(m[1]!);
   // The whole output, so diagnostics keep what kubeadm said on stdout before it failed.
   if (r.code !== 0) throw new ContainerError(["exec", node.name, ...args], r.code, output);
   return { config, output };

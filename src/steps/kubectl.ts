@@ -1,5 +1,6 @@
 import * as core from "@actions/core";
-import { getExecOutput } from "@actions/exec";
+import { OTHER_BOUNDS } from "../bounds.js";
+import { runProcess } from "../process.js";
 import * as tc from "@actions/tool-cache";
 import * as fs from "node:fs/promises";
 import { download, verifySha256 } from "../cache/download.js";
@@ -25,11 +26,11 @@ export interface KubectlResult {
 /** `kubectl version --client -o json` → `1.35.8`; undefined when kubectl is missing or says nothing usable. */
 export async function kubectlVersion(): Promise<string | undefined> {
   try {
-    const r = await getExecOutput("kubectl", ["version", "--client", "--output=json"], {
-      silent: true,
-      ignoreReturnCode: true,
+    // A kubectl that does not answer within its bound counts as missing.
+    const r = await runProcess("kubectl", ["version", "--client", "--output=json"], {
+      timeoutMs: OTHER_BOUNDS.kubectlVersion.seconds * 1000,
     });
-    if (r.exitCode !== 0) return undefined;
+    if (r.code !== 0) return undefined;
     const doc = JSON.parse(r.stdout) as { clientVersion?: { gitVersion?: string } };
     return /^v?(\d+\.\d+\.\d+)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];
   } catch {

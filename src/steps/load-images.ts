@@ -1,5 +1,21 @@
-import type { ContainerCli } from "../container/cli.js";
+import { sameImage, type ContainerCli } from "../container/cli.js";
 import type { NodeVm } from "./node-vm.js";
+
+/**
+ * Fails, before any VM exists, when a load-images entry is not on this Mac: loading happens after the
+ * cluster is up, minutes later.
+ */
+export async function checkLoadImages(cli: ContainerCli, images: string[]): Promise<void> {
+  if (!images.length) return;
+  const have = await cli.images();
+  const missing = images.filter((i) => !have.some((h) => sameImage(i, h)));
+  if (!missing.length) return;
+  throw new Error(
+    `load-images names ${missing.length === 1 ? "an image" : "images"} this Mac does not have (\`container image ls\`): ` +
+      `${missing.join(", ")}. Pull ${missing.length === 1 ? "it" : "them"} in an earlier step ` +
+      `(${missing.map((m) => `\`container image pull ${m}\``).join(", ")}) or fix the name.`,
+  );
+}
 
 /** Streams host images into the node's containerd (k8s.io namespace) and checks the CRI sees them. */
 export async function loadImages(cli: ContainerCli, node: NodeVm, images: string[]): Promise<void> {

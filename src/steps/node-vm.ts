@@ -1,9 +1,11 @@
 import * as core from "@actions/core";
 import * as net from "node:net";
 import * as os from "node:os";
-import { ContainerError, type ContainerCli, type ContainerState } from "../container/cli.js";
-import type { Inputs } from "../inputs.js";
-import { compareVersions } from "../versions.js";
+import { Backoff, sleep } from "../backoff.js";
+import { OTHER_BOUNDS } from "../bounds.js";
+import { cidrContains, networkOf, parseCidr, type Cidr } from "../cidr.js";
+import { ContainerError, type ContainerCli, type ContainerState, type RunSpec } from "../container/cli.js";
+import { vmNetworkConflict, type Inputs } from "../inputs.js";
 
 export const LABEL = {
   createdBy: "io.kina.created-by",
@@ -11,8 +13,16 @@ export const LABEL = {
   role: "io.kina.role",
   runner: "io.kina.runner",
   job: "io.kina.job",
+  /** When the node was created (ISO 8601): how old a leftover is. */
+  createdAt: "io.kina.created-at",
 } as const;
 export const CREATED_BY = "kina-setup-cluster";
+
+/**
+ * The VM network when the runtime cannot list it: macOS 15's fixed default network ("macOS 15
+ * limitations", apple/container docs/technical-overview.md). The node's own address corrects it.
+ */
+const ASSUMED_VM_NETWORK = "192.168.64.0/24";
 
 export interface NodeVm {
   name: string;
@@ -45,37 +55,63 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Host proxy settings for the node, with the cluster's own ranges kept off the proxy. */
+/** A variable in any case (HTTPS_PROXY, https_proxy, Https_Proxy): upper case first. */
+function anyCase(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  if (env[name]) return env[name];
+  if (env[name.toLowerCase()]) return env[name.toLowerCase()];
+  const k = Object.keys(env).find((e) => e.toUpperCase() === name && env[e]);
+  return k ? env[k] : undefined;
+}
+
+/**
+ * The host's proxy settings for the node, with the cluster's own traffic kept off the proxy: NO_PROXY
+ * gets the VM network(s), the pod and service subnets and the node's names. Without that, the kubelet
+ * sends its API traffic to the proxy and times out (Apple's k8s plugin does the same).
+ */
 export function proxyEnv(
   env: NodeJS.ProcessEnv,
   inputs: Pick<Inputs, "podSubnet" | "serviceSubnet" | "nodeName">,
-): string[] {
-  const get = (k: string) => env[k] ?? env[k.toLowerCase()];
-  const http = get("HTTP_PROXY");
-  const https = get("HTTPS_PROXY");
-  if (!http && !https) return [];
+  vmNetworks: string[],
+): Record<string, string> {
+  const http = anyCase(env, "HTTP_PROXY");
+  const https = anyCase(env, "HTTPS_PROXY");
+  if (!http && !https) return {};
   const noProxy = [
-    get("NO_PROXY"),
-    "localhost",
-    "127.0.0.1",
-    "192.168.0.0/16",
-    inputs.podSubnet.text,
-    inputs.serviceSubnet.text,
-    inputs.nodeName,
-    ".svc",
-    ".cluster.local",
-  ]
-    .filter(Boolean)
-    .join(",");
-  const out: string[] = [];
+    ...new Set(
+      [
+        ...(anyCase(env, "NO_PROXY") ?? "").split(","),
+        "localhost",
+        "127.0.0.1",
+        ...vmNetworks,
+        inputs.podSubnet.text,
+        inputs.serviceSubnet.text,
+        inputs.nodeName,
+        ".svc",
+        ".cluster.local",
+      ]
+        .map((e) => e.trim())
+        .filter(Boolean),
+    ),
+  ].join(",");
+  const out: Record<string, string> = {};
   for (const [k, v] of [
     ["HTTP_PROXY", http],
     ["HTTPS_PROXY", https],
     ["NO_PROXY", noProxy],
   ] as const) {
-    if (v) out.push(`${k}=${v}`, `${k.toLowerCase()}=${v}`);
+    if (!v) continue;
+    out[k] = v;
+    out[k.toLowerCase()] = v;
   }
   return out;
+}
+
+/** Whether a NO_PROXY list keeps `ip` off the proxy: the address itself, or a CIDR that holds it. */
+export function bypassesProxy(noProxy: string, ip: string): boolean {
+  return noProxy.split(",").some((e) => {
+    const c = parseCidr(e.trim());
+    return e.trim() === ip || (c !== undefined && cidrContains(c, ip));
+  });
 }
 
 export function jobLabel(env: NodeJS.ProcessEnv): string {
@@ -86,34 +122,38 @@ export function jobLabel(env: NodeJS.ProcessEnv): string {
   );
 }
 
-export interface RunArgsInput {
+export interface NodeSpecInput {
   inputs: Inputs;
-  cliVersion: string;
   apiPort: number;
   env: NodeJS.ProcessEnv;
+  /** The VM network(s), for the node's NO_PROXY. */
+  vmNetworks: string[];
+  /** Creation time (ms since the epoch). */
+  now?: number;
 }
 
-export function runArgs({ inputs, cliVersion, apiPort, env }: RunArgsInput): string[] {
+/** The node VM: sized, labelled with its cluster, runner, job and creation time, API on 127.0.0.1. */
+export function nodeSpec({ inputs, apiPort, env, vmNetworks, now = Date.now() }: NodeSpecInput): RunSpec {
   const { cpus, memoryMiB } = nodeResources(inputs);
-  const labels: Record<string, string> = {
-    [LABEL.createdBy]: CREATED_BY,
-    [LABEL.cluster]: inputs.clusterName,
-    [LABEL.role]: "control-plane",
-    [LABEL.runner]: env.RUNNER_NAME ?? os.hostname(),
-    [LABEL.job]: jobLabel(env),
+  return {
+    name: inputs.nodeName,
+    image: inputs.nodeImage,
+    cpus,
+    memoryMiB,
+    labels: {
+      [LABEL.createdBy]: CREATED_BY,
+      [LABEL.cluster]: inputs.clusterName,
+      [LABEL.role]: "control-plane",
+      [LABEL.runner]: env.RUNNER_NAME ?? os.hostname(),
+      [LABEL.job]: jobLabel(env),
+      [LABEL.createdAt]: new Date(now).toISOString(),
+    },
+    env: proxyEnv(env, inputs, vmNetworks),
+    // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
+    publish: [{ hostIp: "127.0.0.1", hostPort: apiPort, containerPort: 6443 }],
+    // The node runs systemd, containerd, iptables and the kubelet, and kube-proxy and ptp set sysctls.
+    privileged: true,
   };
-  const args = ["run", "-d", "--name", inputs.nodeName, "-c", String(cpus), "-m", `${memoryMiB}M`];
-  for (const [k, v] of Object.entries(labels)) args.push("-l", `${k}=${v}`);
-  // The node runs systemd, containerd, iptables and the kubelet: it needs every capability (0.12.0+).
-  if (compareVersions(cliVersion, "0.12.0") >= 0) args.push("--cap-add", "ALL");
-  // 1.2.0 made /proc/sys read-only; 1.2.1 can lift it so kube-proxy and ptp can set sysctls.
-  if (compareVersions(cliVersion, "1.2.1") >= 0)
-    args.push("--read-only-path", "NONE", "--masked-path", "NONE");
-  for (const e of proxyEnv(env, inputs)) args.push("-e", e);
-  // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
-  args.push("-p", `127.0.0.1:${apiPort}:6443`);
-  args.push(inputs.nodeImage);
-  return args;
 }
 
 /**
@@ -126,47 +166,60 @@ export function ownedByThisRunner(existing: ContainerState, env: NodeJS.ProcessE
   return l[LABEL.createdBy] === CREATED_BY && l[LABEL.runner] === (env.RUNNER_NAME ?? os.hostname());
 }
 
+/** Milliseconds since the node was created (its label), or started (inspect); undefined if unknown. */
+export function nodeAgeMs(existing: ContainerState, now = Date.now()): number | undefined {
+  const t = Date.parse(existing.labels[LABEL.createdAt] || existing.startedDate || "");
+  return Number.isFinite(t) ? now - t : undefined;
+}
+
 /**
  * What to do about a container that already has the node's name:
  * - foreign: not made by this action for this cluster; never touched.
  * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying its own runner
  *   label is a leftover; so is a stopped node of any runner (the action never restarts a stopped node).
- * - busy: running, and made by another runner on this Mac. Its job may be using it right now, and a
- *   failed job is cheaper than a destroyed one: refuse, and say how to remove it if it is a leftover
- *   (a runner killed mid-job leaves its node running).
+ * - abandoned: running, made by another runner, and older than reclaim-after: that runner died mid-job
+ *   (ephemeral runners get a new name per job), and no job of it can still be using it unless it runs
+ *   longer than reclaim-after.
+ * - busy: running, made by another runner on this Mac, younger. Its job may be using it right now, and a
+ *   failed job is cheaper than a destroyed one: refuse, and say how to remove it if it is a leftover.
  */
 export function classifyExisting(
   existing: ContainerState,
-  inputs: Pick<Inputs, "clusterName">,
+  inputs: Pick<Inputs, "clusterName"> & Partial<Pick<Inputs, "reclaimAfterSeconds">>,
   runner: string,
-): "stale" | "busy" | "foreign" {
+  now = Date.now(),
+): "stale" | "busy" | "abandoned" | "foreign" {
   const l = existing.labels;
   if (l[LABEL.createdBy] !== CREATED_BY || l[LABEL.cluster] !== inputs.clusterName) return "foreign";
   if (l[LABEL.runner] === runner || existing.state !== "running") return "stale";
+  const age = nodeAgeMs(existing, now);
+  if (
+    inputs.reclaimAfterSeconds !== undefined &&
+    age !== undefined &&
+    age > inputs.reclaimAfterSeconds * 1000
+  )
+    return "abandoned";
   return "busy";
 }
 
-const REMOVE_TIMEOUT_MS = 60_000;
-
-/**
- * Deletes the node at once. A CI node holds nothing worth a graceful shutdown, and `stop` would only
- * wait out its grace period: the node's systemd ignores SIGTERM (it halts on SIGRTMIN+3).
- */
-export async function removeNode(
-  cli: ContainerCli,
-  name: string,
-  timeoutMs = REMOVE_TIMEOUT_MS,
-): Promise<void> {
-  const args = ["delete", "--force", name];
-  const r = await cli.callWithin(args, timeoutMs, { show: true });
-  if (r.code !== 0 && !/not found/i.test(r.stderr)) throw new ContainerError(args, r.code, r.stderr);
+/** Deletes the node at once; a node that is already gone is fine. */
+export async function removeNode(cli: ContainerCli, name: string): Promise<void> {
+  await cli.remove(name);
 }
+
+const duration = (seconds: number) =>
+  seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)}h`;
 
 async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.ProcessEnv): Promise<void> {
   const existing = await cli.inspect(inputs.nodeName);
   if (!existing) return;
   const runner = env.RUNNER_NAME ?? os.hostname();
   const l = existing.labels;
+  const age = nodeAgeMs(existing);
+  const created = age !== undefined ? `, created ${hours(age)} ago` : "";
+  const job = l[LABEL.job] ?? "unknown";
+  const owner = l[LABEL.runner] ?? "unknown";
   switch (classifyExisting(existing, inputs, runner)) {
     case "foreign":
       throw new Error(
@@ -174,43 +227,78 @@ async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.Process
           `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
           `('container delete --force ${inputs.nodeName}') or choose another cluster-name.`,
       );
-    case "busy":
+    case "busy": {
+      const reclaim =
+        inputs.reclaimAfterSeconds !== undefined
+          ? `reclaim-after (${duration(inputs.reclaimAfterSeconds)}) removes it once older than that`
+          : "reclaim-after is empty, so it is never removed automatically";
       throw new Error(
-        `cluster ${inputs.clusterName} is running for runner ${l[LABEL.runner]} (job ${l[LABEL.job] ?? "unknown"}) ` +
-          "on this Mac and may be in use, so it is left untouched. Runners sharing a Mac need distinct " +
-          "cluster-name values (e.g. cluster-name: kina-${{ runner.name }}). If that job is over, remove its " +
-          `node with 'container delete --force ${inputs.nodeName}'.`,
+        `cluster ${inputs.clusterName} is running for runner ${owner} (job ${job}) on this Mac and may be in use` +
+          ` (${created.slice(2) || "age unknown"}), so it is left untouched. Runners sharing a Mac need distinct ` +
+          "cluster-name values (cluster-name: kina-${{ runner.name }} works for any runner name). If that runner " +
+          "is gone (an ephemeral runner that " +
+          `died mid-job), ${reclaim}; set reclaim-after no shorter than your longest job, or remove it now with ` +
+          `'container delete --force ${inputs.nodeName}'.`,
       );
+    }
+    case "abandoned":
+      core.notice(
+        `Removing ${inputs.nodeName} (running, job ${job} on runner ${owner}${created}): it is older than ` +
+          `reclaim-after (${duration(inputs.reclaimAfterSeconds!)}), so the job that created it has ended.`,
+      );
+      await removeNode(cli, inputs.nodeName);
+      return;
     case "stale":
       core.notice(
-        `Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${l[LABEL.job] ?? "unknown"}` +
-          ` on runner ${l[LABEL.runner] ?? "unknown"}).`,
+        `Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${job} on runner ${owner}).`,
       );
       await removeNode(cli, inputs.nodeName);
   }
 }
 
-const RUNNING_TIMEOUT_MS = 60_000;
+const RUNNING_TIMEOUT_MS = OTHER_BOUNDS.nodeRunning.seconds * 1000;
 
-async function waitRunning(cli: ContainerCli, name: string): Promise<ContainerState> {
+async function waitRunning(cli: ContainerCli, name: string): Promise<ContainerState & { ipv4: string }> {
   const deadline = Date.now() + RUNNING_TIMEOUT_MS;
-  let delay = 50;
+  const backoff = new Backoff({ minMs: 50, maxMs: 1000 });
   for (;;) {
     const s = await cli.inspect(name);
-    if (s?.state === "running" && s.ipv4) return s;
+    if (s?.state === "running" && s.ipv4) return s as ContainerState & { ipv4: string };
     if (s && s.state === "stopped")
       throw new Error(`node ${name} stopped right after start; see 'container logs --boot ${name}'`);
     if (Date.now() > deadline)
       throw new Error(
         `node ${name} not running with an address after ${RUNNING_TIMEOUT_MS / 1000}s (state ${s?.state ?? "absent"})`,
       );
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 1000);
+    await sleep(backoff.next());
   }
 }
 
 /**
- * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd).
+ * The VM network as the runtime lists it (`container network ls`, macOS 26), with the pod and service
+ * subnets checked against it before anything is created; undefined where there is no listing.
+ */
+async function listedNetworks(cli: ContainerCli, inputs: Inputs): Promise<Cidr[] | undefined> {
+  const networks = await cli.networks();
+  if (!networks) return undefined;
+  const out: Cidr[] = [];
+  for (const n of networks) {
+    const [ip, prefix] = n.subnet.split("/");
+    const cidr = networkOf(ip ?? "", Number(prefix));
+    if (!cidr) continue;
+    const conflict = vmNetworkConflict(inputs, cidr, `network ${n.id || "?"} in \`container network ls\``);
+    if (conflict) throw new Error(conflict);
+    out.push(cidr);
+  }
+  core.info(`VM network: ${out.map((c) => c.text).join(", ") || "none listed"}`);
+  return out.length ? out : undefined;
+}
+
+/**
+ * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd). The
+ * VM network is read, not assumed: from the runtime's listing where there is one, and from the node's
+ * own address and prefix everywhere; pod and service subnets are checked against both, and the node's
+ * NO_PROXY is built from them (a node whose network the listing missed is recreated once with it).
  * `beforeCreate` records the name in state first, so a cancelled job's post step still removes it.
  */
 export async function createNodeVm(
@@ -220,24 +308,44 @@ export async function createNodeVm(
   beforeCreate: (name: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<NodeVm> {
+  const listed = await listedNetworks(cli, inputs);
+  const vmNetworks = listed?.map((c) => c.text) ?? [ASSUMED_VM_NETWORK];
   await clearStale(cli, inputs, env);
   beforeCreate(inputs.nodeName);
-  let apiPort: number;
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const apiPort = await freePort();
+    const spec = nodeSpec({ inputs, apiPort, env, vmNetworks });
     try {
-      await cli.call(runArgs({ inputs, cliVersion, apiPort: port, env }), { show: true });
-      apiPort = port;
-      break;
+      await cli.run(spec, cliVersion);
     } catch (err) {
       // Another cluster on this Mac may have taken the port between our probe and the run.
-      if (attempt < 3 && err instanceof ContainerError && /address already in use|port/i.test(err.stderr)) {
-        await cli.call(["delete", "--force", inputs.nodeName], { allowFailure: true });
+      if (attempt < 3 && err instanceof ContainerError && err.portInUse) {
+        await removeNode(cli, inputs.nodeName);
         continue;
       }
       throw err;
     }
+    const state = await waitRunning(cli, inputs.nodeName);
+    const prefix = state.ipv4Prefix ?? 24;
+    const own = networkOf(state.ipv4, prefix);
+    if (own) {
+      const conflict = vmNetworkConflict(
+        inputs,
+        own,
+        `the node's address ${state.ipv4}/${prefix} from \`container inspect\``,
+      );
+      if (conflict) throw new Error(conflict);
+      const noProxy = spec.env.NO_PROXY;
+      if (noProxy !== undefined && !bypassesProxy(noProxy, state.ipv4) && attempt < 3) {
+        core.notice(
+          `The node's network ${own.text} is not the assumed ${vmNetworks.join(", ")}: recreating the node so its ` +
+            "NO_PROXY keeps cluster traffic off the proxy.",
+        );
+        vmNetworks.push(own.text);
+        await removeNode(cli, inputs.nodeName);
+        continue;
+      }
+    }
+    return { name: inputs.nodeName, ip: state.ipv4, mtu: state.mtu ?? 1280, apiPort };
   }
-  const state = await waitRunning(cli, inputs.nodeName);
-  return { name: inputs.nodeName, ip: state.ipv4!, mtu: state.mtu ?? 1280, apiPort };
 }

@@ -1,4 +1,7 @@
-import { getExecOutput } from "@actions/exec";
+import * as core from "@actions/core";
+import { OTHER_BOUNDS } from "../bounds.js";
+import { TimeoutError } from "../errors.js";
+import { runProcess } from "../process.js";
 
 export interface PreflightResult {
   macosVersion: string;
@@ -12,17 +15,57 @@ const HOSTED_RUNNER_HELP =
   "cannot start Apple container VMs. Run this job on a self-hosted runner on a bare-metal Apple-silicon " +
   "Mac (macOS 26 recommended), e.g. runs-on: [self-hosted, macOS, ARM64].";
 
+/** sw_vers, sysctl and launchctl answer at once; a host where they do not is not usable. */
+const TOOL_TIMEOUT_S = OTHER_BOUNDS.hostTool.seconds;
+
+async function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runProcess(cmd, args, { timeoutMs: TOOL_TIMEOUT_S * 1000 });
+  if (r.timedOut)
+    throw new TimeoutError(
+      `\`${cmd} ${args.join(" ")}\``,
+      TOOL_TIMEOUT_S,
+      "The Mac is overloaded or unwell; restart it.",
+    );
+  return r;
+}
+
 async function output(cmd: string, args: string[]): Promise<string> {
-  const r = await getExecOutput(cmd, args, { silent: true, ignoreReturnCode: true });
-  if (r.exitCode !== 0)
-    throw new Error(`'${cmd} ${args.join(" ")}' exited ${r.exitCode}: ${r.stderr.trim()}`);
+  const r = await run(cmd, args);
+  if (r.code !== 0) throw new Error(`'${cmd} ${args.join(" ")}' exited ${r.code}: ${r.stderr.trim()}`);
   return r.stdout.trim();
 }
 
 /**
+ * The container service is a per-user launchd agent: `container system start` registers it in the
+ * gui/<uid> domain from a GUI (Aqua) session and in user/<uid> otherwise, and the latter works only
+ * while the user has a GUI login session on the Mac (apple/container#205). Without one, start fails
+ * with an XPC error and advises running `container system start` — the command that just failed
+ * (apple/container#2008). Undefined when the session can reach the service.
+ */
+async function launchdProblem(): Promise<string | undefined> {
+  const session = (await output("launchctl", ["managername"]).catch(() => "")) || "unknown";
+  if (session === "Aqua") return undefined;
+  const uid = process.getuid?.() ?? 0;
+  const gui = await run("launchctl", ["print", `gui/${uid}`]).catch(() => undefined);
+  if (gui?.code === 0) {
+    core.info(
+      `launchd session ${session}: the runner is outside the GUI session, but user ${uid} is logged in at the Mac, so the container service can run.`,
+    );
+    return undefined;
+  }
+  return (
+    `this runner is not in a GUI login session (launchctl managername: ${session}) and user ${uid} has none on ` +
+    "this Mac, so the container service (a per-user launchd agent) cannot be registered or reached; " +
+    "`container system start` fails here whatever it advises. What works: run the runner as a LaunchAgent of a " +
+    "user logged in at the Mac (the runner's ./svc.sh install as that user, with automatic login enabled), or " +
+    "start ./run.sh from Terminal in that user's GUI session. A LaunchDaemon or SSH session without a GUI login does not work."
+  );
+}
+
+/**
  * Checks, in order of cost, that this runner can host an Apple container VM: macOS on Apple silicon
- * (not Rosetta), macOS 15 or newer, a usable hypervisor, and a non-root user (the container service
- * is a per-user launchd agent that never comes up under root).
+ * (not Rosetta), macOS 15 or newer, a usable hypervisor, a non-root user, and a launchd session in which
+ * the per-user container service can run.
  */
 export async function preflight(): Promise<PreflightResult> {
   if (process.platform !== "darwin") {
@@ -56,6 +99,8 @@ export async function preflight(): Promise<PreflightResult> {
         "under root or sudo. Run the runner as a normal user with a login session.",
     );
   }
+  const launchd = await launchdProblem();
+  if (launchd) throw new Error(launchd);
   const result: PreflightResult = { macosVersion };
   if (major === 15) {
     result.warning =

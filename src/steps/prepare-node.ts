@@ -7,7 +7,8 @@ const WAIT_CONTAINERD =
   `|| { echo "containerd's socket did not appear within ${BOOT_TIMEOUT_S}s of boot" >&2; exit 1; }`;
 
 /**
- * The node preparation of Apple's own k8s recipe, which boots kindest/node on real Macs:
+ * The node preparation of Apple's own k8s recipe, which boots kindest/node on real Macs, one shell
+ * command per step (a failure names its step):
  * - containerd's CRI image service on the native snapshotter (overlayfs does not work on the VM's rootfs);
  * - IPv4 forwarding on (ptp routes all pod traffic through the node); bridge-nf sysctls are absent from
  *   kata kernels, so their failure is ignored;
@@ -18,17 +19,17 @@ const WAIT_CONTAINERD =
  *   hard-coded `iptables-nft` would split the rules over two backends, or fail where the kernel has
  *   no nf_tables. Apple's k8s plugin made the same change in 1.5.0.
  */
-export function prepareScript(mtu: number): string {
+export function prepareSteps(mtu: number): string[] {
   const mss = mtu - 60;
   return [
-    "set -e",
     // The node boots systemd, then containerd: one exec waits for it and prepares the node.
     WAIT_CONTAINERD,
-    "mkdir -p /etc/containerd/conf.d",
-    "cat > /etc/containerd/conf.d/native-snapshotter.toml <<'EOF'",
-    "[plugins.'io.containerd.cri.v1.images']",
-    '  snapshotter = "native"',
-    "EOF",
+    [
+      "mkdir -p /etc/containerd/conf.d && cat > /etc/containerd/conf.d/native-snapshotter.toml <<'EOF'",
+      "[plugins.'io.containerd.cri.v1.images']",
+      '  snapshotter = "native"',
+      "EOF",
+    ].join("\n"),
     // containerd is Type=notify: restart returns once it serves again.
     "systemctl restart containerd",
     // 1.2.0 keeps /proc/sys read-only: only write what is not already so.
@@ -36,9 +37,13 @@ export function prepareScript(mtu: number): string {
     "sysctl -w net.bridge.bridge-nf-call-iptables=1 >/dev/null 2>&1 || true",
     `iptables -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
     `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
-  ].join("\n");
+  ];
 }
 
 export async function prepareNode(cli: ContainerCli, node: NodeVm): Promise<void> {
-  await cli.sh(node.name, prepareScript(node.mtu), { show: true });
+  await cli.script(node.name, prepareSteps(node.mtu), {
+    op: "node preparation",
+    what: "node preparation",
+    echo: true,
+  });
 }

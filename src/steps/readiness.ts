@@ -7,6 +7,8 @@ import {
   type V1Node,
   type V1ServiceAccount,
 } from "@kubernetes/client-node";
+import { Backoff, sleep } from "../backoff.js";
+import { REQUEST_TIMEOUT_MS } from "../kube/client.js";
 import { watchUntil } from "../kube/watch-until.js";
 
 export interface ReadinessOptions {
@@ -118,21 +120,18 @@ export async function waitReady(kc: KubeConfig, o: ReadinessOptions): Promise<Re
     last: "no answer yet",
     run: async (signal) => {
       const health = new Health(kc);
-      let delay = 50;
+      const backoff = new Backoff({ minMs: 50, maxMs: 500 });
       for (;;) {
         try {
-          if (await health.readyz({ signal })) return;
+          const request = AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
+          if (await health.readyz({ signal: request })) return;
           api.last = "/readyz answered not ready";
         } catch (err) {
           if (signal.aborted) throw err;
           const cause = (err as { cause?: { message?: string; code?: string } }).cause;
           api.last = cause?.code ?? cause?.message ?? String(err);
         }
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(resolve, delay);
-          signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
-        });
-        delay = Math.min(delay * 2, 500);
+        await sleep(backoff.next(), signal);
       }
     },
   };

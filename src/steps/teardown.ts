@@ -1,6 +1,8 @@
 import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
 import { ContainerError, type ContainerCli, type ContainerState } from "../container/cli.js";
+import { TimeoutError } from "../errors.js";
+import { redact } from "../secrets.js";
 import { LABEL, ownedByThisRunner, removeNode } from "./node-vm.js";
 
 export interface TeardownInput {
@@ -12,67 +14,68 @@ export interface TeardownInput {
 export interface TeardownOptions {
   /** The job's environment: its runner and job labels say which node is ours. */
   env?: NodeJS.ProcessEnv;
-  /** Bound on each `container` call, so a wedged service cannot hold the runner. */
-  timeoutMs?: number;
 }
 
-const CALL_TIMEOUT_MS = 60_000;
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const message = (err: unknown) => redact(err instanceof Error ? err.message : String(err));
 
 /** Containers other than `except` that run and would die with the service. */
-async function othersRunning(cli: ContainerCli, except: string, ms: number): Promise<string[]> {
-  return (await cli.list({ timeoutMs: ms }))
-    .filter((s) => s.state !== "stopped" && s.id !== except)
-    .map((s) => s.id);
+async function othersRunning(cli: ContainerCli, except: string): Promise<string[]> {
+  return (await cli.list()).filter((s) => s.state !== "stopped" && s.id !== except).map((s) => s.id);
 }
 
 /**
  * Removes what main recorded, each part on its own: the node (only when this runner made it),
  * the kubeconfig, and the container service when this job started it and nothing else runs in it. A
- * service stopped meanwhile is started to reach the node, and stopped again. Every call is bounded;
- * problems are warnings, never failures; running it twice is harmless.
+ * service stopped meanwhile is started to reach the node, and stopped again. Every call is bounded (the
+ * adapter's table); problems are warnings, never failures; running it twice is harmless.
  */
 export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownOptions = {}): Promise<void> {
   const env = o.env ?? process.env;
-  const ms = o.timeoutMs ?? CALL_TIMEOUT_MS;
-  const attempt = async (what: string, fn: () => Promise<unknown>) => {
+  const attempt = async (what: string, fn: () => Promise<unknown>, afterTimeout = "") => {
     try {
       await fn();
     } catch (err) {
-      core.warning(`Cleanup: could not ${what}: ${message(err)}`);
+      core.warning(
+        `Cleanup: could not ${what}: ${message(err)}${err instanceof TimeoutError ? afterTimeout : ""}`,
+      );
     }
   };
   // Set when the service was down and this step started it to reach the node: stopped again below.
   let startedHere = false;
   if (t.node) {
-    await attempt(`remove node ${t.node}`, async () => {
-      let node: ContainerState | undefined;
-      let serviceDown = false;
-      try {
-        node = await cli.inspect(t.node, { timeoutMs: ms });
-      } catch (err) {
-        if (!(err instanceof ContainerError && err.serviceDown)) throw err;
-        serviceDown = true;
-      }
-      if (serviceDown) {
-        // Stopped during the job (by a later step, or a crash): the node is still on disk.
-        core.info("The container service is not running; starting it to remove the node.");
-        await cli.startService({ timeoutMs: ms });
-        startedHere = true;
-        node = await cli.inspect(t.node, { timeoutMs: ms });
-      }
-      if (!node) {
-        core.info(`Node ${t.node} does not exist (never created, or already removed).`);
-      } else if (!ownedByThisRunner(node, env)) {
-        // Main records the name before `container run`: a same-named container from elsewhere won that race.
-        core.warning(
-          `Cleanup: ${t.node} was not created by this action on this runner (runner label '${node.labels[LABEL.runner] ?? "none"}'); left untouched.`,
-        );
-      } else {
-        await removeNode(cli, t.node, ms);
-        core.info(`Removed node ${t.node}.`);
-      }
-    });
+    const removeLater = ` Then remove the node with 'container delete --force ${t.node}'.`;
+    await attempt(
+      `remove node ${t.node}`,
+      async () => {
+        let node: ContainerState | undefined;
+        let serviceDown = false;
+        try {
+          node = await cli.inspect(t.node);
+        } catch (err) {
+          if (!(err instanceof ContainerError && err.serviceDown)) throw err;
+          serviceDown = true;
+        }
+        if (serviceDown) {
+          // Stopped during the job (by a later step, or a crash): the node is still on disk.
+          core.info("The container service is not running; starting it to remove the node.");
+          await cli.startService();
+          startedHere = true;
+          node = await cli.inspect(t.node);
+        }
+        if (!node) {
+          core.info(`Node ${t.node} does not exist (never created, or already removed).`);
+        } else if (!ownedByThisRunner(node, env)) {
+          // Main records the name before `container run`: a same-named container from elsewhere won that race.
+          core.warning(
+            `Cleanup: ${t.node} was not created by this action on this runner (runner label '${node.labels[LABEL.runner] ?? "none"}'); left untouched.`,
+          );
+        } else {
+          await removeNode(cli, t.node);
+          core.info(`Removed node ${t.node}.`);
+        }
+      },
+      removeLater,
+    );
   }
   if (t.kubeconfig) {
     await attempt(`remove ${t.kubeconfig}`, async () => {
@@ -82,21 +85,19 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
   }
   if (t.serviceStartedByUs || startedHere) {
     await attempt("stop the container service", async () => {
-      const status = await cli.callWithin(["system", "status"], ms);
-      if (status.timedOut) throw new Error(`'container system status' did not answer within ${ms / 1000}s`);
-      if (status.code !== 0) {
+      if (!(await cli.serviceRunning())) {
         core.info("The container service is not running.");
         return;
       }
       // `system stop` stops every container: another runner on this Mac may be using one.
-      const others = await othersRunning(cli, t.node, ms);
+      const others = await othersRunning(cli, t.node);
       if (others.length) {
         core.notice(
           `This job started the container service, but it is left running: other containers use it (${others.join(", ")}).`,
         );
         return;
       }
-      await cli.stopService({ timeoutMs: ms });
+      await cli.stopService();
     });
   }
 }

@@ -1,37 +1,40 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
-import { apiStatus } from "../kube/errors.js";
+import { OTHER_BOUNDS } from "../bounds.js";
+import { apiStatus, TimeoutError } from "../errors.js";
+import { bounded } from "../kube/client.js";
 
 const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
 const ATTEMPTS = 5;
-const TIMEOUT_MS = 30_000;
+const TIMEOUT_MS = OTHER_BOUNDS.untaint.seconds * 1000;
 
 /**
- * Lets workloads schedule on the single node by removing the control-plane NoSchedule taint; bounded,
- * since an API server that accepts connections but never answers would otherwise hold the job.
+ * Lets workloads schedule on the single node by removing the control-plane NoSchedule taint. Every
+ * request and the whole step are bounded: an API server that accepts connections but never answers
+ * would otherwise hold the job. Returns false when the taint was already gone.
  */
 export async function untaintNode(
   kc: KubeConfig,
   nodeName: string,
   timeoutMs = TIMEOUT_MS,
 ): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the API server did not answer within ${timeoutMs / 1000}s`)),
-      timeoutMs,
-    );
-  });
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
-    return await Promise.race([removeTaint(kc, nodeName), timeout]);
-  } finally {
-    clearTimeout(timer);
+    return await removeTaint(kc, nodeName, signal);
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    throw new TimeoutError(
+      `removing the control-plane taint from ${nodeName}`,
+      timeoutMs / 1000,
+      "The API server accepts connections but does not answer: see the kube-apiserver and kubelet state in the diagnostics.",
+      "did not finish",
+    );
   }
 }
 
-async function removeTaint(kc: KubeConfig, nodeName: string): Promise<boolean> {
+async function removeTaint(kc: KubeConfig, nodeName: string, signal: AbortSignal): Promise<boolean> {
   const api = kc.makeApiClient(CoreV1Api);
   for (let attempt = 1; ; attempt++) {
-    const node = await api.readNode({ name: nodeName });
+    const node = await api.readNode({ name: nodeName }, await bounded(signal));
     const index = (node.spec?.taints ?? []).findIndex((t) => t.key === CONTROL_PLANE_TAINT);
     if (index < 0) return false;
     try {
@@ -46,7 +49,7 @@ async function removeTaint(kc: KubeConfig, nodeName: string): Promise<boolean> {
             { op: "remove", path: `/spec/taints/${index}` },
           ],
         },
-        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch, await bounded(signal)),
       );
       return true;
     } catch (err) {

@@ -10,7 +10,6 @@ import { startCacheServer, type CacheServer } from "../sim/cache-server.ts";
 
 let server: CacheServer;
 let root: string;
-const saved = { ...process.env };
 
 function stdout(): { text(): string; restore(): void } {
   let out = "";
@@ -31,15 +30,15 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "kina-cache-test-"));
   mkdirSync(join(root, "work")); // the runner creates the workspace; tar runs in it
   server.reset();
-  Object.assign(process.env, server.env, {
+  for (const [k, v] of Object.entries({
+    ...server.env,
     RUNNER_TEMP: join(root, "temp"),
     GITHUB_WORKSPACE: join(root, "work"),
-  });
-  delete process.env.GITHUB_SERVER_URL;
+  }))
+    vi.stubEnv(k, v);
+  vi.stubEnv("GITHUB_SERVER_URL", undefined);
 });
 afterEach(() => {
-  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, saved);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -108,7 +107,7 @@ describe("cacheOpener", () => {
   });
 
   it("without a cache service it is a notice, once, and no calls", async () => {
-    delete process.env.ACTIONS_RESULTS_URL;
+    vi.stubEnv("ACTIONS_RESULTS_URL", undefined);
     const out = stdout();
     let open;
     try {
@@ -125,7 +124,7 @@ describe("cacheOpener", () => {
   it("a cache service that refuses connections is a miss and a skipped save, not an error", async () => {
     const gone = await startCacheServer();
     await gone.close();
-    process.env.ACTIONS_RESULTS_URL = gone.url;
+    vi.stubEnv("ACTIONS_RESULTS_URL", gone.url);
     const cache = (await cacheOpener(true)())!;
     const dir = cacheDir("down");
     await fill(dir, "f", 10);
@@ -140,7 +139,7 @@ describe("cacheOpener", () => {
   });
 
   it("a wrong runtime token is refused by the stand-in", async () => {
-    process.env.ACTIONS_RUNTIME_TOKEN = "not-the-token";
+    vi.stubEnv("ACTIONS_RUNTIME_TOKEN", "not-the-token");
     const cache = (await cacheOpener(true)())!;
     const out = stdout();
     try {

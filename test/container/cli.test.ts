@@ -1,14 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
 import {
   ContainerCli,
   ContainerError,
   parseContainerState,
+  parseNetworks,
   parseSystemStatus,
   sameImage,
   splitImageRef,
 } from "../../src/container/cli.js";
 import { hostShell } from "../sim/simulator.ts";
-import { withSim } from "../fixtures/sim.ts";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_IMAGE, test } from "../fixtures/mac.ts";
 
 describe("parseContainerState", () => {
   it("reads the 1.x shape", () => {
@@ -25,7 +26,9 @@ describe("parseContainerState", () => {
       state: "running",
       labels: { a: "b" },
       ipv4: "192.0.2.3",
+      ipv4Prefix: 24,
       mtu: 1280,
+      startedDate: undefined,
     });
   });
   it("reads the 0.8–0.12 shape", () => {
@@ -68,17 +71,15 @@ describe("ContainerError", () => {
 });
 
 describe("sameImage", () => {
-  const pinned =
-    "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
-  const digest = "sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+  const pinned = DEFAULT_IMAGE;
+  const digest = pinned.slice(pinned.indexOf("@") + 1);
   it("matches a pinned image by its digest only", () => {
-    expect(sameImage(pinned, { ref: "docker.io/kindest/node:v1.35.8", digest })).toBe(true);
+    const tagged = `docker.io/${pinned.slice(0, pinned.indexOf("@"))}`;
+    expect(sameImage(pinned, { ref: tagged, digest })).toBe(true);
     expect(sameImage(pinned, { ref: `docker.io/kindest/node@${digest}`, digest: undefined })).toBe(true);
     // The same tag, moved to another image on the host, is not the pinned image.
-    expect(
-      sameImage(pinned, { ref: "docker.io/kindest/node:v1.35.8", digest: "sha256:" + "0".repeat(64) }),
-    ).toBe(false);
-    expect(sameImage(pinned, { ref: "docker.io/kindest/node:v1.35.8", digest: undefined })).toBe(false);
+    expect(sameImage(pinned, { ref: tagged, digest: "sha256:" + "0".repeat(64) })).toBe(false);
+    expect(sameImage(pinned, { ref: tagged, digest: undefined })).toBe(false);
   });
   it("matches tags with Docker Hub's defaults", () => {
     expect(sameImage("nginx:1.27", { ref: "docker.io/library/nginx:1.27", digest: undefined })).toBe(true);
@@ -160,53 +161,67 @@ describe("parseSystemStatus", () => {
 });
 
 describe("ContainerCli queries against the simulated CLI", () => {
-  const saved = { ...process.env };
-  afterEach(() => {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  });
-
-  it("reads each release's status into one shape", async () => {
+  test("reads each release's status into one shape", async ({ onMac }) => {
     for (const [version, client] of [
       ["1.3.1", undefined],
       ["1.4.1", "1.4.1"],
     ] as const) {
-      await withSim({ installedVersion: version, serviceRunning: true }, async (sim) => {
-        Object.assign(process.env, sim.env);
-        expect(await new ContainerCli().systemStatus()).toEqual({
-          status: "running",
-          running: true,
-          appRoot: sim.appRoot,
-          installRoot: "/usr/local",
-          clientVersion: client,
-          serverVersion: version,
-          containersRunning: client ? 0 : undefined,
-        });
-        await hostShell(sim, "container system stop");
-        expect(await new ContainerCli().systemStatus()).toMatchObject({ running: false, appRoot: undefined });
-        expect(await new ContainerCli().running()).toEqual([]); // nothing runs while it is down
+      const sim = await onMac({ installedVersion: version, serviceRunning: true });
+      expect(await new ContainerCli().systemStatus()).toEqual({
+        status: "running",
+        running: true,
+        appRoot: sim.appRoot,
+        installRoot: "/usr/local",
+        clientVersion: client,
+        serverVersion: version,
+        containersRunning: client ? 0 : undefined,
       });
+      await hostShell(sim, "container system stop");
+      expect(await new ContainerCli().systemStatus()).toMatchObject({ running: false, appRoot: undefined });
+      expect(await new ContainerCli().running()).toEqual([]); // nothing runs while it is down
     }
   });
+});
 
-  it("reports a status or list that does not answer, naming the command, instead of taking it for a stopped service", async () => {
-    await withSim(
-      {
-        serviceRunning: true,
-        faults: [
-          { when: "container system status", delayMs: 5000 },
-          { when: "container list", delayMs: 5000 },
-        ],
-      },
-      async (sim) => {
-        Object.assign(process.env, sim.env);
-        await expect(new ContainerCli().systemStatus({ timeoutMs: 200 })).rejects.toThrow(
-          "'container system status --format json' exited -1: (no answer within 0.2s; killed)",
-        );
-        await expect(new ContainerCli().running({ timeoutMs: 200 })).rejects.toThrow(
-          "'container list --format json' exited -1: (no answer within 0.2s; killed)",
-        );
-      },
-    );
+describe("parseNetworks", () => {
+  // `container network ls --format json` elements: PrintableNetwork {id, state, config, status}
+  // (apple/container Sources/CLI/Network/NetworkList.swift, NetworkState.swift).
+  it("reads the 1.x status (ipv4Subnet) and the older one (address)", () => {
+    expect(
+      parseNetworks([
+        {
+          id: "default",
+          state: "running",
+          config: { id: "default", mode: "nat" },
+          status: { ipv4Subnet: "192.168.65.0/24", ipv4Gateway: "192.168.65.1" },
+        },
+        {
+          id: "old",
+          state: "running",
+          config: { id: "old" },
+          status: { address: "192.168.64.0/24", gateway: "192.168.64.1" },
+        },
+      ]),
+    ).toEqual([
+      { id: "default", subnet: "192.168.65.0/24", gateway: "192.168.65.1" },
+      { id: "old", subnet: "192.168.64.0/24", gateway: "192.168.64.1" },
+    ]);
+  });
+
+  it("skips networks without a subnet (created, not running) and tolerates junk", () => {
+    expect(parseNetworks([{ id: "n", state: "created", config: { id: "n", mode: "nat" } }])).toEqual([]);
+    expect(parseNetworks({ not: "a list" })).toEqual([]);
+    expect(parseNetworks([null, 3, "x"])).toEqual([]);
+  });
+});
+
+describe("the node's prefix from inspect", () => {
+  it("is read with the address, in every shape", () => {
+    expect(
+      parseContainerState({ status: "running", networks: [{ address: "192.0.2.5/16" }] }).ipv4Prefix,
+    ).toBe(16);
+    expect(
+      parseContainerState({ status: "running", networks: [{ address: "192.0.2.5" }] }).ipv4Prefix,
+    ).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 // Issue 4 end to end: the bundled action approves the kubelet's serving CSR and none of the hostile
 // ones injected beside it while the cluster comes up.
-import { afterEach, describe, expect, it } from "vitest";
-import { startSimulator, type Simulator } from "../sim/simulator.ts";
+import type { Simulator } from "../sim/simulator.ts";
+import { describe, expect, test } from "../fixtures/mac.ts";
 import { errors, runStep } from "../sim/runner.ts";
 import type { CsrOptions } from "../sim/kube/certs.ts";
 import { kubeletCsrObject } from "../fixtures/csr.ts";
@@ -29,16 +29,9 @@ async function apiOf(sim: Simulator, timeoutMs = 60_000): Promise<ApiServer> {
   }
 }
 
-let sim: Simulator | undefined;
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-});
-
 describe("serving CSR approval", () => {
-  it("approves only the kubelet's request", async () => {
-    sim = await startSimulator();
-    const s = sim;
+  test("approves only the kubelet's request", async ({ mac }) => {
+    const s = await mac();
     const main = runStep("main", { sim: s, timeoutMs: 120_000 });
     const api = await apiOf(s);
     const ip = s.node(NODE).ip;
@@ -73,8 +66,8 @@ describe("serving CSR approval", () => {
     await runStep("post", { sim: s, state: r.state });
   });
 
-  it("approves nothing with approve-csrs: false and does not wait for the certificate", async () => {
-    sim = await startSimulator();
+  test("approves nothing with approve-csrs: false and does not wait for the certificate", async ({ mac }) => {
+    const sim = await mac();
     const r = await runStep("main", { sim, inputs: { "approve-csrs": "false" }, timeoutMs: 120_000 });
     expect(r.code).toBe(0);
     const api = sim.node(NODE).api!;

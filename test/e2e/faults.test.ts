@@ -3,24 +3,11 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as net from "node:net";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
 import { errors, runJob, type StepResult } from "../sim/runner.ts";
-import { startSimulator, type Fault, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import type { Fault, Simulator, SimulatorOptions } from "../sim/simulator.ts";
+import { DEFAULT_IMAGE, describe, expect, test, WARM } from "../fixtures/mac.ts";
 
 const NODE = "kina-control-plane";
-const IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5";
-/** A self-hosted Mac that ran this action before: service up, kernel and node image in place. */
-const WARM: SimulatorOptions = { serviceRunning: true, kernelInstalled: true, images: [IMAGE] };
-
-/** Runs `fn` on a fresh simulated Mac, stopped afterwards (tests here may run concurrently). */
-async function onMac<T>(opts: SimulatorOptions, fn: (sim: Simulator) => Promise<T>): Promise<T> {
-  const sim = await startSimulator(opts);
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.stop();
-  }
-}
 
 /** At most `n` jobs at once: two cores. */
 function limiter(n: number) {
@@ -183,7 +170,7 @@ const cases: Case[] = [
   {
     // The last step, long after the kubeconfig: every API section is collected.
     name: "image load",
-    opts: { ...WARM, images: [IMAGE, "docker.io/library/nginx:1.27"] },
+    opts: { ...WARM, images: [DEFAULT_IMAGE, "docker.io/library/nginx:1.27"] },
     inputs: { "load-images": "nginx:1.27" },
     faults: () => [
       {
@@ -214,7 +201,8 @@ const cases: Case[] = [
         run: () => sim.node(NODE).api?.stop(),
       },
     ],
-    phase: "Untaint control plane",
+    // The first step after the kubeconfig that talks to the API server is the published-port check.
+    phase: "API server port",
     says: /./,
     files: Object.fromEntries(API_FILES.map((f) => [f, /could not collect/])),
   },
@@ -230,10 +218,10 @@ const cases: Case[] = [
 
 describe("a failure at each point of creation", () => {
   const slot = limiter(2);
-  it.concurrent.each(cases)("$name: names the step, explains it, and post removes the node", (c) =>
+  test.concurrent.for(cases)("$name: names the step, explains it, and post removes the node", (c, { mac }) =>
     slot(() =>
       // The pull needs a Mac without the image; the rest start from a warm one.
-      onMac(c.opts ?? (c.name === "image pull" ? {} : WARM), async (sim) => {
+      mac(c.opts ?? (c.name === "image pull" ? {} : WARM)).then(async (sim) => {
         sim.faults.push(...(c.faults?.(sim) ?? []));
         const { main, post } = await runJob({ sim, inputs: c.inputs ?? {}, timeoutMs: 60_000 });
 
@@ -276,8 +264,8 @@ describe("a failure at each point of creation", () => {
 });
 
 describe("an API server that stops answering", () => {
-  it("bounds the diagnostics and lets main end", () =>
-    onMac({ ...WARM, kubeletNeverReady: true }, async (sim) => {
+  test("bounds the diagnostics and lets main end", ({ mac }) =>
+    mac({ ...WARM, kubeletNeverReady: true }).then(async (sim) => {
       const hangs: net.Server[] = [];
       // Once main has untainted the node (readiness is next): the API server is replaced by one that
       // accepts connections and never answers, as a wedged VM would.
@@ -311,10 +299,10 @@ describe("an API server that stops answering", () => {
 });
 
 describe("cancellation", () => {
-  it.each(["SIGINT", "SIGTERM"] as const)(
+  test.for(["SIGINT", "SIGTERM"] as const)(
     "%s mid-creation: main says where it stopped and exits at once; post removes the node",
-    (signal) =>
-      onMac({}, async (sim) => {
+    (signal, { mac }) =>
+      mac({}).then(async (sim) => {
         const { main, post } = await runJob({
           sim,
           timeoutMs: 60_000,

@@ -5,17 +5,17 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll } from "vitest";
 import { addCacheTools, startCacheServer, type CacheServer } from "../sim/cache-server.ts";
 import { APPLE_SIGNER } from "../sim/macos-tools.ts";
 import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
 import { errors, runJob, runStep, type StepResult } from "../sim/runner.ts";
-import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import type { Simulator, SimulatorOptions } from "../sim/simulator.ts";
+import { imageCacheKey } from "../../src/steps/node-image.js";
+import { DEFAULT_IMAGE as IMAGE, describe, expect, test } from "../fixtures/mac.ts";
 
-// The defaults (issue 11 moved them to 1.37.0): the image kind v0.33.0 pins, the kernel 1.2.2 recommends.
-const IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5";
 const KERNEL_KEY = "kina-kernel-vmlinux-6.18.15-186-3.28.0-arm64";
-const IMAGE_KEY = "kina-node-image-a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5-arm64";
+const IMAGE_KEY = imageCacheKey(IMAGE)!;
 // Stops main right after the phases under test (the node VM is the next thing it creates).
 const STOP_AT_NODE_VM = {
   when: /^container run /,
@@ -23,14 +23,11 @@ const STOP_AT_NODE_VM = {
   stderr: 'Error: internalError: "stopped by the test"',
 };
 
-let cache: CacheServer;
 let dl: DownloadServer;
 let dir: string;
-const sims: Simulator[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kina-e2e-install-"));
-  cache = await startCacheServer();
   dl = await startDownloadServer({
     dir,
     installers: {
@@ -41,24 +38,22 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await cache.close();
   await dl.close();
   rmSync(dir, { recursive: true, force: true });
 });
-afterEach(async () => {
-  while (sims.length) await sims.pop()!.stop();
-});
 
-/** A fresh simulated Mac with Homebrew's gtar/zstd, as the cache library finds them on a GitHub macOS image. */
-async function mac(opts: SimulatorOptions): Promise<Simulator> {
-  const sim = await startSimulator(opts);
-  sims.push(sim);
+/** A simulated Mac with Homebrew's gtar/zstd, as the cache library finds them on a GitHub macOS image. */
+async function withTools(
+  mac: (o: SimulatorOptions) => Promise<Simulator>,
+  opts: SimulatorOptions,
+): Promise<Simulator> {
+  const sim = await mac(opts);
   addCacheTools(sim.binDir);
   return sim;
 }
 
 /** The runner's environment: the cache service, and a RUNNER_TEMP that is the same path on every run. */
-function runnerEnv(temp: string): Record<string, string> {
+function runnerEnv(cache: CacheServer, temp: string): Record<string, string> {
   mkdirSync(temp, { recursive: true });
   return { ...cache.env, RUNNER_TEMP: temp };
 }
@@ -69,11 +64,18 @@ const containerCalls = (sim: Simulator, ...prefix: string[]) =>
   sim.calls.filter((c) => c.tool === "container" && prefix.every((p, i) => c.argv[i] === p));
 
 describe("kernel and node image through the Actions cache", () => {
-  it("cold run fetches each once and saves both; a warm run on an empty Mac fetches nothing", async () => {
+  test("cold run fetches each once and saves both; a warm run on an empty Mac fetches nothing", async ({
+    mac,
+    cache,
+  }) => {
     const temp = join(dir, "runner-temp-1");
-    const env = runnerEnv(temp);
+    const env = runnerEnv(cache, temp);
 
-    const cold = await mac({ installedVersion: "1.2.2", serviceRunning: false, kernelInstalled: false });
+    const cold = await withTools(mac, {
+      installedVersion: "1.2.2",
+      serviceRunning: false,
+      kernelInstalled: false,
+    });
     let uploadsDuringMain = -1;
     const c = await runJob({
       sim: cold,
@@ -107,7 +109,11 @@ describe("kernel and node image through the Actions cache", () => {
     expect(cold.serviceRunning).toBe(false);
     expect(containerCalls(cold, "system", "stop")).toHaveLength(1);
 
-    const warm = await mac({ installedVersion: "1.2.2", serviceRunning: true, kernelInstalled: false });
+    const warm = await withTools(mac, {
+      installedVersion: "1.2.2",
+      serviceRunning: true,
+      kernelInstalled: false,
+    });
     const w = await runJob({ sim: warm, env, timeoutMs: 240_000 });
     expect(w.main.code, w.main.stdout.slice(-3000)).toBe(0);
     expect(w.main.outputs["cache-hit"]).toBe("true");
@@ -134,26 +140,34 @@ describe("kernel and node image through the Actions cache", () => {
     );
   });
 
-  it("makes no cache calls when the kernel and the image are already there", async () => {
+  test("makes no cache calls when the kernel and the image are already there", async ({ mac, cache }) => {
     cache.reset();
-    const sim = await mac({
+    const sim = await withTools(mac, {
       serviceRunning: true,
       kernelInstalled: true,
       images: [IMAGE],
       faults: [STOP_AT_NODE_VM],
     });
-    const r = await runStep("main", { sim, env: runnerEnv(join(dir, "runner-temp-2")), timeoutMs: 120_000 });
+    const r = await runStep("main", {
+      sim,
+      env: runnerEnv(cache, join(dir, "runner-temp-2")),
+      timeoutMs: 120_000,
+    });
     expect(phaseFailed(r)).toMatch(/^Node VM: .*stopped by the test/);
     expect(cache.log).toEqual([]);
     expect(sim.counters).toMatchObject({ pulls: 0, kernelDownloads: 0 });
   });
 
-  it("cache: false makes no cache calls on a cold Mac", async () => {
+  test("cache: false makes no cache calls on a cold Mac", async ({ mac, cache }) => {
     cache.reset();
-    const sim = await mac({ serviceRunning: true, kernelInstalled: false, faults: [STOP_AT_NODE_VM] });
+    const sim = await withTools(mac, {
+      serviceRunning: true,
+      kernelInstalled: false,
+      faults: [STOP_AT_NODE_VM],
+    });
     const r = await runStep("main", {
       sim,
-      env: runnerEnv(join(dir, "runner-temp-3")),
+      env: runnerEnv(cache, join(dir, "runner-temp-3")),
       inputs: { cache: "false" },
       timeoutMs: 120_000,
     });
@@ -162,21 +176,29 @@ describe("kernel and node image through the Actions cache", () => {
     expect(sim.counters).toMatchObject({ pulls: 1, kernelDownloads: 1 });
   });
 
-  it("a cache service that refuses connections does not fail the job", async () => {
+  test("a cache service that refuses connections does not fail the job", async ({ mac, cache }) => {
     const gone = await startCacheServer();
     await gone.close();
-    const sim = await mac({ serviceRunning: true, kernelInstalled: false, faults: [STOP_AT_NODE_VM] });
+    const sim = await withTools(mac, {
+      serviceRunning: true,
+      kernelInstalled: false,
+      faults: [STOP_AT_NODE_VM],
+    });
     const r = await runStep("main", {
       sim,
-      env: { ...runnerEnv(join(dir, "runner-temp-10")), ...gone.env },
+      env: { ...runnerEnv(cache, join(dir, "runner-temp-10")), ...gone.env },
       timeoutMs: 120_000,
     });
     expect(phaseFailed(r), r.stdout.slice(-3000)).toMatch(/^Node VM: /);
     expect(sim.counters).toMatchObject({ pulls: 1, kernelDownloads: 1 });
   });
 
-  it("a runner without a cache service gets a notice and downloads", async () => {
-    const sim = await mac({ serviceRunning: true, kernelInstalled: false, faults: [STOP_AT_NODE_VM] });
+  test("a runner without a cache service gets a notice and downloads", async ({ mac }) => {
+    const sim = await withTools(mac, {
+      serviceRunning: true,
+      kernelInstalled: false,
+      faults: [STOP_AT_NODE_VM],
+    });
     const r = await runStep("main", { sim, env: { ACTIONS_CACHE_SERVICE_V2: "true" }, timeoutMs: 120_000 });
     expect(phaseFailed(r)).toMatch(/^Node VM: /);
     expect(r.stdout.match(/::notice::The Actions cache service is not available/g)).toHaveLength(1);
@@ -185,9 +207,12 @@ describe("kernel and node image through the Actions cache", () => {
 });
 
 describe("the container CLI", () => {
-  it("replaces a wrong version: fetched, verified, service stopped, installed with sudo -n; the post step leaves the service running", async () => {
+  test("replaces a wrong version: fetched, verified, service stopped, installed with sudo -n; the post step leaves the service running", async ({
+    mac,
+    cache,
+  }) => {
     const before = dl.counters.installer;
-    const sim = await mac({
+    const sim = await withTools(mac, {
       installedVersion: "1.1.0",
       serviceRunning: true,
       kernelInstalled: true,
@@ -196,7 +221,7 @@ describe("the container CLI", () => {
     });
     const { main, post } = await runJob({
       sim,
-      env: runnerEnv(join(dir, "runner-temp-4")),
+      env: runnerEnv(cache, join(dir, "runner-temp-4")),
       inputs: { "container-version": "1.2.2", "installer-url": dl.installerUrl },
       timeoutMs: 120_000,
     });
@@ -218,11 +243,11 @@ describe("the container CLI", () => {
     expect(sim.serviceRunning).toBe(true);
   });
 
-  it("stops before installing when the package is not signed by Apple", async () => {
-    const sim = await mac({ installedVersion: "1.2.2", serviceRunning: true });
+  test("stops before installing when the package is not signed by Apple", async ({ mac, cache }) => {
+    const sim = await withTools(mac, { installedVersion: "1.2.2", serviceRunning: true });
     const r = await runStep("main", {
       sim,
-      env: runnerEnv(join(dir, "runner-temp-5")),
+      env: runnerEnv(cache, join(dir, "runner-temp-5")),
       inputs: { "container-version": "1.2.1", "installer-url": dl.installerUrl },
       timeoutMs: 60_000,
     });
@@ -236,11 +261,11 @@ describe("the container CLI", () => {
     expect(sim.serviceRunning).toBe(true);
   });
 
-  it("says how to fix a sudo that asks for a password", async () => {
-    const sim = await mac({ installedVersion: null, sudo: "password" });
+  test("says how to fix a sudo that asks for a password", async ({ mac, cache }) => {
+    const sim = await withTools(mac, { installedVersion: null, sudo: "password" });
     const r = await runStep("main", {
       sim,
-      env: runnerEnv(join(dir, "runner-temp-6")),
+      env: runnerEnv(cache, join(dir, "runner-temp-6")),
       inputs: { "container-version": "1.2.2", "installer-url": dl.installerUrl },
       timeoutMs: 60_000,
     });
@@ -252,9 +277,9 @@ describe("the container CLI", () => {
 });
 
 describe("the container service after the job", () => {
-  it("started by this job: the post step stops it, unless cleanup is false", async () => {
+  test("started by this job: the post step stops it, unless cleanup is false", async ({ mac, cache }) => {
     const stops = async (inputs: Record<string, string>) => {
-      const sim = await mac({
+      const sim = await withTools(mac, {
         serviceRunning: false,
         kernelInstalled: true,
         images: [IMAGE],
@@ -262,7 +287,7 @@ describe("the container service after the job", () => {
       });
       const { main, post } = await runJob({
         sim,
-        env: runnerEnv(join(dir, "runner-temp-7")),
+        env: runnerEnv(cache, join(dir, "runner-temp-7")),
         inputs,
         timeoutMs: 120_000,
       });
@@ -278,13 +303,13 @@ describe("the container service after the job", () => {
 });
 
 describe("kubectl", () => {
-  it.each([
+  test.for([
     ["missing: the cluster's version", null, {}],
     ["another version than kubectl-version", "1.34.11", { "kubectl-version": "v1.37.0" }],
-  ])(
+  ] as Array<[string, string | null, Record<string, string>]>)(
     "%s is installed from the mirror, verified, and put on the job's PATH",
-    async (_what, preinstalled, inputs) => {
-      const sim = await mac({
+    async ([, preinstalled, inputs], { mac, cache }) => {
+      const sim = await withTools(mac, {
         serviceRunning: true,
         kernelInstalled: true,
         images: [IMAGE],
@@ -294,7 +319,7 @@ describe("kubectl", () => {
       const before = { ...dl.counters };
       const r = await runStep("main", {
         sim,
-        env: runnerEnv(join(dir, "runner-temp-8")),
+        env: runnerEnv(cache, join(dir, "runner-temp-8")),
         inputs: { ...inputs, "kubectl-url": dl.kubectlUrl },
         timeoutMs: 120_000,
       });
@@ -306,8 +331,8 @@ describe("kubectl", () => {
     },
   );
 
-  it("leaves a kubectl of the cluster's version alone", async () => {
-    const sim = await mac({
+  test("leaves a kubectl of the cluster's version alone", async ({ mac, cache }) => {
+    const sim = await withTools(mac, {
       serviceRunning: true,
       kernelInstalled: true,
       images: [IMAGE],
@@ -317,7 +342,7 @@ describe("kubectl", () => {
     const before = dl.counters.kubectl;
     const r = await runStep("main", {
       sim,
-      env: runnerEnv(join(dir, "runner-temp-9")),
+      env: runnerEnv(cache, join(dir, "runner-temp-9")),
       inputs: { "kubectl-url": dl.kubectlUrl },
       timeoutMs: 120_000,
     });

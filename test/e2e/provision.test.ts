@@ -2,9 +2,9 @@
 import { statSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { afterEach, describe, expect, it } from "vitest";
-import { startSimulator, type Simulator } from "../sim/simulator.ts";
+import type { Simulator } from "../sim/simulator.ts";
 import { errors, runStep, type StepResult } from "../sim/runner.ts";
+import { describe, expect, test } from "../fixtures/mac.ts";
 
 /** The conflist of ../shared/seed/ptp-cni-design.md, with the pod subnet put in. */
 function designConflist(subnet: string): object {
@@ -31,21 +31,15 @@ function kubeadmDoc(cfg: unknown, kind: string): Json {
   return doc;
 }
 
-let sim: Simulator | undefined;
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-});
-
 async function main(inputs: Record<string, string>, s: Simulator): Promise<{ r: StepResult; end: number }> {
   const r = await runStep("main", { sim: s, inputs, timeoutMs: 120_000 });
   return { r, end: performance.now() };
 }
 
 describe("provisioning", () => {
-  it("creates a usable cluster with the default inputs", async () => {
+  test("creates a usable cluster with the default inputs", async ({ mac }) => {
     // CoreDNS turns Ready a second after the node: main must wait for it, not just for the node.
-    sim = await startSimulator({ latency: { corednsMs: 1000 }, images: ["docker.io/library/nginx:1.27"] });
+    const sim = await mac({ latency: { corednsMs: 1000 }, images: ["docker.io/library/nginx:1.27"] });
     const { r, end } = await main({ "load-images": "nginx:1.27" }, sim);
     expect(errors(r.stdout), r.stdout.slice(-3000)).toEqual([]);
     expect(r.code).toBe(0);
@@ -134,8 +128,8 @@ describe("provisioning", () => {
     expect(sim.containers()).toEqual([]);
   });
 
-  it("reflects custom subnets, version and name everywhere", async () => {
-    sim = await startSimulator({ macos: "15.6" });
+  test("reflects custom subnets, version and name everywhere", async ({ mac }) => {
+    const sim = await mac({ macos: "15.6" });
     const { r } = await main(
       {
         "pod-subnet": "10.200.0.0/16",
@@ -174,8 +168,8 @@ describe("provisioning", () => {
     await runStep("post", { sim, state: r.state });
   });
 
-  it("names the stage and what it saw when readiness times out", async () => {
-    sim = await startSimulator({ kubeletNeverReady: true });
+  test("names the stage and what it saw when readiness times out", async ({ mac }) => {
+    const sim = await mac({ kubeletNeverReady: true });
     const { r } = await main({ wait: "4s" }, sim);
     expect(r.code).not.toBe(0);
     const [err] = errors(r.stdout);
@@ -193,8 +187,8 @@ describe("provisioning", () => {
     expect(sim.containers()).toEqual([]);
   });
 
-  it.each(["0.8", "0.7"] as const)("reads the node IP from the %s inspect shape", async (shape) => {
-    sim = await startSimulator({ inspectShape: shape });
+  test.for(["0.8", "0.7"] as const)("reads the node IP from the %s inspect shape", async (shape, { mac }) => {
+    const sim = await mac({ inspectShape: shape });
     const { r } = await main({}, sim);
     expect(errors(r.stdout), r.stdout.slice(-2000)).toEqual([]);
     expect(r.outputs["node-ip"]).toBe(sim.node("kina-control-plane").ip);

@@ -2,10 +2,9 @@
 // even in debug mode, in main or post, on success or failure, nor in the diagnostics files.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runJob, type StepResult } from "../sim/runner.ts";
-import { startSimulator, type Simulator } from "../sim/simulator.ts";
+import { describe, expect, test } from "../fixtures/mac.ts";
 
 const DEBUG = { ACTIONS_STEP_DEBUG: "true", RUNNER_DEBUG: "1" };
 
@@ -41,11 +40,14 @@ const displayed = (r: StepResult) =>
     .filter((l) => !l.startsWith("::add-mask::"))
     .join("\n");
 
+/** The values registered with ::add-mask::, unescaped as the runner reads a command's data. */
 const masks = (r: StepResult) =>
   r.stdout
     .split("\n")
     .filter((l) => l.startsWith("::add-mask::"))
-    .map((l) => l.slice("::add-mask::".length));
+    .map((l) =>
+      l.slice("::add-mask::".length).replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%25/g, "%"),
+    );
 
 function expectNotShown(secrets: Secrets, ...steps: StepResult[]) {
   for (const step of steps) {
@@ -54,14 +56,9 @@ function expectNotShown(secrets: Secrets, ...steps: StepResult[]) {
   }
 }
 
-let sim: Simulator;
-beforeAll(async () => {
-  sim = await startSimulator({ images: ["docker.io/library/nginx:1.27"] });
-});
-afterAll(async () => sim?.stop());
-
 describe("kubeconfig secrets, with step debug on", () => {
-  it("are masked and never shown by a successful job", async () => {
+  test("are masked and never shown by a successful job", async ({ mac }) => {
+    const sim = await mac();
     let secrets: Secrets | undefined;
     const { main, post } = await runJob({
       sim,
@@ -78,7 +75,8 @@ describe("kubeconfig secrets, with step debug on", () => {
     expectNotShown(secrets!, main, post);
   });
 
-  it("are never shown by a failed job, its diagnostics or its post step", async () => {
+  test("are never shown by a failed job, its diagnostics or its post step", async ({ mac }) => {
+    const sim = await mac({ images: ["docker.io/library/nginx:1.27"] });
     // The last step, after the kubeconfig exists: the failure collects everything the API and the
     // node say. (Before issue 11 this failed the kubelet restart, which no longer happens.)
     sim.faults.push({
@@ -111,5 +109,73 @@ describe("kubeconfig secrets, with step debug on", () => {
     // kubeadm's join token is blanked in the written kubeadm output.
     const kubeadm = readFileSync(join(dir, "kubeadm-init.txt"), "utf8");
     expect(kubeadm).toContain("--token ***");
+  });
+});
+
+// Issue 12: proxy credentials in the runner's environment, in any case of the variable's name and
+// percent-encoded or not, are masked before anything is printed, and written to no diagnostics file.
+describe("proxy credentials, with step debug on", () => {
+  const PASSWORDS = ["S3cr3t-P@ss", "lower-case-pw", "socks-pw-77", "no-proxy-pw-5"];
+  const ENV = {
+    ...DEBUG,
+    // '@' in a password is percent-encoded in a URL; people also leave it raw.
+    HTTPS_PROXY: "http://ci-bot:S3cr3t-P%40ss@proxy.example:3128",
+    http_proxy: "http://ci-bot:lower-case-pw@proxy.example:3128",
+    all_proxy: "socks5://ci-bot:socks-pw-77@proxy.example:1080",
+    NO_PROXY: "localhost,127.0.0.1,http://svc:no-proxy-pw-5@mirror.example",
+  };
+  /** Every form a password can take on its way to the log. */
+  const forms = PASSWORDS.flatMap((p) => [p, encodeURIComponent(p)]);
+
+  function expectClean(...steps: StepResult[]) {
+    for (const step of steps) {
+      const shown = displayed(step);
+      for (const s of forms) expect(shown.includes(s), `password shown: ${s}`).toBe(false);
+    }
+  }
+
+  test("are masked and never shown, and still reach the node", async ({ mac }) => {
+    const sim = await mac();
+    const { main, post } = await runJob({
+      sim,
+      env: ENV,
+      afterMain: () => {
+        const env = sim.node("kina-control-plane").spec.env;
+        expect(env).toContain(`HTTPS_PROXY=${ENV.HTTPS_PROXY}`);
+        expect(env).toContain(`https_proxy=${ENV.HTTPS_PROXY}`);
+      },
+    });
+    expect(main.code, main.stdout.slice(-2000)).toBe(0);
+    expect(post.code).toBe(0);
+    expect(masks(main)).toEqual(expect.arrayContaining(["S3cr3t-P%40ss", "S3cr3t-P@ss", "lower-case-pw"]));
+    expect(masks(post)).toEqual(expect.arrayContaining(["S3cr3t-P%40ss", "S3cr3t-P@ss"]));
+    expectClean(main, post);
+    // The command line itself carries no value: `-e NAME` makes the CLI read it from its environment.
+    const run = sim.calls.find((c) => c.tool === "container" && c.argv[0] === "run")!;
+    for (const s of forms) expect(run.argv.join(" ")).not.toContain(s);
+  });
+
+  test("are in no diagnostics file of a failed job", async ({ mac }) => {
+    const sim = await mac();
+    // In the node, after the VM got its proxy environment: diagnostics collect the node's side too.
+    sim.faults.push({
+      when: /^kubeadm init/,
+      times: 1,
+      code: 1,
+      stderr: "error execution phase wait-control-plane: the kubelet is not healthy",
+    });
+    const { main, post } = await runJob({ sim, env: ENV });
+    expect(main.code).not.toBe(0);
+    expect(post.code).toBe(0);
+    expectClean(main, post);
+    const dir = main.outputs.diagnostics!;
+    const files = readdirSync(dir);
+    expect(files).toContain("container-inspect.json");
+    // The node's environment is in the inspect output; its proxy URL is there, without the password.
+    expect(readFileSync(join(dir, "container-inspect.json"), "utf8")).toContain("proxy.example:3128");
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), "utf8");
+      for (const s of forms) expect(text.includes(s), `${f} holds ${s}`).toBe(false);
+    }
   });
 });

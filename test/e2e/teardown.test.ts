@@ -1,11 +1,10 @@
 // Issue 6: the post step removes exactly what main created, and main removes only its own leftovers.
 import { existsSync, statSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
 import { errors, runJob, runStep } from "../sim/runner.ts";
-import { hostShell, startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import { hostShell, type Simulator } from "../sim/simulator.ts";
+import { DEFAULT_IMAGE as IMAGE, describe, expect, test } from "../fixtures/mac.ts";
 
 const NODE = "kina-control-plane";
-const IMAGE = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
 const OURS = {
   "io.kina.created-by": "kina-setup-cluster",
   "io.kina.cluster": "kina",
@@ -13,17 +12,6 @@ const OURS = {
   "io.kina.runner": "kina-sim-runner",
   "io.kina.job": "kina/setup-cluster/4100000/1/e2e",
 };
-
-const sims: Simulator[] = [];
-afterEach(async () => {
-  while (sims.length) await sims.pop()!.stop();
-});
-
-async function mac(opts: SimulatorOptions = {}): Promise<Simulator> {
-  const sim = await startSimulator(opts);
-  sims.push(sim);
-  return sim;
-}
 
 /** A container made outside the job, as another runner, an earlier job or the user would. */
 async function precreate(sim: Simulator, name: string, labels: Record<string, string>, image = IMAGE) {
@@ -47,7 +35,9 @@ const destructive = (sim: Simulator, from = 0) =>
 const container = (sim: Simulator, name: string) => sim.containers().find((c) => c.name === name);
 
 describe("post step", () => {
-  it("removes the node and the kubeconfig, stops the service it started, and is idempotent", async () => {
+  test("removes the node and the kubeconfig, stops the service it started, and is idempotent", async ({
+    mac,
+  }) => {
     const sim = await mac();
     let kubeconfig = "";
     const { main, post } = await runJob({
@@ -83,7 +73,7 @@ describe("post step", () => {
     expect(sim.serviceRunning).toBe(false);
   });
 
-  it("exits 0 and touches nothing when main saved nothing to remove", async () => {
+  test("exits 0 and touches nothing when main saved nothing to remove", async ({ mac }) => {
     const sim = await mac({ serviceRunning: true, kernelInstalled: true });
     await precreate(sim, "web", {}, "nginx:1.27");
     const states: Array<Record<string, string>> = [{}, { "cluster-name": "kina", cleanup: "true" }];
@@ -99,7 +89,7 @@ describe("post step", () => {
     expect(sim.serviceRunning).toBe(true);
   });
 
-  it("cleanup: false keeps everything and prints commands that remove it", async () => {
+  test("cleanup: false keeps everything and prints commands that remove it", async ({ mac }) => {
     const sim = await mac();
     const { main, post } = await runJob({ sim, inputs: { cleanup: "false" } });
     expect(main.code).toBe(0);
@@ -121,7 +111,9 @@ describe("post step", () => {
 });
 
 describe("containers that were there before the job", () => {
-  it("replaces this action's stale node and leaves an unrelated container and the service alone", async () => {
+  test("replaces this action's stale node and leaves an unrelated container and the service alone", async ({
+    mac,
+  }) => {
     const sim = await mac({ serviceRunning: true, kernelInstalled: true });
     await precreate(sim, "web", { app: "web" }, "nginx:1.27");
     // The same runner's node from a job whose post step never ran.
@@ -153,7 +145,7 @@ describe("containers that were there before the job", () => {
     );
   });
 
-  it.each([
+  test.for([
     [
       "a container the action did not create",
       {},
@@ -164,21 +156,26 @@ describe("containers that were there before the job", () => {
       { ...OURS, "io.kina.runner": "other-runner" },
       /cluster kina is running for runner other-runner \(job kina\/setup-cluster\/4100000\/1\/e2e\) on this Mac and may be in use/,
     ],
-  ])("refuses %s with the node's name, and never touches it", async (_, labels, message) => {
-    const sim = await mac({ serviceRunning: true, kernelInstalled: true });
-    await precreate(sim, NODE, labels);
-    const before = sim.calls.length;
-    const { main, post } = await runJob({ sim });
-    expect(main.code).not.toBe(0);
-    const errs = errors(main.stdout);
-    expect(errs).toHaveLength(1);
-    expect(errs[0]).toMatch(/^Node VM: /);
-    expect(errs[0]).toMatch(message);
-    expect(errs[0]).toContain(`container delete --force ${NODE}`);
-    expect(main.state.node).toBeUndefined();
-    expect(post.code).toBe(0);
-    expect(destructive(sim, before)).toEqual([]);
-    expect(sim.calls.slice(before).filter((c) => c.tool === "container" && c.argv[0] === "run")).toEqual([]);
-    expect(container(sim, NODE)).toMatchObject({ state: "running", labels });
-  });
+  ] as Array<[string, Record<string, string>, RegExp]>)(
+    "refuses %s with the node's name, and never touches it",
+    async ([, labels, message], { mac }) => {
+      const sim = await mac({ serviceRunning: true, kernelInstalled: true });
+      await precreate(sim, NODE, labels);
+      const before = sim.calls.length;
+      const { main, post } = await runJob({ sim });
+      expect(main.code).not.toBe(0);
+      const errs = errors(main.stdout);
+      expect(errs).toHaveLength(1);
+      expect(errs[0]).toMatch(/^Node VM: /);
+      expect(errs[0]).toMatch(message);
+      expect(errs[0]).toContain(`container delete --force ${NODE}`);
+      expect(main.state.node).toBeUndefined();
+      expect(post.code).toBe(0);
+      expect(destructive(sim, before)).toEqual([]);
+      expect(sim.calls.slice(before).filter((c) => c.tool === "container" && c.argv[0] === "run")).toEqual(
+        [],
+      );
+      expect(container(sim, NODE)).toMatchObject({ state: "running", labels });
+    },
+  );
 });

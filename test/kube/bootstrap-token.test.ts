@@ -6,7 +6,7 @@ import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateBootstrapToken, parseBootstrapToken } from "../../src/builders/bootstrap-token.js";
 import { createBootstrapToken, JOIN_TOKEN_TTL_MS } from "../../src/kube/bootstrap-token.js";
-import { apiStatus } from "../../src/kube/errors.js";
+import { apiStatus } from "../../src/errors.js";
 import { type ApiServer, startApiServer } from "../sim/kube/apiserver.ts";
 
 const NODE_IP = "127.0.64.2";

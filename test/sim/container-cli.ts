@@ -134,6 +134,9 @@ export async function containerCli(ctx: Ctx): Promise<number> {
     case "images":
     case "i":
       return image(ctx, rest);
+    case "network":
+    case "n":
+      return network(ctx, rest);
     default:
       throw usageError(`Unexpected argument '${cmd}'`, "container <subcommand>");
   }
@@ -230,6 +233,17 @@ async function systemStart(ctx: Ctx, argv: string[]): Promise<number> {
   const appRoot = str(p.opts.appRoot)
     ? resolvePath(ctx.cwd, str(p.opts.appRoot)!)
     : ctx.sim.defaultAppRoot(ctx.env);
+  const session = ctx.sim.opts.launchdSession ?? "Aqua";
+  if (!ctx.sim.serviceRunning && session !== "Aqua" && !(ctx.sim.opts.guiLogin ?? false)) {
+    // No GUI login session for the user: launchctl bootstrap fails, the CLI ignores that and then
+    // cannot reach the apiserver, and advises the very command that failed (apple/container#2008).
+    ctx.out("Launching container-apiserver...\nTesting access to container-apiserver...\n");
+    throw new Exit(
+      1,
+      'Error: internalError: "failed to get a response from apiserver: interrupted: "XPC connection error: Connection invalid""\n' +
+        "Ensure container system service has been started with `container system start`.\n",
+    );
+  }
   if (!ctx.sim.serviceRunning) {
     await ctx.sim.sleep(ctx.sim.latency.serviceStartMs, ctx.signal);
     mkdirSync(join(appRoot, "apiserver"), { recursive: true });
@@ -732,11 +746,26 @@ function inspectJson(ctx: Ctx, vm: Vm): unknown {
     return {
       configuration,
       status: vm.state,
-      networks: running ? [{ ...net, address: `${vm.ip}/24`, gateway: vm.gateway, macAddress: vm.mac }] : [],
+      networks: running
+        ? [
+            {
+              ...net,
+              address: `${vm.ip}/${ctx.sim.opts.vmPrefix ?? 24}`,
+              gateway: vm.gateway,
+              macAddress: vm.mac,
+            },
+          ]
+        : [],
       ...(started ? { startedDate: started } : {}),
     };
   }
-  const attachment = { ...net, ipv4Address: `${vm.ip}/24`, ipv4Gateway: vm.gateway, macAddress: vm.mac };
+  const prefix = ctx.sim.opts.vmPrefix ?? 24;
+  const attachment = {
+    ...net,
+    ipv4Address: `${vm.ip}/${prefix}`,
+    ipv4Gateway: vm.gateway,
+    macAddress: vm.mac,
+  };
   if (shape === "0.8") {
     return {
       configuration,
@@ -1270,6 +1299,67 @@ async function image(ctx: Ctx, argv: string[]): Promise<number> {
     default:
       throw usageError(`Unexpected argument '${sub ?? ""}'`, "container image <subcommand>");
   }
+}
+
+// ---------------------------------------------------------------- networks
+
+/**
+ * `network list|ls [--format json] [-q]` and `network inspect NAME…`: the built-in default network only.
+ * JSON elements are the CLI's PrintableNetwork {id, state, config, status}; status is {ipv4Subnet,
+ * ipv4Gateway} in 1.x and {address, gateway} before (apple/container
+ * Sources/CLI/Network/NetworkList.swift, Sources/Services/ContainerNetworkService/NetworkState.swift).
+ * macOS 15 has no network commands here (Apple's "macOS 15 limitations").
+ */
+async function network(ctx: Ctx, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const macos = Number((ctx.sim.opts.macos ?? "26.1").split(".")[0]);
+  const usage =
+    sub === "inspect"
+      ? "container network inspect <networks> ..."
+      : "container network list [--format <format>] [--quiet]";
+  const p = parse(
+    ctx,
+    rest,
+    sub === "inspect"
+      ? []
+      : [
+          { names: ["--format"], key: "format", value: true },
+          { names: ["-q", "--quiet"], key: "quiet" },
+        ],
+    usage,
+  );
+  if (sub !== "list" && sub !== "ls" && sub !== "inspect")
+    throw usageError(`Unexpected argument '${sub ?? ""}'`, "container network <subcommand>");
+  requireService(ctx);
+  if (macos < 26) throw cliError("unsupported", "networks are not supported on macOS 15");
+  const subnet = ctx.sim.opts.vmNetwork ?? "127.0.64.0/24";
+  const gateway = subnet.replace(/\.\d+\/\d+$/, ".1");
+  const legacy = cmpVersion(ctx.sim.installedVersion ?? "0.0.0", "1.0.0") < 0;
+  const entry = {
+    id: "default",
+    state: "running",
+    config: {
+      id: "default",
+      mode: "nat",
+      labels: { "com.apple.container.resource.role": "builtin" },
+    },
+    status: legacy ? { address: subnet, gateway } : { ipv4Subnet: subnet, ipv4Gateway: gateway },
+  };
+  if (sub === "inspect") {
+    if (!p.positionals.length) throw usageError("Missing expected argument '<networks> ...'", usage);
+    ctx.out(jsonOut(p.positionals.includes("default") ? [entry] : [], true));
+    return 0;
+  }
+  if (str(p.opts.format) === "json") ctx.out(jsonOut([entry]));
+  else if (p.opts.quiet) ctx.out("default\n");
+  else
+    ctx.out(
+      table([
+        ["NETWORK", "STATE", "SUBNET"],
+        ["default", "running", subnet],
+      ]),
+    );
+  return 0;
 }
 
 function imageResource(i: ImageRecord) {

@@ -130,6 +130,16 @@ export async function launchctl(ctx: Ctx): Promise<number> {
     if (ctx.sim.serviceRunning) ctx.out("4242\t0\tcom.apple.container.apiserver\n");
     return 0;
   }
+  if (sub === "print" && target && /^gui\/\d+$/.test(target)) {
+    // The per-user GUI domain exists only while the user has a GUI login session.
+    const o = ctx.sim.opts;
+    if ((o.launchdSession ?? "Aqua") === "Aqua" || o.guiLogin) {
+      ctx.out(`${target} = {\n\ttype = login\n\thandle = 100007\n\tactive count = 12\n}\n`);
+      return 0;
+    }
+    ctx.err(`Bad request.\nCould not find domain for port identifier: ${target}\n`);
+    return 113;
+  }
   if (sub === "print" && target) {
     if (target.endsWith("/com.apple.container.apiserver") && ctx.sim.serviceRunning) {
       ctx.out(

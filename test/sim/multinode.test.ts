@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { test } from "../fixtures/mac.ts";
 import { generateBootstrapToken, type BootstrapToken } from "../../src/builders/bootstrap-token.js";
 import { renderCniConflist } from "../../src/builders/cni-conflist.js";
 import { renderKubeadmConfig } from "../../src/builders/kubeadm-config.js";
@@ -25,7 +26,6 @@ import {
 import { parseCidr } from "../../src/cidr.js";
 import { createBootstrapToken } from "../../src/kube/bootstrap-token.js";
 import { IGNORED_PREFLIGHT_ERRORS } from "../../src/steps/kubeadm-init.js";
-import { withSim } from "../fixtures/sim.ts";
 import { createCa, describeCsr } from "./kube/certs.ts";
 import { hostShell as sh, startSimulator, type Simulator } from "./simulator.ts";
 
@@ -308,41 +308,39 @@ describe("a control plane and two workers", () => {
 });
 
 describe("kubeadm join on a Mac whose VM network carries no traffic between containers", () => {
-  it("fails discovery with no route to the control plane on macOS 15", async () => {
-    await withSim({ serviceRunning: true, kernelInstalled: true, macos: "15.6" }, async (sim) => {
-      const kc = await controlPlane(sim, [W1]);
-      const token = generateBootstrapToken();
-      await createBootstrapToken(kc, token);
-      const r = await join_(sim, W1, joinInput(sim, W1, token));
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`dial tcp ${sim.node(CP).ip}:6443: connect: no route to host`);
-    });
+  test("fails discovery with no route to the control plane on macOS 15", async ({ mac }) => {
+    const sim = await mac({ serviceRunning: true, kernelInstalled: true, macos: "15.6" });
+    const kc = await controlPlane(sim, [W1]);
+    const token = generateBootstrapToken();
+    await createBootstrapToken(kc, token);
+    const r = await join_(sim, W1, joinInput(sim, W1, token));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`dial tcp ${sim.node(CP).ip}:6443: connect: no route to host`);
   });
 });
 
 describe("the controller-manager's node CIDR flags", () => {
-  it("fails kubeadm init when the node CIDR mask is wider than the pod subnet", async () => {
-    await withSim({ serviceRunning: true, kernelInstalled: true }, async (sim) => {
-      await ok(sim, `container run -d --name ${CP} ${NODE_FLAGS} ${NODE_IMAGE}`);
-      await eventually("containerd", () => sim.node(CP).timeline.some((e) => e.event === "containerd-ready"));
-      await ok(sim, `container exec ${CP} sysctl -w net.ipv4.ip_forward=1`);
-      const config = renderKubeadmConfig({
-        clusterName: "kina",
-        nodeName: CP,
-        nodeIP: sim.node(CP).ip,
-        kubernetesVersion: "1.35.8",
-        podSubnet: parseCidr("10.244.0.0/24")!,
-        serviceSubnet: parseCidr("10.96.0.0/12")!,
-        nodeCidrMaskSize: 23,
-      });
-      await ok(sim, `container exec -i ${CP} sh -c 'cat > /etc/kubernetes/kubeadm.yaml'`, config);
-      const r = await sh(
-        sim,
-        `container exec ${CP} kubeadm init --config /etc/kubernetes/kubeadm.yaml ${BRIDGE_NF}`,
-      );
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain("kube-controller-manager is not healthy");
-      expect(sim.node(CP).api).toBeUndefined();
+  test("fails kubeadm init when the node CIDR mask is wider than the pod subnet", async ({ mac }) => {
+    const sim = await mac({ serviceRunning: true, kernelInstalled: true });
+    await ok(sim, `container run -d --name ${CP} ${NODE_FLAGS} ${NODE_IMAGE}`);
+    await eventually("containerd", () => sim.node(CP).timeline.some((e) => e.event === "containerd-ready"));
+    await ok(sim, `container exec ${CP} sysctl -w net.ipv4.ip_forward=1`);
+    const config = renderKubeadmConfig({
+      clusterName: "kina",
+      nodeName: CP,
+      nodeIP: sim.node(CP).ip,
+      kubernetesVersion: "1.35.8",
+      podSubnet: parseCidr("10.244.0.0/24")!,
+      serviceSubnet: parseCidr("10.96.0.0/12")!,
+      nodeCidrMaskSize: 23,
     });
+    await ok(sim, `container exec -i ${CP} sh -c 'cat > /etc/kubernetes/kubeadm.yaml'`, config);
+    const r = await sh(
+      sim,
+      `container exec ${CP} kubeadm init --config /etc/kubernetes/kubeadm.yaml ${BRIDGE_NF}`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("kube-controller-manager is not healthy");
+    expect(sim.node(CP).api).toBeUndefined();
   });
 });

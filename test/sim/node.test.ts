@@ -2,14 +2,14 @@
 import { request } from "node:https";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostShell, startSimulator, type Simulator } from "./simulator.ts";
+import { hostShell, type Simulator } from "./simulator.ts";
 import { resourceFor } from "./kube/store.ts";
 import { freePort } from "../../src/steps/node-vm.js";
-import { withSim } from "../fixtures/sim.ts";
+import { NODE_IMAGES } from "../../src/versions.js";
+import { describe, expect, test, type SharedMac } from "../fixtures/mac.ts";
 
-const NODE_IMAGE =
-  "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+// The kubeadm config below pins v1.35.8, and the simulated kubeadm insists on the image's minor.
+const NODE_IMAGE = NODE_IMAGES["1.35.8"]!;
 const N = "kina-control-plane";
 const NODE_FLAGS = "--cap-add ALL --read-only-path NONE --masked-path NONE";
 
@@ -67,15 +67,20 @@ async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
 }
 
 describe("container exec runs a real shell in the node", () => {
-  let sim: Simulator;
-  beforeAll(async () => {
-    sim = await startSimulator({ serviceRunning: true, kernelInstalled: true, latency: { bootMs: 300 } });
-    expect((await sh(sim, `container run -d --name ${N} ${NODE_FLAGS} ${NODE_IMAGE}`)).code).toBe(0);
-    expect((await sh(sim, `container run -d --name plain ${NODE_IMAGE}`)).code).toBe(0);
-  });
-  afterAll(() => sim?.stop());
+  const shared = (sharedMac: SharedMac) =>
+    sharedMac(
+      "exec",
+      { serviceRunning: true, kernelInstalled: true, latency: { bootMs: 300 } },
+      async (sim) => {
+        expect((await sh(sim, `container run -d --name ${N} ${NODE_FLAGS} ${NODE_IMAGE}`)).code).toBe(0);
+        expect((await sh(sim, `container run -d --name plain ${NODE_IMAGE}`)).code).toBe(0);
+      },
+    );
 
-  it("writes files into the node's root filesystem and passes exit codes through", async () => {
+  test("writes files into the node's root filesystem and passes exit codes through", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     const w = await sh(sim, `container exec -i ${N} sh -c 'mkdir -p /etc/kina && cat > /etc/kina/x.txt'`, {
       input: "hello node\n",
     });
@@ -94,7 +99,8 @@ describe("container exec runs a real shell in the node", () => {
     expect((await sh(sim, `container exec ${N} cat /etc/kina/cp.txt`)).stdout).toBe("copied\n");
   });
 
-  it("creates containerd's socket once the node has booted", async () => {
+  test("creates containerd's socket once the node has booted", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const probe = `container exec ${N} test -S /run/containerd/containerd.sock`;
     expect(
       await eventually(() => existsSync(join(sim.node(N).rootfs, "run/containerd/containerd.sock"))),
@@ -102,7 +108,8 @@ describe("container exec runs a real shell in the node", () => {
     expect((await sh(sim, probe)).code).toBe(0);
   });
 
-  it("keeps sysctl and iptables changes inside the node's own network namespace", async () => {
+  test("keeps sysctl and iptables changes inside the node's own network namespace", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const hostForward = readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8");
     expect((await sh(sim, `container exec ${N} sysctl -w net.ipv4.ip_forward=1`)).code).toBe(0);
     const mss = "iptables-nft -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1220";
@@ -116,7 +123,10 @@ describe("container exec runs a real shell in the node", () => {
     expect((await sh(sim, "container exec plain cat /proc/sys/net/ipv4/ip_forward")).stdout).toBe("0\n");
   });
 
-  it("keeps /proc/sys read-only and capabilities default without the 1.2.1 flags and --cap-add ALL", async () => {
+  test("keeps /proc/sys read-only and capabilities default without the 1.2.1 flags and --cap-add ALL", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     const r = await sh(sim, "container exec plain sysctl -w net.ipv4.ip_forward=1");
     expect(r.code).not.toBe(0);
     expect((await sh(sim, "container exec plain iptables-nft -t mangle -S")).code).not.toBe(0);
@@ -124,63 +134,69 @@ describe("container exec runs a real shell in the node", () => {
 });
 
 describe("fault injection", () => {
-  it("answers matching calls with the fault, as many times as asked", async () => {
-    await withSim(
-      {
-        serviceRunning: true,
-        faults: [{ when: "image pull", code: 1, stderr: 'Error: internalError: "registry down"', times: 1 }],
-      },
-      async (sim) => {
-        expect(await sh(sim, `container image pull ${NODE_IMAGE}`)).toMatchObject({
-          code: 1,
-          stderr: 'Error: internalError: "registry down"\n',
-        });
-        expect(sim.counters.pulls).toBe(0);
-        expect((await sh(sim, `container image pull ${NODE_IMAGE}`)).code).toBe(0);
-        expect(sim.counters.pulls).toBe(1);
-        expect(sim.calls.filter((c) => c.fault)).toHaveLength(1);
-      },
-    );
+  test("answers matching calls with the fault, as many times as asked", async ({ mac }) => {
+    const sim = await mac({
+      serviceRunning: true,
+      faults: [{ when: "image pull", code: 1, stderr: 'Error: internalError: "registry down"', times: 1 }],
+    });
+    expect(await sh(sim, `container image pull ${NODE_IMAGE}`)).toMatchObject({
+      code: 1,
+      stderr: 'Error: internalError: "registry down"\n',
+    });
+    expect(sim.counters.pulls).toBe(0);
+    expect((await sh(sim, `container image pull ${NODE_IMAGE}`)).code).toBe(0);
+    expect(sim.counters.pulls).toBe(1);
+    expect(sim.calls.filter((c) => c.fault)).toHaveLength(1);
   });
 
-  it("applies to in-node tools and to file writes through exec, also when added at run time", async () => {
-    await withSim({ serviceRunning: true, kernelInstalled: true }, async (sim) => {
-      await sh(sim, `container run -d --name ${N} ${NODE_FLAGS} ${NODE_IMAGE}`);
-      sim.faults.push({ when: /^kubeadm init/, code: 3, stderr: "[ERROR Simulated]: no" });
-      sim.faults.push({
-        when: /cat > \/etc\/cni\/net\.d\//,
-        code: 1,
-        stderr: "sh: write error: No space left on device",
-      });
-      expect(await sh(sim, `container exec ${N} kubeadm init --config /x.yaml`)).toMatchObject({
-        code: 3,
-        stderr: "[ERROR Simulated]: no\n",
-      });
-      const w = await sh(sim, `container exec -i ${N} sh -c 'cat > /etc/cni/net.d/10-ptp.conflist'`, {
-        input: conflist(),
-      });
-      expect(w.code).toBe(1);
-      expect(existsSync(join(sim.node(N).rootfs, "etc/cni/net.d/10-ptp.conflist"))).toBe(false);
-      expect(sim.calls.find((c) => c.tool === "kubeadm")).toMatchObject({ node: N, code: 3, fault: true });
+  test("applies to in-node tools and to file writes through exec, also when added at run time", async ({
+    mac,
+  }) => {
+    const sim = await mac({ serviceRunning: true, kernelInstalled: true });
+    await sh(sim, `container run -d --name ${N} ${NODE_FLAGS} ${NODE_IMAGE}`);
+    sim.faults.push({ when: /^kubeadm init/, code: 3, stderr: "[ERROR Simulated]: no" });
+    sim.faults.push({
+      when: /cat > \/etc\/cni\/net\.d\//,
+      code: 1,
+      stderr: "sh: write error: No space left on device",
     });
+    expect(await sh(sim, `container exec ${N} kubeadm init --config /x.yaml`)).toMatchObject({
+      code: 3,
+      stderr: "[ERROR Simulated]: no\n",
+    });
+    const w = await sh(sim, `container exec -i ${N} sh -c 'cat > /etc/cni/net.d/10-ptp.conflist'`, {
+      input: conflist(),
+    });
+    expect(w.code).toBe(1);
+    expect(existsSync(join(sim.node(N).rootfs, "etc/cni/net.d/10-ptp.conflist"))).toBe(false);
+    expect(sim.calls.find((c) => c.tool === "kubeadm")).toMatchObject({ node: N, code: 3, fault: true });
   });
 });
 
 describe("kubeadm and the kubelet model", () => {
   // One node through the whole bring-up; the steps build on each other.
-  let sim: Simulator;
-  let port: number;
-  beforeAll(async () => {
-    sim = await startSimulator({ serviceRunning: true, kernelInstalled: true, images: ["nginx:1.27"] });
-    port = await freePort();
-    expect(
-      (await sh(sim, `container run -d --name ${N} ${NODE_FLAGS} -p 127.0.0.1:${port}:6443 ${NODE_IMAGE}`))
-        .code,
-    ).toBe(0);
-  });
-  afterAll(() => sim?.stop());
+  let port = 0;
+  const shared = (sharedMac: SharedMac) =>
+    sharedMac(
+      "kubeadm",
+      { serviceRunning: true, kernelInstalled: true, images: ["nginx:1.27"] },
+      async (sim) => {
+        port = await freePort();
+        expect(
+          (
+            await sh(
+              sim,
+              `container run -d --name ${N} ${NODE_FLAGS} -p 127.0.0.1:${port}:6443 ${NODE_IMAGE}`,
+            )
+          ).code,
+        ).toBe(0);
+      },
+    );
 
-  it("rejects a config for another address, and fails preflight until ip_forward is on", async () => {
+  test("rejects a config for another address, and fails preflight until ip_forward is on", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     const ip = sim.node(N).ip;
     await sh(sim, `container exec -i ${N} sh -c 'cat > /etc/kubernetes/bad.yaml'`, {
       input: kubeadmConfig(ip, { advertise: "10.1.2.3" }),
@@ -201,7 +217,10 @@ describe("kubeadm and the kubelet model", () => {
     expect(sim.node(N).api).toBeUndefined();
   });
 
-  it("starts the API server behind the published port and writes admin.conf; a second init fails", async () => {
+  test("starts the API server behind the published port and writes admin.conf; a second init fails", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     expect((await sh(sim, `container exec ${N} sysctl -w net.ipv4.ip_forward=1`)).code).toBe(0);
     const init = await sh(
       sim,
@@ -245,7 +264,10 @@ describe("kubeadm and the kubelet model", () => {
     expect(again.stderr).toContain("[ERROR Port-6443]: Port 6443 is in use");
   });
 
-  it("keeps the node NotReady for a conflist on another subnet, and without a kubelet restart", async () => {
+  test("keeps the node NotReady for a conflist on another subnet, and without a kubelet restart", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     await sh(sim, `container exec -i ${N} sh -c 'cat > /etc/cni/net.d/10-ptp.conflist'`, {
       input: conflist("10.99.0.0/16"),
     });
@@ -258,7 +280,8 @@ describe("kubeadm and the kubelet model", () => {
     expect(await eventually(() => nodeReady(sim), 300)).toBe(false);
   });
 
-  it("turns the node Ready after a valid conflist and a kubelet restart", async () => {
+  test("turns the node Ready after a valid conflist and a kubelet restart", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     expect((await sh(sim, `container exec ${N} systemctl restart kubelet`)).code).toBe(0);
     expect(await eventually(() => nodeReady(sim))).toBe(true);
     const events = sim.node(N).timeline.map((e) => e.event);
@@ -271,7 +294,10 @@ describe("kubeadm and the kubelet model", () => {
     );
   });
 
-  it("loads a host image into the node's containerd through image save | ctr import", async () => {
+  test("loads a host image into the node's containerd through image save | ctr import", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     const load = await sh(
       sim,
       `container image save nginx:1.27 | container exec -i ${N} ctr -n k8s.io images import -`,

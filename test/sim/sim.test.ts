@@ -5,29 +5,23 @@ import { spawn } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostShell, NODE24, startSimulator, type Simulator } from "./simulator.ts";
+import { it } from "vitest";
+import { hostShell, NODE24, type Simulator } from "./simulator.ts";
 import { makeInstallerPkg } from "./macos-tools.ts";
 import { startDownloadServer } from "./download-server.ts";
 import { CLIENT_SCRIPT } from "./simulator.ts";
 import { actionDefaults, errors, parseFileCommands, PRETEND_DARWIN, runJob, runStep } from "./runner.ts";
 import { freePort } from "../../src/steps/node-vm.js";
-import { withSim } from "../fixtures/sim.ts";
-
-const NODE_IMAGE =
-  "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+import { DEFAULT_IMAGE as NODE_IMAGE, describe, expect, test, type SharedMac } from "../fixtures/mac.ts";
 const N = "kina-control-plane";
 
 const sh = hostShell;
 
 describe("fake executables talk to the host", () => {
-  let sim: Simulator;
-  beforeAll(async () => {
-    sim = await startSimulator({ macos: "15.6", hvSupport: 0 });
-  });
-  afterAll(() => sim?.stop());
+  const shared = (sharedMac: SharedMac) => sharedMac("tools", { macos: "15.6", hvSupport: 0 });
 
-  it("round-trips argv, stdout, stderr and exit codes, and records the call", async () => {
+  test("round-trips argv, stdout, stderr and exit codes, and records the call", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const v = await sh(sim, "container --version");
     expect(v).toMatchObject({
       code: 0,
@@ -49,12 +43,14 @@ describe("fake executables talk to the host", () => {
     expect(rec!.end).toBeGreaterThanOrEqual(rec!.start);
   });
 
-  it("answers a command that does not read stdin even when stdin stays open", async () => {
+  test("answers a command that does not read stdin even when stdin stays open", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const r = await sh(sim, "sw_vers -productVersion", { stdin: "idle", timeoutMs: 10_000 });
     expect(r).toMatchObject({ code: 0, stdout: "15.6\n" });
   });
 
-  it("keeps the client fast enough to be called many times", async () => {
+  test("keeps the client fast enough to be called many times", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
@@ -74,54 +70,49 @@ describe("fake executables talk to the host", () => {
 });
 
 describe("install, sudo and package signatures", () => {
-  it("has no container CLI until the package is installed with sudo installer", async () => {
-    await withSim({ installedVersion: null }, async (sim) => {
-      expect((await sh(sim, "command -v container")).code).not.toBe(0);
-      const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.2.1-installer-signed.pkg"), {
-        version: "1.2.1",
-      });
-      const sig = await sh(sim, `pkgutil --check-signature ${pkg}`);
-      expect(sig.code).toBe(0);
-      expect(sig.stdout).toContain(
-        "Status: signed by a developer certificate issued by Apple for distribution",
-      );
-      expect(sig.stdout).toContain("1. Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)");
-      expect(await sh(sim, `installer -pkg ${pkg} -target /`)).toMatchObject({
-        code: 1,
-        stderr: "installer: Must be run as root to install this package.\n",
-      });
-      const inst = await sh(sim, `sudo -n installer -pkg ${pkg} -target /`);
-      expect(inst.code).toBe(0);
-      expect(inst.stdout).toContain("The install was successful.");
-      expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.1 ");
-      expect(sim.installedVersion).toBe("1.2.1");
-      expect(sim.calls.some((c) => c.tool === "installer" && c.via === "sudo" && c.code === 0)).toBe(true);
+  test("has no container CLI until the package is installed with sudo installer", async ({ mac }) => {
+    const sim = await mac({ installedVersion: null });
+    expect((await sh(sim, "command -v container")).code).not.toBe(0);
+    const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.2.1-installer-signed.pkg"), {
+      version: "1.2.1",
     });
+    const sig = await sh(sim, `pkgutil --check-signature ${pkg}`);
+    expect(sig.code).toBe(0);
+    expect(sig.stdout).toContain(
+      "Status: signed by a developer certificate issued by Apple for distribution",
+    );
+    expect(sig.stdout).toContain("1. Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)");
+    expect(await sh(sim, `installer -pkg ${pkg} -target /`)).toMatchObject({
+      code: 1,
+      stderr: "installer: Must be run as root to install this package.\n",
+    });
+    const inst = await sh(sim, `sudo -n installer -pkg ${pkg} -target /`);
+    expect(inst.code).toBe(0);
+    expect(inst.stdout).toContain("The install was successful.");
+    expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.1 ");
+    expect(sim.installedVersion).toBe("1.2.1");
+    expect(sim.calls.some((c) => c.tool === "installer" && c.via === "sudo" && c.code === 0)).toBe(true);
   });
 
-  it("reports unsigned packages and password-protected sudo", async () => {
-    await withSim({ sudo: "password" }, async (sim) => {
-      const pkg = makeInstallerPkg(join(sim.runnerTemp, "evil.pkg"), { version: "1.2.2", signer: null });
-      expect(await sh(sim, `pkgutil --check-signature ${pkg}`)).toMatchObject({
-        code: 1,
-        stdout: 'Package "evil.pkg":\n   Status: no signature\n',
-      });
-      expect(await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).toMatchObject({
-        code: 1,
-        stderr: "sudo: a password is required\n",
-      });
+  test("reports unsigned packages and password-protected sudo", async ({ mac }) => {
+    const sim = await mac({ sudo: "password" });
+    const pkg = makeInstallerPkg(join(sim.runnerTemp, "evil.pkg"), { version: "1.2.2", signer: null });
+    expect(await sh(sim, `pkgutil --check-signature ${pkg}`)).toMatchObject({
+      code: 1,
+      stdout: 'Package "evil.pkg":\n   Status: no signature\n',
+    });
+    expect(await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).toMatchObject({
+      code: 1,
+      stderr: "sudo: a password is required\n",
     });
   });
 });
 
 describe("the container CLI's service, kernel and errors", () => {
-  let sim: Simulator;
-  beforeAll(async () => {
-    sim = await startSimulator({});
-  });
-  afterAll(() => sim?.stop());
+  const shared = (sharedMac: SharedMac) => sharedMac("service", {});
 
-  it("refuses every command while the service is stopped", async () => {
+  test("refuses every command while the service is stopped", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const r = await sh(sim, "container list");
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("XPC connection error");
@@ -134,7 +125,10 @@ describe("the container CLI's service, kernel and errors", () => {
     });
   });
 
-  it("fails the kernel prompt on closed stdin, then installs the recommended kernel on request", async () => {
+  test("fails the kernel prompt on closed stdin, then installs the recommended kernel on request", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     const start = await sh(sim, "container system start");
     expect(start.code).toBe(1);
     expect(start.stdout).toContain(
@@ -160,7 +154,10 @@ describe("the container CLI's service, kernel and errors", () => {
     expect(readlinkSync(link)).toBe(join(sim.appRoot, "kernels", "vmlinux-6.18.15-186"));
   });
 
-  it("runs a node and answers with the real errors for conflicts and unknown ids", async () => {
+  test("runs a node and answers with the real errors for conflicts and unknown ids", async ({
+    sharedMac,
+  }) => {
+    const sim = await shared(sharedMac);
     expect(await sh(sim, `container run -d --name ${N} -l role=cp ${NODE_IMAGE}`)).toMatchObject({
       code: 0,
       stdout: `${N}\n`,
@@ -192,7 +189,8 @@ describe("the container CLI's service, kernel and errors", () => {
     expect(images[0].configuration.name).toBe(`docker.io/${NODE_IMAGE}`);
   });
 
-  it("fails run when the published host port is taken and leaves no container", async () => {
+  test("fails run when the published host port is taken and leaves no container", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
@@ -206,7 +204,8 @@ describe("the container CLI's service, kernel and errors", () => {
     }
   });
 
-  it("stops everything on system stop", async () => {
+  test("stops everything on system stop", async ({ sharedMac }) => {
+    const sim = await shared(sharedMac);
     expect((await sh(sim, "container system stop")).code).toBe(0);
     expect(sim.serviceRunning).toBe(false);
     expect(sim.containers().every((c) => c.state === "stopped")).toBe(true);
@@ -219,136 +218,135 @@ describe("container releases 1.3.x, 1.4.1 and 1.5.0", () => {
     return { code: r.code, raw: r.stdout, json: JSON.parse(r.stdout) };
   };
 
-  it("1.3.x prints the flat status, with the slashes its JSON encoder escaped", async () => {
-    await withSim({ installedVersion: "1.3.1", serviceRunning: true }, async (sim) => {
-      const s = await status(sim);
-      expect(s.code).toBe(0);
-      expect(s.raw).toContain('"installRoot":"\\/usr\\/local\\/"');
-      expect(s.json).toMatchObject({
-        status: "running",
-        appRoot: `${sim.appRoot}/`,
-        apiServerVersion: expect.stringMatching(/^container-apiserver version 1\.3\.1 /),
-      });
-      await sh(sim, "container system stop");
-      expect(await status(sim)).toMatchObject({ code: 1, json: { status: "unregistered", appRoot: "" } });
+  test("1.3.x prints the flat status, with the slashes its JSON encoder escaped", async ({ mac }) => {
+    const sim = await mac({ installedVersion: "1.3.1", serviceRunning: true });
+    const s = await status(sim);
+    expect(s.code).toBe(0);
+    expect(s.raw).toContain('"installRoot":"\\/usr\\/local\\/"');
+    expect(s.json).toMatchObject({
+      status: "running",
+      appRoot: `${sim.appRoot}/`,
+      apiServerVersion: expect.stringMatching(/^container-apiserver version 1\.3\.1 /),
+    });
+    await sh(sim, "container system stop");
+    expect(await status(sim)).toMatchObject({ code: 1, json: { status: "unregistered", appRoot: "" } });
+  });
+
+  test("1.4.1+ prints the nested status with both versions, and only the status when down", async ({
+    mac,
+  }) => {
+    const sim = await mac({ installedVersion: "1.4.1", serviceRunning: true, kernelInstalled: true });
+    await sh(sim, `container run -d --name ${N} ${NODE_IMAGE}`);
+    const s = await status(sim);
+    expect(s.raw).not.toContain("\\/");
+    expect(s.json).toEqual({
+      status: "running",
+      client: { appName: "container", build: "release", commit: expect.any(String), version: "1.4.1" },
+      server: {
+        appName: "container-apiserver",
+        build: "release",
+        commit: expect.any(String),
+        version: "1.4.1",
+      },
+      host: { architecture: "arm64", cpus: 8, operatingSystem: "macOS 26.1" },
+      paths: { appRoot: `${sim.appRoot}/`, installRoot: "/usr/local/" },
+      resources: { containersRunning: 1, containersTotal: 1, images: 1 },
+    });
+    await sh(sim, "container system stop");
+    expect(await status(sim)).toEqual({
+      code: 1,
+      raw: '{"status":"unregistered"}\n',
+      json: { status: "unregistered" },
     });
   });
 
-  it("1.4.1+ prints the nested status with both versions, and only the status when down", async () => {
-    await withSim({ installedVersion: "1.4.1", serviceRunning: true, kernelInstalled: true }, async (sim) => {
-      await sh(sim, `container run -d --name ${N} ${NODE_IMAGE}`);
-      const s = await status(sim);
-      expect(s.raw).not.toContain("\\/");
-      expect(s.json).toEqual({
-        status: "running",
-        client: { appName: "container", build: "release", commit: expect.any(String), version: "1.4.1" },
-        server: {
-          appName: "container-apiserver",
-          build: "release",
-          commit: expect.any(String),
-          version: "1.4.1",
-        },
-        host: { architecture: "arm64", cpus: 8, operatingSystem: "macOS 26.1" },
-        paths: { appRoot: `${sim.appRoot}/`, installRoot: "/usr/local/" },
-        resources: { containersRunning: 1, containersTotal: 1, images: 1 },
-      });
-      await sh(sim, "container system stop");
-      expect(await status(sim)).toEqual({
-        code: 1,
-        raw: '{"status":"unregistered"}\n',
-        json: { status: "unregistered" },
-      });
+  test("1.3.0+ recommends kata 3.32.0's kernel; 1.5.0 cannot set it before <appRoot>/kernels/ exists", async ({
+    mac,
+  }) => {
+    const sim = await mac({ installedVersion: "1.5.0", serviceRunning: true });
+    const bare = await sh(sim, "container system kernel set --recommended --force");
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain("the folder containing the latter doesn’t exist");
+    expect(existsSync(join(sim.appRoot, "kernels"))).toBe(false);
+    await sh(sim, `mkdir -p '${join(sim.appRoot, "kernels")}'`);
+    expect((await sh(sim, "container system kernel set --recommended --force")).code).toBe(0);
+    expect(readlinkSync(join(sim.appRoot, "kernels", "default.kernel-arm64"))).toBe(
+      join(sim.appRoot, "kernels", "vmlinux-6.18.35-197-debug"),
+    );
+  });
+
+  test("a .pkg upgrade under a running service leaves the old apiserver running (skew) until a restart", async ({
+    mac,
+  }) => {
+    const sim = await mac({ installedVersion: "1.4.1", serviceRunning: true });
+    const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.5.0-installer-signed.pkg"), {
+      version: "1.5.0",
+    });
+    expect((await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).code).toBe(0);
+    expect((await status(sim)).json).toMatchObject({
+      client: { version: "1.5.0" },
+      server: { version: "1.4.1" },
+    });
+    await sh(sim, "container system stop");
+    await sh(sim, "container system start --disable-kernel-install");
+    expect((await status(sim)).json).toMatchObject({
+      client: { version: "1.5.0" },
+      server: { version: "1.5.0" },
     });
   });
 
-  it("1.3.0+ recommends kata 3.32.0's kernel; 1.5.0 cannot set it before <appRoot>/kernels/ exists", async () => {
-    await withSim({ installedVersion: "1.5.0", serviceRunning: true }, async (sim) => {
-      const bare = await sh(sim, "container system kernel set --recommended --force");
-      expect(bare.code).toBe(1);
-      expect(bare.stderr).toContain("the folder containing the latter doesn’t exist");
-      expect(existsSync(join(sim.appRoot, "kernels"))).toBe(false);
-      await sh(sim, `mkdir -p '${join(sim.appRoot, "kernels")}'`);
-      expect((await sh(sim, "container system kernel set --recommended --force")).code).toBe(0);
-      expect(readlinkSync(join(sim.appRoot, "kernels", "default.kernel-arm64"))).toBe(
-        join(sim.appRoot, "kernels", "vmlinux-6.18.35-197-debug"),
-      );
-    });
-  });
-
-  it("a .pkg upgrade under a running service leaves the old apiserver running (skew) until a restart", async () => {
-    await withSim({ installedVersion: "1.4.1", serviceRunning: true }, async (sim) => {
-      const pkg = makeInstallerPkg(join(sim.runnerTemp, "container-1.5.0-installer-signed.pkg"), {
-        version: "1.5.0",
-      });
-      expect((await sh(sim, `sudo -n installer -pkg ${pkg} -target /`)).code).toBe(0);
-      expect((await status(sim)).json).toMatchObject({
-        client: { version: "1.5.0" },
-        server: { version: "1.4.1" },
-      });
-      await sh(sim, "container system stop");
-      await sh(sim, "container system start --disable-kernel-install");
-      expect((await status(sim)).json).toMatchObject({
-        client: { version: "1.5.0" },
-        server: { version: "1.5.0" },
-      });
-    });
-  });
-
-  it("1.4.0 was never released: nothing serves its installer", async () => {
+  test("1.4.0 was never released: nothing serves its installer", async ({ mac }) => {
     await expect(startDownloadServer({ dir: "/nonexistent", installers: { "1.4.0": {} } })).rejects.toThrow(
       /1\.4\.0 was never released/,
     );
-    await withSim({}, async (sim) => {
-      const dl = await startDownloadServer({ dir: sim.runnerTemp, installers: { "1.3.1": {}, "1.4.1": {} } });
-      try {
-        const get = (v: string) => fetch(dl.installerUrl.replaceAll("{version}", v)).then((r) => r.status);
-        expect(await get("1.4.1")).toBe(200);
-        expect(await get("1.4.0")).toBe(404);
-      } finally {
-        await dl.close();
-      }
-    });
+    const sim = await mac({});
+    const dl = await startDownloadServer({ dir: sim.runnerTemp, installers: { "1.3.1": {}, "1.4.1": {} } });
+    try {
+      const get = (v: string) => fetch(dl.installerUrl.replaceAll("{version}", v)).then((r) => r.status);
+      expect(await get("1.4.1")).toBe(200);
+      expect(await get("1.4.0")).toBe(404);
+    } finally {
+      await dl.close();
+    }
   });
 
-  it("another package manager's CLI earlier on PATH answers as its own version", async () => {
-    await withSim({ installedVersion: "1.2.2", shadowingCli: "1.2.0" }, async (sim) => {
-      expect((await sh(sim, "command -v container")).stdout.trim()).toBe(join(sim.shadowDir!, "container"));
-      expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.0 ");
-      expect((await sh(sim, `${join(sim.installDir, "container")} --version`)).stdout).toContain(
-        "version 1.2.2 ",
-      );
-    });
+  test("another package manager's CLI earlier on PATH answers as its own version", async ({ mac }) => {
+    const sim = await mac({ installedVersion: "1.2.2", shadowingCli: "1.2.0" });
+    expect((await sh(sim, "command -v container")).stdout.trim()).toBe(join(sim.shadowDir!, "container"));
+    expect((await sh(sim, "container --version")).stdout).toContain("version 1.2.0 ");
+    expect((await sh(sim, `${join(sim.installDir, "container")} --version`)).stdout).toContain(
+      "version 1.2.2 ",
+    );
   });
 });
 
 describe("inspect shapes", () => {
   for (const shape of ["1.x", "0.8", "0.7"] as const) {
-    it(`prints the ${shape} shape`, async () => {
-      await withSim({ serviceRunning: true, kernelInstalled: true, inspectShape: shape }, async (sim) => {
-        await sh(sim, `container run -d --name ${N} -p 127.0.0.1:${await freePort()}:6443 ${NODE_IMAGE}`);
-        const [c] = JSON.parse((await sh(sim, `container inspect ${N}`)).stdout);
-        const ip = sim.node(N).ip;
-        expect(ip).toMatch(/^127\.0\.64\.\d+$/);
-        if (shape === "1.x") {
-          expect(c.status.state).toBe("running");
-          expect(c.status.networks[0]).toMatchObject({
-            network: "default",
-            hostname: N,
-            ipv4Address: `${ip}/24`,
-            ipv4Gateway: "127.0.64.1",
-            mtu: 1280,
-          });
-          expect(c.configuration.publishedPorts[0]).toMatchObject({
-            hostAddress: "127.0.0.1",
-            containerPort: 6443,
-            proto: "tcp",
-          });
-        } else {
-          expect(c.status).toBe("running");
-          const key = shape === "0.8" ? "ipv4Address" : "address";
-          expect(c.networks[0][key]).toBe(`${ip}/24`);
-        }
-      });
+    test(`prints the ${shape} shape`, async ({ mac }) => {
+      const sim = await mac({ serviceRunning: true, kernelInstalled: true, inspectShape: shape });
+      await sh(sim, `container run -d --name ${N} -p 127.0.0.1:${await freePort()}:6443 ${NODE_IMAGE}`);
+      const [c] = JSON.parse((await sh(sim, `container inspect ${N}`)).stdout);
+      const ip = sim.node(N).ip;
+      expect(ip).toMatch(/^127\.0\.64\.\d+$/);
+      if (shape === "1.x") {
+        expect(c.status.state).toBe("running");
+        expect(c.status.networks[0]).toMatchObject({
+          network: "default",
+          hostname: N,
+          ipv4Address: `${ip}/24`,
+          ipv4Gateway: "127.0.64.1",
+          mtu: 1280,
+        });
+        expect(c.configuration.publishedPorts[0]).toMatchObject({
+          hostAddress: "127.0.0.1",
+          containerPort: 6443,
+          proto: "tcp",
+        });
+      } else {
+        expect(c.status).toBe("running");
+        const key = shape === "0.8" ? "ipv4Address" : "address";
+        expect(c.networks[0][key]).toBe(`${ip}/24`);
+      }
     });
   }
 });
@@ -369,7 +367,9 @@ describe("pretend-darwin preload", () => {
     expect(JSON.parse(out)).toEqual(["darwin", "arm64", "darwin", "arm64", "Darwin", "darwin", "25.1.0"]);
   });
 
-  it("reports the simulated Mac's CPUs and memory when the simulator passes them, the host's otherwise", async () => {
+  test("reports the simulated Mac's CPUs and memory when the simulator passes them, the host's otherwise", async ({
+    mac,
+  }) => {
     const code = `import { cpus, totalmem, availableParallelism } from "node:os";
       console.log(JSON.stringify([cpus().length, availableParallelism(), totalmem()]));`;
     const run = (env: Record<string, string>) =>
@@ -383,11 +383,10 @@ describe("pretend-darwin preload", () => {
         p.on("error", reject);
         p.on("close", () => resolve(JSON.parse(s) as number[]));
       });
-    await withSim({ ncpu: 12, memsize: 34_359_738_368 }, async (sim) => {
-      expect(
-        await run({ KINA_SIM_NCPU: sim.env.KINA_SIM_NCPU!, KINA_SIM_MEMSIZE: sim.env.KINA_SIM_MEMSIZE! }),
-      ).toEqual([12, 12, 34_359_738_368]);
-    });
+    const sim = await mac({ ncpu: 12, memsize: 34_359_738_368 });
+    expect(
+      await run({ KINA_SIM_NCPU: sim.env.KINA_SIM_NCPU!, KINA_SIM_MEMSIZE: sim.env.KINA_SIM_MEMSIZE! }),
+    ).toEqual([12, 12, 34_359_738_368]);
     expect(await run({})).toEqual([os.cpus().length, os.availableParallelism(), os.totalmem()]);
   });
 });
@@ -429,30 +428,31 @@ describe("runner harness", () => {
     expect(r.stderr).toContain("Input required and not supplied: pod-subnet");
   });
 
-  it("runs a step where the simulator's install folder is /usr/local/bin, and PATH says so", async () => {
-    await withSim({ installedVersion: "1.4.1" }, async (sim) => {
-      const probe = join(sim.runnerTemp, "probe.mjs");
-      writeFileSync(
-        probe,
-        [
-          'import { execFileSync } from "node:child_process";',
-          'import { appendFileSync, realpathSync } from "node:fs";',
-          'const which = execFileSync("/bin/sh", ["-c", "command -v container"]).toString().trim();',
-          'const version = execFileSync("container", ["--version"]).toString().trim();',
-          'appendFileSync(process.env.GITHUB_OUTPUT, `which=${which}\\nreal=${realpathSync(which)}\\nversion=${version}\\ninput=${process.env["INPUT_POD-SUBNET"]}\\n`);',
-        ].join("\n"),
-      );
-      const r = await runStep("main", { sim, entry: probe, inputs: { "pod-subnet": "10.9.0.0/16" } });
-      expect(r.stderr).toBe("");
-      expect(r.outputs).toEqual({
-        which: "/usr/local/bin/container",
-        real: CLIENT_SCRIPT,
-        version: "container CLI version 1.4.1 (build: release, commit: 0190097)",
-        input: "10.9.0.0/16",
-      });
-      // The machine's own /usr/local/bin is untouched.
-      expect(existsSync("/usr/local/bin/.sim.sock")).toBe(false);
+  test("runs a step where the simulator's install folder is /usr/local/bin, and PATH says so", async ({
+    mac,
+  }) => {
+    const sim = await mac({ installedVersion: "1.4.1" });
+    const probe = join(sim.runnerTemp, "probe.mjs");
+    writeFileSync(
+      probe,
+      [
+        'import { execFileSync } from "node:child_process";',
+        'import { appendFileSync, realpathSync } from "node:fs";',
+        'const which = execFileSync("/bin/sh", ["-c", "command -v container"]).toString().trim();',
+        'const version = execFileSync("container", ["--version"]).toString().trim();',
+        'appendFileSync(process.env.GITHUB_OUTPUT, `which=${which}\\nreal=${realpathSync(which)}\\nversion=${version}\\ninput=${process.env["INPUT_POD-SUBNET"]}\\n`);',
+      ].join("\n"),
+    );
+    const r = await runStep("main", { sim, entry: probe, inputs: { "pod-subnet": "10.9.0.0/16" } });
+    expect(r.stderr).toBe("");
+    expect(r.outputs).toEqual({
+      which: "/usr/local/bin/container",
+      real: CLIENT_SCRIPT,
+      version: "container CLI version 1.4.1 (build: release, commit: 0190097)",
+      input: "10.9.0.0/16",
     });
+    // The machine's own /usr/local/bin is untouched.
+    expect(existsSync("/usr/local/bin/.sim.sock")).toBe(false);
   });
 
   it("parses both file command forms", () => {

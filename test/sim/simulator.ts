@@ -56,8 +56,10 @@ export interface Fault {
   stdout?: string;
   /** How many calls it applies to (default: every matching call). */
   times?: number;
-  /** Answer only after this long (a hanging tool, for timeout tests). */
+  /** Answer only after this long (a slow tool). */
   delayMs?: number;
+  /** Never answer: the call ends only when its client goes away (killed) or the simulator stops. */
+  hang?: boolean;
   /** Let this many matching calls through before the fault applies (default 0). */
   skip?: number;
   /** Runs when the fault applies, before it answers (e.g. stops a node's API server). */
@@ -109,10 +111,30 @@ export interface SimulatorOptions {
   cpuBrand?: string;
   /** launchctl managername (default "Aqua"). */
   launchdSession?: "Aqua" | "Background" | "System";
+  /**
+   * The runner's user has a GUI login session on the Mac (its gui/<uid> launchd domain exists), even
+   * when the runner itself runs outside it. Default: true for an Aqua session, false otherwise. Without
+   * one, `container system start` cannot register its apiserver (apple/container#205, #2008).
+   */
+  guiLogin?: boolean;
   sudo?: "passwordless" | "password";
   faults?: Fault[];
   latency?: Partial<Latency>;
   inspectShape?: "1.x" | "0.8" | "0.7";
+  /**
+   * The subnet `container network ls`/`inspect` report for the default network (macOS 26 only; the
+   * commands fail on 15). Default "127.0.64.0/24", where the simulated nodes really are; another value
+   * (e.g. "192.168.65.0/24") is only reported: node traffic stays on 127.0.64.N.
+   */
+  vmNetwork?: string;
+  /** Prefix length of the node address `container inspect` reports (default 24). */
+  vmPrefix?: number;
+  /**
+   * What the port published with `-p` on 127.0.0.1 does: forward (default), reset every connection once
+   * accepted, or refuse it (nothing listens) — as when the runtime lacks the macOS Local Network
+   * permission (apple/container#1180, #1702).
+   */
+  portForwarding?: "forward" | "reset" | "refuse";
   /** The kubelet never reports Ready, whatever the CNI config. */
   kubeletNeverReady?: boolean;
   /** Leave the host's kubectl on PATH (default false: a fresh macOS runner has none). */
@@ -261,7 +283,8 @@ export class SimCore implements Simulator {
   vms = new Map<string, Vm>();
   private ipLocks = new Map<number, string>();
   private listener: { close(): Promise<void> } | undefined;
-  private timers = new Set<{ t: NodeJS.Timeout; reject: (e: Error) => void }>();
+  /** Pending sleeps (with a timer) and hangs (without): all rejected when the simulator stops. */
+  private timers = new Set<{ t?: NodeJS.Timeout; reject: (e: Error) => void }>();
   private stopped = false;
   private readonly vmHost: VmHost;
 
@@ -321,6 +344,7 @@ export class SimCore implements Simulator {
       nodeDir: dirname(NODE24),
       bootMs: () => this.latency.bootMs,
       iptablesMode: () => this.opts.iptablesMode ?? "nft",
+      portForwarding: () => this.opts.portForwarding ?? "forward",
       listenTools: (vm, path) => listenCalls(path, (call) => this.dispatch(call, vm)),
     };
   }
@@ -446,6 +470,20 @@ export class SimCore implements Simulator {
         reject(new Error("aborted"));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
+      this.timers.add(entry);
+    });
+  }
+
+  /** Settles only when the signal aborts (rejecting) or the simulator stops. */
+  never(signal: AbortSignal): Promise<void> {
+    return new Promise((_, reject) => {
+      const entry = { reject };
+      const onAbort = () => {
+        this.timers.delete(entry);
+        reject(new Error("aborted"));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
       this.timers.add(entry);
     });
   }
@@ -583,7 +621,8 @@ export class SimCore implements Simulator {
     if (fault?.run) await fault.run();
     if (fault && !fault.passThrough) {
       try {
-        await this.sleep(fault.delayMs ?? 0, call.signal);
+        if (fault.hang) await this.never(call.signal);
+        else await this.sleep(fault.delayMs ?? 0, call.signal);
       } catch {
         // client went away
       }

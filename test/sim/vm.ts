@@ -60,6 +60,8 @@ export interface VmHost {
   bootMs(): number;
   /** The iptables backend kindest/node's entrypoint selects. */
   iptablesMode(): "nft" | "legacy";
+  /** What a port published on the host does with a connection (see SimulatorOptions.portForwarding). */
+  portForwarding(): "forward" | "reset" | "refuse";
   /** Listens for in-node tool calls of this VM on a unix socket path. */
   listenTools(vm: Vm, path: string): Promise<{ close(): Promise<void> }>;
 }
@@ -324,9 +326,16 @@ export class Vm {
   }
 
   private async publishPorts(): Promise<void> {
+    const mode = this.host.portForwarding();
+    if (mode === "refuse") return;
     for (const p of this.spec.publish) {
       if (p.proto !== "tcp") continue;
       const server = createServer((client) => {
+        if (mode === "reset") {
+          client.on("error", () => {});
+          client.resetAndDestroy();
+          return;
+        }
         this.proxySockets.add(client);
         client.once("close", () => this.proxySockets.delete(client));
         const upstream = connect(p.containerPort, this.ip);

@@ -5,9 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { getExecOutput } from "@actions/exec";
 import * as tc from "@actions/tool-cache";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, it } from "vitest";
 import { ContainerCli } from "../../src/container/cli.js";
 import {
   ensureCli,
@@ -23,13 +22,13 @@ import {
 import { CREATED_BY, LABEL } from "../../src/steps/node-vm.js";
 import { makeInstallerPkg } from "../sim/macos-tools.ts";
 import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
-import { hostShell, startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import { hostShell, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import { runProcess } from "../../src/process.js";
+import { describe, expect, test, vi, type MacFixtures } from "../fixtures/mac.ts";
 
 const OTHER = "Developer ID Installer: Someone Else (ABCDE12345)";
 let dl: DownloadServer;
 let dir: string;
-let sim: Simulator | undefined;
-const saved = { ...process.env };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kina-cli-test-"));
@@ -47,17 +46,15 @@ afterAll(async () => {
   await dl.close();
   rmSync(dir, { recursive: true, force: true });
 });
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, saved);
-});
 
-/** A simulated runner whose environment this process (the action) uses. */
-async function runner(opts: SimulatorOptions, toolCache?: string): Promise<Simulator> {
-  sim = await startSimulator(opts);
-  Object.assign(process.env, sim.env, toolCache ? { RUNNER_TOOL_CACHE: toolCache } : {});
+/** A simulated runner whose environment this process (the action) uses, with its own tool cache. */
+async function runner(
+  onMac: MacFixtures["onMac"],
+  opts: SimulatorOptions,
+  toolCache?: string,
+): Promise<Simulator> {
+  const sim = await onMac(opts);
+  if (toolCache) vi.stubEnv("RUNNER_TOOL_CACHE", toolCache);
   return sim;
 }
 
@@ -114,24 +111,21 @@ describe("installer naming", () => {
 });
 
 describe("signatureProblem", () => {
-  async function check(signer: string | null): Promise<string | undefined> {
-    await runner({});
+  async function check(onMac: MacFixtures["onMac"], signer: string | null): Promise<string | undefined> {
+    await runner(onMac, {});
     const pkg = makeInstallerPkg(join(dir, `sig-${Math.random()}.pkg`), { version: "1.2.2", signer });
-    const r = await getExecOutput("pkgutil", ["--check-signature", pkg], {
-      silent: true,
-      ignoreReturnCode: true,
-    });
-    return signatureProblem(r.stdout + r.stderr, r.exitCode);
+    const r = await runProcess("pkgutil", ["--check-signature", pkg], { timeoutMs: 10_000 });
+    return signatureProblem(r.stdout + r.stderr, r.code);
   }
 
-  it("accepts Apple's Containerization certificate", async () => {
-    expect(await check(INSTALLER_SIGNER)).toBeUndefined();
+  test("accepts Apple's Containerization certificate", async ({ onMac }) => {
+    expect(await check(onMac, INSTALLER_SIGNER)).toBeUndefined();
   });
-  it("refuses another Developer ID", async () => {
-    expect(await check(OTHER)).toContain("Someone Else");
+  test("refuses another Developer ID", async ({ onMac }) => {
+    expect(await check(onMac, OTHER)).toContain("Someone Else");
   });
-  it("refuses an unsigned package", async () => {
-    expect(await check(null)).toMatch(/exited 1.*no signature/);
+  test("refuses an unsigned package", async ({ onMac }) => {
+    expect(await check(onMac, null)).toMatch(/exited 1.*no signature/);
   });
   it("refuses a certificate chain that is not trusted, even with the right name", () => {
     const out = `Package "x.pkg":\n   Status: signed by untrusted certificate\n   Certificate Chain:\n    1. ${INSTALLER_SIGNER}\n`;
@@ -174,26 +168,30 @@ describe("planCli (the container-version policy)", () => {
 });
 
 describe("ensureCli", () => {
-  it("does nothing when the requested version is installed", async () => {
-    const s = await runner({ installedVersion: "1.2.2" });
+  test("does nothing when the requested version is installed", async ({ onMac }) => {
+    const s = await runner(onMac, { installedVersion: "1.2.2" });
     const r = await ensure(s, { version: "1.2.2", installerUrl: dl.installerUrl });
     expect(r).toEqual({ version: "1.2.2", stoppedService: false });
     expect(s.calls.map((c) => c.tool)).toEqual(["container"]);
     expect(dl.log).toEqual([]);
   });
 
-  it("container-version: installed takes what is there, and refuses what cannot work before touching anything", async () => {
-    let s = await runner({ installedVersion: "1.2.1" });
+  test("container-version: installed takes what is there, and refuses what cannot work before touching anything", async ({
+    onMac,
+  }) => {
+    let s = await runner(onMac, { installedVersion: "1.2.1" });
     expect((await ensure(s, { version: "installed" })).version).toBe("1.2.1");
-    s = await runner({ installedVersion: "1.2.0", serviceRunning: true });
+    s = await runner(onMac, { installedVersion: "1.2.0", serviceRunning: true });
     await expect(ensure(s, { version: "installed" })).rejects.toThrow(/1\.2\.0 mounts \/proc\/sys read-only/);
     expect(s.calls.map((c) => [c.tool, ...c.argv].join(" "))).toEqual(["container --version"]);
-    s = await runner({ installedVersion: null });
+    s = await runner(onMac, { installedVersion: null });
     await expect(ensure(s, { version: "installed" })).rejects.toThrow(/not installed.*container-version/);
   });
 
-  it("the default keeps a newer CLI than the newest tested, with a notice, and never downgrades", async () => {
-    const s = await runner({ installedVersion: "1.6.0", serviceRunning: true });
+  test("the default keeps a newer CLI than the newest tested, with a notice, and never downgrades", async ({
+    onMac,
+  }) => {
+    const s = await runner(onMac, { installedVersion: "1.6.0", serviceRunning: true });
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((chunk: string) => (
@@ -215,10 +213,12 @@ describe("ensureCli", () => {
     expect(stops(s)).toEqual([]);
   });
 
-  it("upgrades: downloads, verifies, stops the running service, installs with sudo -n, keeps the installer", async () => {
+  test("upgrades: downloads, verifies, stops the running service, installs with sudo -n, keeps the installer", async ({
+    onMac,
+  }) => {
     const toolCache = mkdtempSync(join(dir, "tc-"));
     const before = dl.counters.installer;
-    let s = await runner({ installedVersion: "1.1.0", serviceRunning: true }, toolCache);
+    let s = await runner(onMac, { installedVersion: "1.1.0", serviceRunning: true }, toolCache);
     const r = await ensure(s, { version: "1.2.2", installerUrl: dl.installerUrl });
     expect(r).toEqual({ version: "1.2.2", stoppedService: true });
     expect(s.installedVersion).toBe("1.2.2");
@@ -244,7 +244,7 @@ describe("ensureCli", () => {
 
     // The next job on this runner takes it from the tool cache, and still checks the signature.
     await s.stop();
-    s = await runner({ installedVersion: null }, toolCache);
+    s = await runner(onMac, { installedVersion: null }, toolCache);
     expect(await ensure(s, { version: "1.2.2", installerUrl: dl.installerUrl })).toEqual({
       version: "1.2.2",
       stoppedService: false,
@@ -254,8 +254,10 @@ describe("ensureCli", () => {
     expect(s.calls.some((c) => c.tool === "container" && c.argv[0] === "system")).toBe(false); // nothing to stop
   });
 
-  it("the default installs the newest tested release where the installed one cannot work", async () => {
-    const s = await runner({ installedVersion: "1.2.0" }, mkdtempSync(join(dir, "tc-")));
+  test("the default installs the newest tested release where the installed one cannot work", async ({
+    onMac,
+  }) => {
+    const s = await runner(onMac, { installedVersion: "1.2.0" }, mkdtempSync(join(dir, "tc-")));
     const pins = { "1.5.0": servedSha256("1.5.0") };
     expect(await ensure(s, { version: "supported", installerUrl: dl.installerUrl, pins })).toEqual({
       version: "1.5.0",
@@ -264,7 +266,9 @@ describe("ensureCli", () => {
     expect(s.installedVersion).toBe("1.5.0");
   });
 
-  it("pins the published SHA-256 of 1.3.1, 1.4.1 and 1.5.0, and refuses an Apple-signed package that differs", async () => {
+  test("pins the published SHA-256 of 1.3.1, 1.4.1 and 1.5.0, and refuses an Apple-signed package that differs", async ({
+    onMac,
+  }) => {
     // https://github.com/apple/container/releases (checksums published with each release)
     expect(INSTALLER_SHA256).toEqual({
       "1.3.1": "a7c1b9d7927d30875f2f6c7bd1d0cb06c2daa6ca57ce9e90a5144e898fdf54a8",
@@ -272,7 +276,7 @@ describe("ensureCli", () => {
       "1.5.0": "a24808cb202318fa1c3bbee0c6c6887fe1225fe899d7b687a0ddd939bd6573f8",
     });
     // The loopback server's 1.5.0 is signed with Apple's certificate name but is not Apple's package.
-    const s = await runner({ installedVersion: null }, mkdtempSync(join(dir, "tc-")));
+    const s = await runner(onMac, { installedVersion: null }, mkdtempSync(join(dir, "tc-")));
     await expect(ensure(s, { version: "supported", installerUrl: dl.installerUrl })).rejects.toThrow(
       /the container 1\.5\.0 installer failed its checksum: expected sha256 a24808cb.*, got [0-9a-f]{64}/,
     );
@@ -280,25 +284,28 @@ describe("ensureCli", () => {
     expect(tc.find("container-installer", "1.5.0", "arm64")).toBe("");
   });
 
-  it.each([
-    ["another Developer ID", "1.3.0" as const, /signed by 'Developer ID Installer: Someone Else/],
-    ["no signature", "1.2.1" as const, /no signature/],
-  ])("stops before installing a package with %s, and does not keep it", async (_what, version, reason) => {
-    const toolCache = mkdtempSync(join(dir, "tc-"));
-    const s = await runner({ installedVersion: "1.2.2", serviceRunning: true }, toolCache);
-    const err = await ensure(s, { version, installerUrl: dl.installerUrl }).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/failed verification, not installing/);
-    expect((err as Error).message).toMatch(reason);
-    expect(sudoCalls(s)).toEqual([]);
-    expect(s.serviceRunning).toBe(true);
-    expect(s.installedVersion).toBe("1.2.2");
-    expect(tc.find("container-installer", version, "arm64")).toBe("");
-  });
+  test.for([
+    ["another Developer ID", "1.3.0", /signed by 'Developer ID Installer: Someone Else/],
+    ["no signature", "1.2.1", /no signature/],
+  ] as Array<[string, "1.3.0" | "1.2.1", RegExp]>)(
+    "stops before installing a package with %s, and does not keep it",
+    async ([, version, reason], { onMac }) => {
+      const toolCache = mkdtempSync(join(dir, "tc-"));
+      const s = await runner(onMac, { installedVersion: "1.2.2", serviceRunning: true }, toolCache);
+      const err = await ensure(s, { version, installerUrl: dl.installerUrl }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/failed verification, not installing/);
+      expect((err as Error).message).toMatch(reason);
+      expect(sudoCalls(s)).toEqual([]);
+      expect(s.serviceRunning).toBe(true);
+      expect(s.installedVersion).toBe("1.2.2");
+      expect(tc.find("container-installer", version, "arm64")).toBe("");
+    },
+  );
 
-  it("checks a pinned sha256 on top of the signature", async () => {
+  test("checks a pinned sha256 on top of the signature", async ({ onMac }) => {
     const toolCache = mkdtempSync(join(dir, "tc-"));
-    const s = await runner({ installedVersion: "1.1.0" }, toolCache);
+    const s = await runner(onMac, { installedVersion: "1.1.0" }, toolCache);
     const wrong = { "1.2.2": "0".repeat(64) };
     await expect(ensure(s, { version: "1.2.2", installerUrl: dl.installerUrl, pins: wrong })).rejects.toThrow(
       /checksum: expected sha256 0{64}, got [0-9a-f]{64}/,
@@ -310,8 +317,11 @@ describe("ensureCli", () => {
     );
   });
 
-  it("explains what to do when sudo wants a password, and restarts the service it stopped", async () => {
+  test("explains what to do when sudo wants a password, and restarts the service it stopped", async ({
+    onMac,
+  }) => {
     const s = await runner(
+      onMac,
       { installedVersion: "1.1.0", serviceRunning: true, sudo: "password" },
       mkdtempSync(join(dir, "tc-")),
     );
@@ -323,8 +333,11 @@ describe("ensureCli", () => {
     expect(s.serviceRunning).toBe(true);
   });
 
-  it("starts the service again when the installed version does not answer after the install", async () => {
+  test("starts the service again when the installed version does not answer after the install", async ({
+    onMac,
+  }) => {
     const s = await runner(
+      onMac,
       {
         installedVersion: "1.1.0",
         serviceRunning: true,
@@ -342,8 +355,8 @@ describe("ensureCli", () => {
     expect(s.serviceRunning).toBe(true);
   });
 
-  it("installs where no CLI is installed yet, from a file:// mirror", async () => {
-    const s = await runner({ installedVersion: null }, mkdtempSync(join(dir, "tc-")));
+  test("installs where no CLI is installed yet, from a file:// mirror", async ({ onMac }) => {
+    const s = await runner(onMac, { installedVersion: null }, mkdtempSync(join(dir, "tc-")));
     const pkg = makeInstallerPkg(join(dir, "mirror-1.2.1.pkg"), { version: "1.2.1" });
     const r = await ensure(s, {
       version: "1.2.1",
@@ -353,8 +366,8 @@ describe("ensureCli", () => {
     expect(s.installedVersion).toBe("1.2.1");
   });
 
-  it("names the URL when a release has no installer", async () => {
-    const s = await runner({ installedVersion: "1.2.2" }, mkdtempSync(join(dir, "tc-")));
+  test("names the URL when a release has no installer", async ({ onMac }) => {
+    const s = await runner(onMac, { installedVersion: "1.2.2" }, mkdtempSync(join(dir, "tc-")));
     await expect(ensure(s, { version: "9.9.9", installerUrl: dl.installerUrl })).rejects.toThrow(
       /could not download http:\/\/127\.0\.0\.1:\d+\/apple\/container\/releases\/download\/9\.9\.9\/container-9\.9\.9-installer-signed\.pkg: HTTP 404/,
     );
@@ -366,8 +379,8 @@ describe("ensureCli", () => {
 });
 
 describe("ensureCli on a shared Mac", () => {
-  it("never stops the service for an upgrade while another runner's containers run", async () => {
-    const s = await runner({ installedVersion: "1.1.0", serviceRunning: true, kernelInstalled: true });
+  test("never stops the service for an upgrade while another runner's containers run", async ({ onMac }) => {
+    const s = await runner(onMac, { installedVersion: "1.1.0", serviceRunning: true, kernelInstalled: true });
     await runningContainer(s, "other-control-plane", "other-runner");
     await runningContainer(s, "someones-db");
     const before = dl.counters.installer;
@@ -388,8 +401,11 @@ describe("ensureCli on a shared Mac", () => {
     expect(s.installedVersion).toBe("1.1.0");
   });
 
-  it("checks again right before the stop: a container started while the installer downloaded", async () => {
+  test("checks again right before the stop: a container started while the installer downloaded", async ({
+    onMac,
+  }) => {
     const s = await runner(
+      onMac,
       { installedVersion: "1.1.0", serviceRunning: true, kernelInstalled: true },
       mkdtempSync(join(dir, "tc-")),
     );
@@ -407,8 +423,9 @@ describe("ensureCli on a shared Mac", () => {
     expect(s.containers().map((c) => [c.name, c.state])).toEqual([["late-control-plane", "running"]]);
   });
 
-  it("does not count this runner's own leftover node as another job's", async () => {
+  test("does not count this runner's own leftover node as another job's", async ({ onMac }) => {
     const s = await runner(
+      onMac,
       { installedVersion: "1.1.0", serviceRunning: true, kernelInstalled: true },
       mkdtempSync(join(dir, "tc-")),
     );
@@ -419,10 +436,12 @@ describe("ensureCli on a shared Mac", () => {
     });
   });
 
-  it("refuses an install that a CLI earlier on PATH would shadow, naming both, before stopping anything", async () => {
+  test("refuses an install that a CLI earlier on PATH would shadow, naming both, before stopping anything", async ({
+    onMac,
+  }) => {
     // The new user's example: 1.2.0 from another package manager first on PATH, the signed one in
     // /usr/local/bin, container-version 1.2.2.
-    const s = await runner({
+    const s = await runner(onMac, {
       installedVersion: "1.2.2",
       shadowingCli: "1.2.0",
       serviceRunning: true,
@@ -443,13 +462,16 @@ describe("ensureCli on a shared Mac", () => {
     expect(s.containers().map((c) => c.state)).toEqual(["running"]);
   });
 
-  it("refuses an install its folder is not on PATH for", async () => {
-    const s = await runner({ installedVersion: null });
+  test("refuses an install its folder is not on PATH for", async ({ onMac }) => {
+    const s = await runner(onMac, { installedVersion: null });
     const before = dl.log.length;
-    process.env.PATH = process.env
-      .PATH!.split(":")
-      .filter((d) => d !== s.installDir)
-      .join(":");
+    vi.stubEnv(
+      "PATH",
+      process.env
+        .PATH!.split(":")
+        .filter((d) => d !== s.installDir)
+        .join(":"),
+    );
     await expect(ensure(s, { version: "supported", installerUrl: dl.installerUrl })).rejects.toThrow(
       `installing container 1.5.0 puts it in ${join(s.installDir, "container")}, but ${s.installDir} is not on PATH`,
     );

@@ -1,108 +1,22 @@
-// Diagnostics: what a failure says, what is blanked, and that every part is bounded in time — an API
-// server that accepts connections and never answers must not hold the step.
+// collectDiagnostics: every part bounded in time (an API server that accepts connections and never
+// answers must not hold the step), written to RUNNER_TEMP and printed, credentials blanked.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach } from "vitest";
 import { stringify } from "yaml";
 import { ContainerCli, ContainerError } from "../../src/container/cli.js";
-import { PhaseError } from "../../src/phase.js";
-import { collectDiagnostics, describeFailure, failureMessage, redact } from "../../src/steps/diagnostics.js";
-import { hostShell, startSimulator, type Simulator } from "../sim/simulator.ts";
+import { PhaseError } from "../../src/errors.js";
+import { collectDiagnostics } from "../../src/steps/diagnostics.js";
+import { hostShell } from "../sim/simulator.ts";
+import { DEFAULT_IMAGE as IMAGE, describe, expect, test, vi } from "../fixtures/mac.ts";
 
 const NODE = "kina-control-plane";
-const IMAGE = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
-
-/** `fetch failed` as undici throws it, with the socket error under it. */
-function fetchFailed(code: string, message: string): TypeError {
-  const cause = Object.assign(new Error(message), { code });
-  return new TypeError("fetch failed", { cause });
-}
-
-describe("describeFailure", () => {
-  it("gives the step, the command, its exit code and its stderr", () => {
-    const err = new PhaseError(
-      "kubeadm init",
-      new ContainerError(
-        ["exec", NODE, "kubeadm", "init"],
-        1,
-        "[ERROR CRI]: runtime down\nerror execution phase preflight\n",
-      ),
-    );
-    expect(describeFailure(err)).toBe(
-      [
-        "failed step: kubeadm init",
-        `error: 'container exec ${NODE} kubeadm init' exited 1: [ERROR CRI]: runtime down | error execution phase preflight`,
-        `command: container exec ${NODE} kubeadm init`,
-        "exit code: 1",
-        "stderr:",
-        "[ERROR CRI]: runtime down",
-        "error execution phase preflight",
-        "",
-      ].join("\n"),
-    );
-  });
-
-  it("finds the command under a wrapping error, and lists the causes", () => {
-    const inner = new ContainerError(["image", "pull", "x"], 1, "Error: reset");
-    const err = new PhaseError(
-      "Kernel and node image",
-      new Error("could not get the node image", { cause: inner }),
-    );
-    const text = describeFailure(err);
-    expect(text).toContain("failed step: Kernel and node image\nerror: could not get the node image\n");
-    expect(text).toContain("caused by: 'container image pull x' exited 1: Error: reset\n");
-    expect(text).toContain("command: container image pull x\nexit code: 1\nstderr:\nError: reset\n");
-  });
-
-  it("says 'unknown' for an error outside any step", () => {
-    expect(describeFailure("boom")).toBe("failed step: unknown\nerror: boom\n");
-  });
-});
-
-describe("failureMessage", () => {
-  it("adds the socket error that 'fetch failed' hides", () => {
-    const err = new PhaseError(
-      "Untaint control plane",
-      fetchFailed("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:6443"),
-    );
-    expect(failureMessage(err)).toBe(
-      "Untaint control plane: fetch failed (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:6443)",
-    );
-  });
-
-  it("leaves a message that already explains itself", () => {
-    const err = new PhaseError(
-      "Readiness",
-      new Error("not ready within the wait budget (5s)", { cause: new Error("budget") }),
-    );
-    expect(failureMessage(err)).toBe("Readiness: not ready within the wait budget (5s)");
-  });
-});
-
-describe("redact", () => {
-  it("blanks proxy credentials and kubeadm join secrets", () => {
-    expect(redact('"HTTPS_PROXY=http://alice:s3cret@proxy.corp:3128"')).toBe(
-      '"HTTPS_PROXY=http://***:***@proxy.corp:3128"',
-    );
-    expect(redact("kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef \\")).toBe(
-      "kubeadm join 10.0.0.1:6443 --token *** \\",
-    );
-    expect(redact("--certificate-key=0123abcd --discovery-token-ca-cert-hash sha256:00")).toBe(
-      "--certificate-key=*** --discovery-token-ca-cert-hash sha256:00",
-    );
-    expect(redact("http://proxy.corp:3128 and https://example.com/a@b")).toBe(
-      "http://proxy.corp:3128 and https://example.com/a@b",
-    );
-  });
-});
 
 describe("collectDiagnostics", () => {
   let dir: string;
   let out: string;
-  let sim: Simulator | undefined;
-  const saved = { ...process.env };
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "kina-diag-"));
     out = "";
@@ -111,12 +25,8 @@ describe("collectDiagnostics", () => {
       return true;
     });
   });
-  afterEach(async () => {
+  afterEach(() => {
     vi.restoreAllMocks();
-    await sim?.stop();
-    sim = undefined;
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -138,7 +48,7 @@ describe("collectDiagnostics", () => {
     return file;
   }
 
-  it("does not wait on an API server that accepts and never answers, and leaves no connection open", async () => {
+  test("does not wait on an API server that accepts and never answers, and leaves no connection open", async () => {
     const sockets = new Set<net.Socket>();
     let accepted = 0;
     const server = net.createServer((s) => {
@@ -185,7 +95,7 @@ describe("collectDiagnostics", () => {
     }
   });
 
-  it("reports a refused connection at once", async () => {
+  test("reports a refused connection at once", async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
     const port = (probe.address() as net.AddressInfo).port;
@@ -203,9 +113,8 @@ describe("collectDiagnostics", () => {
     );
   });
 
-  it("collects the node's logs, journals and containers from the simulated service", async () => {
-    sim = await startSimulator({ serviceRunning: true, kernelInstalled: true });
-    Object.assign(process.env, sim.env);
+  test("collects the node's logs, journals and containers from the simulated service", async ({ onMac }) => {
+    const sim = await onMac({ serviceRunning: true, kernelInstalled: true });
     const r = await hostShell(
       sim,
       `container run -d --name ${NODE} -e 'HTTPS_PROXY=http://u:pw@proxy:3128' ${IMAGE}`,
@@ -240,9 +149,8 @@ describe("collectDiagnostics", () => {
     expect(out).toMatch(/Diagnostics collected in [\d.]+s/);
   });
 
-  it("says the node does not exist when it never came up", async () => {
-    sim = await startSimulator({ serviceRunning: true });
-    Object.assign(process.env, sim.env);
+  test("says the node does not exist when it never came up", async ({ onMac }) => {
+    await onMac({ serviceRunning: true });
     const result = await collectDiagnostics(new ContainerCli(), {
       clusterName: "kina",
       node: NODE,

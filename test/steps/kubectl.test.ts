@@ -3,14 +3,13 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tc from "@actions/tool-cache";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ensureKubectl, kubectlVersion, KUBECTL_URL, parseSha256File } from "../../src/steps/kubectl.js";
 import { kubectlStandIn, startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
 
 let dl: DownloadServer;
 let dir: string;
 let root: string;
-const saved = { ...process.env };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kina-kubectl-srv-"));
@@ -24,16 +23,12 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "kina-kubectl-test-"));
   for (const d of ["bin", "temp", "tools"]) mkdirSync(join(root, d));
   // A runner without kubectl: PATH holds only an empty bin dir.
-  Object.assign(process.env, {
-    PATH: join(root, "bin"),
-    RUNNER_TEMP: join(root, "temp"),
-    RUNNER_TOOL_CACHE: join(root, "tools"),
-  });
-  delete process.env.GITHUB_PATH;
+  vi.stubEnv("PATH", join(root, "bin"));
+  vi.stubEnv("RUNNER_TEMP", join(root, "temp"));
+  vi.stubEnv("RUNNER_TOOL_CACHE", join(root, "tools"));
+  vi.stubEnv("GITHUB_PATH", undefined);
 });
 afterEach(() => {
-  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, saved);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -67,7 +62,7 @@ describe("ensureKubectl", () => {
     expect(tc.find("kubectl", "1.35.8", "arm64")).not.toBe("");
 
     // The next job: PATH without it again, the tool cache kept.
-    process.env.PATH = join(root, "bin");
+    vi.stubEnv("PATH", join(root, "bin"));
     expect(await ensureKubectl({ fallback: "1.35.8", url: dl.kubectlUrl })).toEqual({
       version: "1.35.8",
       installed: true,

@@ -1,24 +1,8 @@
 // ensureService against the simulated container service.
-import { afterEach, describe, expect, it } from "vitest";
 import { ContainerCli } from "../../src/container/cli.js";
 import { ensureService } from "../../src/steps/service.js";
-import { hostShell, startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
-
-let sim: Simulator | undefined;
-const saved = { ...process.env };
-
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, saved);
-});
-
-async function runner(opts: SimulatorOptions): Promise<Simulator> {
-  sim = await startSimulator(opts);
-  Object.assign(process.env, sim.env);
-  return sim;
-}
+import { hostShell, type Simulator } from "../sim/simulator.ts";
+import { describe, expect, test } from "../fixtures/mac.ts";
 
 const starts = (s: Simulator) =>
   s.calls.filter((c) => c.tool === "container" && c.argv[0] === "system" && c.argv[1] === "start");
@@ -26,8 +10,8 @@ const stops = (s: Simulator) =>
   s.calls.filter((c) => c.tool === "container" && c.argv[0] === "system" && c.argv[1] === "stop");
 
 describe("ensureService", () => {
-  it("leaves a running service alone and does not claim it", async () => {
-    const s = await runner({ serviceRunning: true });
+  test("leaves a running service alone and does not claim it", async ({ onMac }) => {
+    const s = await onMac({ serviceRunning: true });
     let claimed = 0;
     expect(await ensureService(new ContainerCli(), () => claimed++)).toEqual({
       startedByUs: false,
@@ -37,8 +21,10 @@ describe("ensureService", () => {
     expect(starts(s)).toEqual([]);
   });
 
-  it("starts a stopped service without a kernel prompt, and records that before starting it", async () => {
-    const s = await runner({ serviceRunning: false, kernelInstalled: true });
+  test("starts a stopped service without a kernel prompt, and records that before starting it", async ({
+    onMac,
+  }) => {
+    const s = await onMac({ serviceRunning: false, kernelInstalled: true });
     const seen: boolean[] = [];
     expect(await ensureService(new ContainerCli(), () => seen.push(s.serviceRunning))).toEqual({
       startedByUs: true,
@@ -49,8 +35,8 @@ describe("ensureService", () => {
     expect(starts(s)[0]!.argv).toContain("--disable-kernel-install");
   });
 
-  it("restarts a service it stopped only to upgrade the CLI without claiming it", async () => {
-    const s = await runner({ serviceRunning: false, kernelInstalled: true });
+  test("restarts a service it stopped only to upgrade the CLI without claiming it", async ({ onMac }) => {
+    const s = await onMac({ serviceRunning: false, kernelInstalled: true });
     let claimed = 0;
     expect(await ensureService(new ContainerCli(), () => claimed++, { stoppedForUpgrade: true })).toEqual({
       startedByUs: false,
@@ -61,24 +47,27 @@ describe("ensureService", () => {
   });
 
   describe("after a .pkg upgrade that left the old service running", () => {
-    it.each([
+    test.for([
       ["1.4.1+ reports both versions", "1.5.0", "1.4.1", undefined],
       ["≤1.3.x reports the apiserver's", "1.3.1", "1.2.2", "1.3.1"],
-    ])("%s: restarts it when no other container runs", async (_what, cli, server, cliVersion) => {
-      const s = await runner({ installedVersion: cli, serverVersion: server, serviceRunning: true });
-      let claimed = 0;
-      expect(await ensureService(new ContainerCli(), () => claimed++, { cliVersion })).toEqual({
-        startedByUs: false,
-        restartedForSkew: true,
-      });
-      expect(claimed).toBe(0); // it ran before the job: the post step leaves it running
-      expect(stops(s)).toHaveLength(1);
-      expect(s.serverVersion).toBe(cli);
-      expect(s.serviceRunning).toBe(true);
-    });
+    ] as Array<[string, string, string, string | undefined]>)(
+      "%s: restarts it when no other container runs",
+      async ([, cli, server, cliVersion], { onMac }) => {
+        const s = await onMac({ installedVersion: cli, serverVersion: server, serviceRunning: true });
+        let claimed = 0;
+        expect(await ensureService(new ContainerCli(), () => claimed++, { cliVersion })).toEqual({
+          startedByUs: false,
+          restartedForSkew: true,
+        });
+        expect(claimed).toBe(0); // it ran before the job: the post step leaves it running
+        expect(stops(s)).toHaveLength(1);
+        expect(s.serverVersion).toBe(cli);
+        expect(s.serviceRunning).toBe(true);
+      },
+    );
 
-    it("never restarts it under another job's containers, and says what to do", async () => {
-      const s = await runner({
+    test("never restarts it under another job's containers, and says what to do", async ({ onMac }) => {
+      const s = await onMac({
         installedVersion: "1.5.0",
         serverVersion: "1.4.1",
         serviceRunning: true,
@@ -100,8 +89,8 @@ describe("ensureService", () => {
       expect(s.containers().map((c) => c.state)).toEqual(["running"]);
     });
 
-    it("leaves a service of the CLI's own version alone", async () => {
-      const s = await runner({ installedVersion: "1.4.1", serviceRunning: true });
+    test("leaves a service of the CLI's own version alone", async ({ onMac }) => {
+      const s = await onMac({ installedVersion: "1.4.1", serviceRunning: true });
       expect(await ensureService(new ContainerCli(), () => undefined)).toEqual({
         startedByUs: false,
         restartedForSkew: false,

@@ -2,14 +2,15 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, it } from "vitest";
 import { ContainerCli, type ContainerState } from "../../src/container/cli.js";
+import { boundSeconds } from "../../src/container/bounds.js";
 import { classifyExisting, LABEL, ownedByThisRunner, removeNode } from "../../src/steps/node-vm.js";
 import { keepMessage, teardown } from "../../src/steps/teardown.js";
-import { hostShell, startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import { hostShell, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import { DEFAULT_IMAGE as IMAGE, describe, expect, test, vi } from "../fixtures/mac.ts";
 
 const NODE = "kina-control-plane";
-const IMAGE = "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
 const ENV = {
   RUNNER_NAME: "mac-1",
   GITHUB_REPOSITORY: "o/r",
@@ -30,7 +31,9 @@ const state = (labels: Record<string, string>, s = "running"): ContainerState =>
   state: s,
   labels,
   ipv4: undefined,
+  ipv4Prefix: undefined,
   mtu: undefined,
+  startedDate: undefined,
 });
 
 describe("classifyExisting", () => {
@@ -81,9 +84,7 @@ describe("keepMessage", () => {
 });
 
 describe("against the simulated service", () => {
-  let sim: Simulator | undefined;
   let out: string;
-  const saved = { ...process.env };
   let dir: string;
 
   beforeEach(() => {
@@ -94,20 +95,12 @@ describe("against the simulated service", () => {
     });
     dir = mkdtempSync(join(tmpdir(), "kina-teardown-"));
   });
-  afterEach(async () => {
+  afterEach(() => {
     vi.restoreAllMocks();
-    await sim?.stop();
-    sim = undefined;
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function mac(opts: SimulatorOptions = { serviceRunning: true, kernelInstalled: true }) {
-    sim = await startSimulator(opts);
-    Object.assign(process.env, sim.env);
-    return sim;
-  }
+  const SERVICE: SimulatorOptions = { serviceRunning: true, kernelInstalled: true };
 
   async function run(s: Simulator, name: string, labels: Record<string, string>, image = IMAGE) {
     const l = Object.entries(labels)
@@ -120,18 +113,10 @@ describe("against the simulated service", () => {
   const calls = (s: Simulator) => s.calls.filter((c) => c.tool === "container").map((c) => c.argv.join(" "));
   const warnings = () => out.split("\n").filter((l) => l.startsWith("::warning::"));
 
-  it("callWithin kills a call that does not answer", async () => {
-    const s = await mac();
-    s.faults.push({ when: "container list", delayMs: 30_000 });
-    const t0 = performance.now();
-    const r = await new ContainerCli().callWithin(["list", "--all"], 300);
-    expect(performance.now() - t0).toBeLessThan(3000);
-    expect(r).toMatchObject({ timedOut: true, code: -1 });
-    expect(r.stderr).toContain("no answer within 0.3s; killed");
-  });
-
-  it("removeNode deletes a running node in one forced call, and treats 'not found' as done", async () => {
-    const s = await mac();
+  test("removeNode deletes a running node in one forced call, and treats 'not found' as done", async ({
+    onMac,
+  }) => {
+    const s = await onMac(SERVICE);
     await run(s, NODE, THIS_JOB);
     await removeNode(new ContainerCli(), NODE);
     expect(s.containers()).toEqual([]);
@@ -139,8 +124,8 @@ describe("against the simulated service", () => {
     await removeNode(new ContainerCli(), NODE); // already gone: no error
   });
 
-  it("removeNode fails when the forced delete fails", async () => {
-    const s = await mac();
+  test("removeNode fails when the forced delete fails", async ({ onMac }) => {
+    const s = await onMac(SERVICE);
     await run(s, NODE, THIS_JOB);
     s.faults.push({ when: /^container delete /, code: 1, stderr: "Error: internalError: storage busy" });
     await expect(removeNode(new ContainerCli(), NODE)).rejects.toThrow(
@@ -148,8 +133,8 @@ describe("against the simulated service", () => {
     );
   });
 
-  it("warns instead of failing, and still removes the rest", async () => {
-    const s = await mac();
+  test("warns instead of failing, and still removes the rest", async ({ onMac }) => {
+    const s = await onMac(SERVICE);
     await run(s, NODE, THIS_JOB);
     const kubeconfig = join(dir, "kina.kubeconfig");
     writeFileSync(kubeconfig, "x");
@@ -163,8 +148,8 @@ describe("against the simulated service", () => {
     expect(s.serviceRunning).toBe(false);
   });
 
-  it("leaves a same-named node that another runner created", async () => {
-    const s = await mac();
+  test("leaves a same-named node that another runner created", async ({ onMac }) => {
+    const s = await onMac(SERVICE);
     await run(s, NODE, { ...THIS_JOB, [LABEL.runner]: "mac-2" });
     const before = s.calls.length;
     await teardown(
@@ -179,8 +164,8 @@ describe("against the simulated service", () => {
     expect(s.containers().map((c) => c.state)).toEqual(["running"]);
   });
 
-  it("keeps a service it started running while another runner's containers use it", async () => {
-    const s = await mac();
+  test("keeps a service it started running while another runner's containers use it", async ({ onMac }) => {
+    const s = await onMac(SERVICE);
     await run(s, NODE, THIS_JOB);
     await run(s, "ci-b-control-plane", { ...THIS_JOB, [LABEL.cluster]: "ci-b", [LABEL.runner]: "mac-2" });
     await teardown(
@@ -196,8 +181,10 @@ describe("against the simulated service", () => {
     expect(s.containers().map((c) => `${c.name} ${c.state}`)).toEqual(["ci-b-control-plane running"]);
   });
 
-  it("starts a service stopped during the job to remove the node, then stops it again", async () => {
-    const s = await mac();
+  test("starts a service stopped during the job to remove the node, then stops it again", async ({
+    onMac,
+  }) => {
+    const s = await onMac(SERVICE);
     await run(s, NODE, THIS_JOB);
     const stop = await hostShell(s, "container system stop");
     expect(stop.code).toBe(0);
@@ -212,22 +199,28 @@ describe("against the simulated service", () => {
     expect(s.serviceRunning).toBe(false);
   });
 
-  it("ends in bounded time when the service hangs", async () => {
-    const s = await mac();
-    await run(s, NODE, THIS_JOB);
-    const kubeconfig = join(dir, "kina.kubeconfig");
-    writeFileSync(kubeconfig, "x");
-    s.faults.push({ when: /^container /, delayMs: 60_000 });
-    const t0 = performance.now();
-    await teardown(
-      new ContainerCli(),
-      { node: NODE, kubeconfig, serviceStartedByUs: true },
-      { env: ENV, timeoutMs: 300 },
-    );
-    expect(performance.now() - t0).toBeLessThan(5000);
-    expect(warnings()).toHaveLength(2);
-    expect(warnings()[0]).toContain(`could not remove node ${NODE}: 'container inspect ${NODE}' exited -1`);
-    expect(warnings()[1]).toContain("could not stop the container service");
-    expect(existsSync(kubeconfig)).toBe(false);
-  });
+  // Behaviour change (issue 12): the bounds are the adapter's table, not a teardown option.
+  test(
+    "ends in bounded time when the service hangs, naming each call",
+    { timeout: 90_000 },
+    async ({ onMac }) => {
+      const s = await onMac(SERVICE);
+      await run(s, NODE, THIS_JOB);
+      const kubeconfig = join(dir, "kina.kubeconfig");
+      writeFileSync(kubeconfig, "x");
+      s.faults.push({ when: /^container /, hang: true });
+      const [inspect, status] = [boundSeconds("inspect"), boundSeconds("system status")];
+      const t0 = performance.now();
+      await teardown(new ContainerCli(), { node: NODE, kubeconfig, serviceStartedByUs: true }, { env: ENV });
+      expect(performance.now() - t0).toBeLessThan((inspect + status + 10) * 1000);
+      expect(warnings()).toHaveLength(2);
+      expect(warnings()[0]).toContain(
+        `could not remove node ${NODE}: \`container inspect ${NODE}\` did not answer within ${inspect}s`,
+      );
+      expect(warnings()[1]).toContain(
+        `could not stop the container service: \`container system status\` did not answer within ${status}s`,
+      );
+      expect(existsSync(kubeconfig)).toBe(false);
+    },
+  );
 });

@@ -1,0 +1,45 @@
+import * as core from "@actions/core";
+import { Backoff, sleep } from "../backoff.js";
+import { OTHER_BOUNDS } from "../bounds.js";
+import { probeServer } from "../kube/client.js";
+
+/** How long the published port may keep failing before the step gives up: it forwards at once when it works. */
+const PROBE_BUDGET_MS = OTHER_BOUNDS.apiPort.seconds * 1000;
+const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Checks that the API server answers on the port published on 127.0.0.1: a TLS handshake, retried for a
+ * few seconds. kubeadm init only succeeds once the API server answers inside the node, so a port that
+ * resets or refuses here is the host side: the container runtime lacks the macOS Local Network
+ * permission (apple/container#1180, #1702), which a CLI installed by a package manager instead of Apple's
+ * signed installer does not get (ddev/ddev#8656).
+ */
+export async function checkApiPort(server: string): Promise<void> {
+  const deadline = Date.now() + PROBE_BUDGET_MS;
+  const backoff = new Backoff({ minMs: 100, maxMs: 1_000 });
+  for (;;) {
+    const why = await probeServer(server, PROBE_TIMEOUT_MS);
+    if (!why) {
+      core.info(`${server} answers`);
+      return;
+    }
+    if (Date.now() + 100 >= deadline) {
+      const port = new URL(server).host;
+      const what =
+        why.code === "ECONNRESET" || why.code === "EPIPE"
+          ? "resets connections"
+          : why.code === "ECONNREFUSED"
+            ? "refuses connections"
+            : `does not answer (${why.code}: ${why.message})`;
+      throw new Error(
+        `the API server answers inside the node (kubeadm init reached it), but ${port}, the port \`container run -p\` ` +
+          `published for it on this Mac, ${what}. Known causes: the container runtime lacks the macOS Local Network ` +
+          "permission (System Settings > Privacy & Security > Local Network: allow container-runtime-linux, then " +
+          "`container system stop` and `container system start`; apple/container#1702), or the container CLI was " +
+          "installed by a package manager such as Homebrew rather than Apple's signed installer, which is what the " +
+          "permission is granted to (set container-version to let this action install the signed one).",
+      );
+    }
+    await sleep(Math.min(backoff.next(), Math.max(deadline - Date.now(), 0)));
+  }
+}

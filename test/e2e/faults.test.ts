@@ -6,24 +6,9 @@ import { join } from "node:path";
 import { errors, runJob, type StepResult } from "../sim/runner.ts";
 import type { Fault, Simulator, SimulatorOptions } from "../sim/simulator.ts";
 import { DEFAULT_IMAGE, describe, expect, test, WARM } from "../fixtures/mac.ts";
+import { limiter } from "../fixtures/limiter.ts";
 
 const NODE = "kina-control-plane";
-
-/** At most `n` jobs at once: two cores. */
-function limiter(n: number) {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
 
 const clusterContainers = (sim: Simulator) =>
   sim.containers().filter((c) => c.name === NODE || c.labels["io.kina.cluster"] === "kina");

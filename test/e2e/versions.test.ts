@@ -10,6 +10,7 @@ import { NODE_IMAGES, recommendedKernel } from "../../src/versions.js";
 import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
 import { errors, runJob, runStep, type StepResult } from "../sim/runner.ts";
 import { hostShell, startSimulator, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
+import { limiter } from "../fixtures/limiter.ts";
 
 /** Each CLI release paired with one Kubernetes minor, so every value of both axes is covered. */
 const MATRIX = [
@@ -58,21 +59,6 @@ afterAll(async () => {
   console.log(`\nVersion matrix (simulated runner, zero simulated latency):\n${table}\n`);
 });
 
-/** At most two jobs at once: two cores. */
-function limiter(n: number) {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
 const slot = limiter(2);
 
 async function onMac<T>(opts: SimulatorOptions, fn: (sim: Simulator) => Promise<T>): Promise<T> {

@@ -79,21 +79,27 @@ function flagValues(argv: string[], name: string): string[] {
 const cidrOk = (s: unknown) =>
   typeof s === "string" && s.split(",").every((c) => /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c.trim()));
 
+/** The objects of a multi-document YAML file, or kubeadm's error for one it cannot parse. */
+function yamlDocuments(text: string): { error: string } | { docs: any[] } {
+  try {
+    const docs = parseAllDocuments(text).map((d) => {
+      if (d.errors.length) throw new Error(d.errors[0]!.message);
+      return d.toJS();
+    });
+    return { docs: docs.filter((d) => d && typeof d === "object") };
+  } catch (e) {
+    return { error: `error converting YAML to JSON: yaml: ${(e as Error).message}` };
+  }
+}
+
 /** Checks a kubeadm config the way kubeadm init would reject it; returns the error text or the parsed config. */
 export function validateKubeadmConfig(
   text: string,
   vm: Vm,
 ): { error: string } | { init: any; cluster: any; kubelet: any; kubeProxy: any; warnings: string[] } {
-  let docs: any[];
-  try {
-    docs = parseAllDocuments(text).map((d) => {
-      if (d.errors.length) throw new Error(d.errors[0]!.message);
-      return d.toJS();
-    });
-  } catch (e) {
-    return { error: `error converting YAML to JSON: yaml: ${(e as Error).message}` };
-  }
-  docs = docs.filter((d) => d && typeof d === "object");
+  const parsed = yamlDocuments(text);
+  if ("error" in parsed) return parsed;
+  const docs = parsed.docs;
   const warnings: string[] = [];
   let init: any;
   let cluster: any;
@@ -427,16 +433,9 @@ function caPin(certPem: string): string {
 
 /** Checks a JoinConfiguration the way kubeadm join would reject it; returns the error or the document. */
 export function validateJoinConfig(text: string): { error: string } | { join: any; warnings: string[] } {
-  let docs: any[];
-  try {
-    docs = parseAllDocuments(text).map((d) => {
-      if (d.errors.length) throw new Error(d.errors[0]!.message);
-      return d.toJS();
-    });
-  } catch (e) {
-    return { error: `error converting YAML to JSON: yaml: ${(e as Error).message}` };
-  }
-  docs = docs.filter((d) => d && typeof d === "object");
+  const parsed = yamlDocuments(text);
+  if ("error" in parsed) return parsed;
+  const docs = parsed.docs;
   const warnings: string[] = [];
   let joinDoc: any;
   for (const d of docs) {

@@ -4,11 +4,19 @@
 // store, as separate VMs would. Nothing runs in, or routes through, the host's namespace.
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Cidr } from "../../src/cidr.js";
-import { labPreflight, NETNS_DIR, reapOrphanLabs, run, runOk, UPLINK, type NsAgent } from "./netns-lab.ts";
+import {
+  labPreflight,
+  NETNS_DIR,
+  reapOrphanLabs,
+  runOk,
+  teardownLab,
+  UPLINK,
+  type NsAgent,
+} from "./netns-lab.ts";
 
 /** TEST-NET-2: the Mac (the VM network's gateway) and the nodes' VM addresses. */
 export const VMNET_GATEWAY = "198.51.100.1";
@@ -132,36 +140,5 @@ function namespaces(lab: ClusterLab): string[] {
 /** Kills the lab's processes, deletes its namespaces and files; returns what it had to repair or found. */
 export async function destroyClusterLab(lab: ClusterLab | undefined): Promise<string[]> {
   if (!lab) return [];
-  const problems: string[] = [];
-  await Promise.all(
-    [...lab.children].map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          c.once("exit", () => resolve());
-          c.kill("SIGKILL");
-        }),
-    ),
-  );
-  lab.children.clear();
-  lab.agents.clear();
-  for (const ns of namespaces(lab)) {
-    if (existsSync(path.join(NETNS_DIR, ns))) {
-      const r = await run("ip", ["netns", "del", ns]);
-      if (r.code !== 0) problems.push(`ip netns del ${ns}: ${r.stderr.trim()}`);
-    }
-  }
-  await rm(lab.tmpDir, { recursive: true, force: true });
-  const forward = (await readFile(HOST_IP_FORWARD, "utf8")).trim();
-  if (forward !== lab.hostIpForward) {
-    problems.push(`host net.ipv4.ip_forward changed from ${lab.hostIpForward} to ${forward}; restored`);
-    await writeFile(HOST_IP_FORWARD, lab.hostIpForward + "\n");
-  }
-  const left = existsSync(NETNS_DIR)
-    ? (await readdir(NETNS_DIR)).filter((n) => n.startsWith(`${lab.tag}-`))
-    : [];
-  if (left.length > 0) problems.push(`namespaces left behind: ${left.join(", ")}`);
-  if (!lab.defaultIpamStoreExisted && existsSync(DEFAULT_IPAM_STORE))
-    problems.push(`${DEFAULT_IPAM_STORE} was created`);
-  return problems;
+  return teardownLab(lab, namespaces(lab));
 }

@@ -88,7 +88,7 @@ export function warnSkipped(what: string, reason: string): void {
   );
 }
 
-export interface Lab {
+export interface Lab extends LabResources {
   tag: string;
   nodeNs: string;
   outsideNs: string;
@@ -184,9 +184,21 @@ export async function createLab(podNames: string[]): Promise<Lab> {
   }
 }
 
-/** Kills the lab's processes, deletes its namespaces and files; returns what it had to repair or found. */
-export async function destroyLab(lab: Lab | undefined): Promise<string[]> {
-  if (!lab) return [];
+/** What every lab holds that its teardown undoes. */
+export interface LabResources {
+  tag: string;
+  tmpDir: string;
+  hostIpForward: string;
+  defaultIpamStoreExisted: boolean;
+  children: Set<ChildProcess>;
+  agents: Map<string, NsAgent>;
+}
+
+/**
+ * Kills a lab's processes, deletes `namespaces` and its files, restores the host's ip_forward; returns
+ * what it had to repair or found left behind.
+ */
+export async function teardownLab(lab: LabResources, namespaces: string[]): Promise<string[]> {
   const problems: string[] = [];
   await Promise.all(
     [...lab.children].map(
@@ -200,7 +212,7 @@ export async function destroyLab(lab: Lab | undefined): Promise<string[]> {
   );
   lab.children.clear();
   lab.agents.clear();
-  for (const ns of [lab.nodeNs, lab.outsideNs, ...lab.pods.map((p) => p.ns)]) {
+  for (const ns of namespaces) {
     if (existsSync(path.join(NETNS_DIR, ns))) {
       const r = await run("ip", ["netns", "del", ns]);
       if (r.code !== 0) problems.push(`ip netns del ${ns}: ${r.stderr.trim()}`);
@@ -219,6 +231,12 @@ export async function destroyLab(lab: Lab | undefined): Promise<string[]> {
   if (!lab.defaultIpamStoreExisted && existsSync(DEFAULT_IPAM_STORE))
     problems.push(`${DEFAULT_IPAM_STORE} was created`);
   return problems;
+}
+
+/** Kills the lab's processes, deletes its namespaces and files; returns what it had to repair or found. */
+export async function destroyLab(lab: Lab | undefined): Promise<string[]> {
+  if (!lab) return [];
+  return teardownLab(lab, [lab.nodeNs, lab.outsideNs, ...lab.pods.map((p) => p.ns)]);
 }
 
 // One small Node process per namespace (this Node binary, so no curl or busybox needed) is both an

@@ -61,8 +61,12 @@ describe("workers: 2", () => {
   // One cluster for the checks below; each test reads a different part of it.
   const cluster = async (sharedMac: (k: string, o: object) => Promise<Simulator>) => {
     if (main) return;
-    sim = await sharedMac("workers", { ...WARM });
-    const running = runStep("main", { sim, inputs: { workers: "2" }, timeoutMs: 180_000 });
+    sim = await sharedMac("workers", { ...WARM, images: [...WARM.images!, "docker.io/library/nginx:1.27"] });
+    const running = runStep("main", {
+      sim,
+      inputs: { workers: "2", "load-images": "nginx:1.27" },
+      timeoutMs: 180_000,
+    });
     api = await apiOf(sim);
     // Injected while the cluster comes up, beside the kubelets' own requests.
     const cpIp = sim.node(CP).ip;
@@ -108,6 +112,9 @@ describe("workers: 2", () => {
     // With workers the control plane keeps its taint, as kind's does.
     const cp = nodes.find((n) => n.metadata.name === CP);
     expect(cp.spec.taints?.map((t: any) => t.key)).toContain("node-role.kubernetes.io/control-plane");
+    // load-images reaches every node.
+    for (const n of NODES)
+      expect(sim.node(n).images, n).toContainEqual(expect.stringContaining("nginx:1.27"));
     // One summary row per node.
     for (const n of NODES) expect(main.summary).toContain(n);
   });

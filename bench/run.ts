@@ -2,19 +2,21 @@
 //   1. the action's own overhead (zero simulated latency) and the bundle's cold load;
 //   2. how soon it notices the cluster is ready;
 //   3. the modeled time to a ready cluster with published per-operation latencies, against their serial sum;
-//   4. what a cold and a warm Actions cache fetch.
+//   4. what a cold and a warm Actions cache fetch;
+//   5. the modeled time to a ready 3-node cluster (workers: 2) against a single node, on a warm Mac.
 // Prints every number next to its target (PASS/MISS) and writes .bench/results.json. Targets are
 // reported, never asserted: the exit code is non-zero only when a run itself failed.
 // Options: --runs N (overhead runs, default 5), --ready-runs N (3), --model-runs N (2), --scale K (5:
 // modeled latencies divided by K, the measured difference multiplied back), --quick, --only
-// load,overhead,readiness,model,cache, --out FILE, --budget SECONDS (600).
+// load,overhead,readiness,model,cache,workers, --out FILE, --budget SECONDS (600).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { REPO_ROOT } from "../test/sim/runner.ts";
+import { actionDefaults, REPO_ROOT } from "../test/sim/runner.ts";
+import { NODE_IMAGES, resolveKubernetesVersion } from "../src/versions.ts";
 import { BANDWIDTH_MB_S, FIGURES, latencies } from "./lib/figures.ts";
 import {
   analyzeReadiness,
@@ -39,7 +41,7 @@ import type { Latency } from "../test/sim/simulator.ts";
 import { BOUNDS, STAGE_FLOOR_SECONDS } from "../src/container/bounds.ts";
 import { OTHER_BOUNDS } from "../src/bounds.ts";
 
-const PARTS = ["load", "overhead", "readiness", "model", "cache"] as const;
+const PARTS = ["load", "overhead", "readiness", "model", "cache", "workers"] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: args } = parseArgs({
@@ -120,6 +122,11 @@ const overheadRuns: JobRun[] = [];
 const readyRuns: JobRun[] = [];
 const modelRuns: JobRun[] = [];
 let cache: { cold: CacheSide; warm: CacheSide } | undefined;
+/** Part 5: main's wall time per node count, at zero latency and at latencies ÷ scale. */
+const workerRuns: Record<"1" | "3", { zero: number[]; scaled: number[] }> = {
+  "1": { zero: [], scaled: [] },
+  "3": { zero: [], scaled: [] },
+};
 let profiled: JobRun | undefined;
 const loadBefore = loadavg();
 
@@ -179,6 +186,29 @@ try {
       progress(
         `modeled run ${i}/${opts.modelRuns} (latencies ÷ ${opts.scale}): ${why ?? `main ${s(r.main.wallMs)} s`}`,
       );
+    }
+  }
+  if (opts.parts.has("workers")) {
+    // A warm Mac (service up, kernel and image in place): what differs is the cluster, not the downloads.
+    const image = NODE_IMAGES[resolveKubernetesVersion(actionDefaults()["kubernetes-version"]!)!]!;
+    const warm = { installedVersion: "1.2.2", serviceRunning: true, kernelInstalled: true, images: [image] };
+    for (let i = 1; i <= opts.modelRuns; i++) {
+      for (const nodes of ["1", "3"] as const) {
+        for (const scaled of [false, true]) {
+          const r = await runAction({
+            work,
+            sim: { ...warm, ...(scaled ? { latency: latencies(opts.scale) } : {}) },
+            post: false,
+            env: { INPUT_WORKERS: nodes === "1" ? "0" : "2" },
+          });
+          const why = failed(r);
+          if (why) failures.push(`workers run ${i} (${nodes} nodes${scaled ? ", scaled" : ""}): ${why}`);
+          else workerRuns[nodes][scaled ? "scaled" : "zero"].push(r.main.wallMs);
+          progress(
+            `workers run ${i}/${opts.modelRuns}: ${nodes} node(s)${scaled ? ` (latencies ÷ ${opts.scale})` : " (zero latency)"}: ${why ?? `main ${s(r.main.wallMs)} s`}`,
+          );
+        }
+      }
     }
   }
   if (opts.parts.has("cache")) {
@@ -626,6 +656,45 @@ if (model) {
   for (const p of model.phases) out.push(`    ${p.name.padEnd(44)} ${s(p.latencyMs, 1).padStart(7)} s`);
 }
 
+const workersModel = (() => {
+  const k = opts.scale;
+  const one = workerRuns["1"];
+  const three = workerRuns["3"];
+  if (!one.scaled.length || !three.scaled.length || !one.zero.length || !three.zero.length) return undefined;
+  // Latency scales by k, the action's own work does not: full ≈ zero + k × (scaled − zero).
+  const modeled = (r: { zero: number[]; scaled: number[] }) =>
+    median(r.zero) + k * (median(r.scaled) - median(r.zero));
+  const full = latencies(1);
+  return {
+    scale: k,
+    runs: Math.min(one.scaled.length, three.scaled.length),
+    singleMs: modeled(one),
+    threeMs: modeled(three),
+    zeroSingleMs: median(one.zero),
+    zeroThreeMs: median(three.zero),
+    /** What the extra nodes should cost when the workers boot in parallel with the control plane. */
+    expectedExtraMs: full.kubeadmJoinMs + full.serviceStartMs + full.nodeReadyMs,
+    /** What they would cost booted one after another. */
+    serialBootsExtraMs: 2 * full.bootMs + full.kubeadmJoinMs + full.serviceStartMs + full.nodeReadyMs,
+    perRun: workerRuns,
+  };
+})();
+
+if (workersModel) {
+  const w = workersModel;
+  head(
+    `5. Modeled time to a ready cluster, 1 node vs 3 (workers: 2), warm Mac (zero latency + ${w.scale} × the latency part; median of ${w.runs})`,
+  );
+  line("1 node (workers: 0)", `${s(w.singleMs, 1)} s`, "", `zero-latency main ${s(w.zeroSingleMs, 2)} s`);
+  line("3 nodes (workers: 2)", `${s(w.threeMs, 1)} s`, "", `zero-latency main ${s(w.zeroThreeMs, 2)} s`);
+  line(
+    "extra for two workers",
+    `${s(w.threeMs - w.singleMs, 1)} s`,
+    `≈ ${s(w.expectedExtraMs, 1)} s`,
+    `join + kubelet restart + node Ready; booted one after another it would be ≥ ${s(w.serialBootsExtraMs, 1)} s`,
+  );
+}
+
 if (cacheResult) {
   head(
     "4. Fetched on a cold and a warm Actions cache (two fresh Macs, empty app root; loopback cache stand-in)",
@@ -747,6 +816,7 @@ const results = {
   readiness,
   model,
   cache: cacheResult,
+  workers: workersModel,
   bounds,
   figures: FIGURES,
   failures,

@@ -15,7 +15,7 @@ import { ensureKernel } from "./steps/kernel.js";
 import { ensureNodeImage } from "./steps/node-image.js";
 import { ensureKubectl } from "./steps/kubectl.js";
 import { cacheOpener } from "./cache/actions-cache.js";
-import { createNodeVm, type NodeVm } from "./steps/node-vm.js";
+import { createNodeVms, type NodeVm, type VmNode } from "./steps/node-vm.js";
 import { prepareNode } from "./steps/prepare-node.js";
 import { kubeadmInit } from "./steps/kubeadm-init.js";
 import { kubeconfigPath, writeKubeconfig } from "./steps/kubeconfig.js";
@@ -31,6 +31,8 @@ async function run(): Promise<void> {
   let cli = new ContainerCli();
   let inputs: Inputs | undefined;
   let node: NodeVm | undefined;
+  // Worker names as recorded in state (before each one's `container run`).
+  const workerNames: string[] = [];
   let kubeconfig: string | undefined;
   let kubeadmOutput: string | undefined;
   let approver: CsrApprover | undefined;
@@ -52,7 +54,7 @@ async function run(): Promise<void> {
     save(STATE.clusterName, i.clusterName);
     save(STATE.cleanup, String(i.cleanup));
 
-    const pf = await phase("Preflight", preflight);
+    const pf = await phase("Preflight", () => preflight({ workers: i.workers }));
     if (pf.warning) core.warning(pf.warning);
     // From here on a failure leaves evidence worth collecting; before, the error says it all.
     diagnose = true;
@@ -87,11 +89,23 @@ async function run(): Promise<void> {
       ensureKubectl({ version: i.kubectlVersion, fallback: i.kubernetesVersion, url: i.kubectlUrl }),
     );
 
-    const vm = await phase("Node VM", () =>
-      createNodeVm(cli, i, cliVersion, (name) => save(STATE.node, name)),
+    const vms = await phase(i.workers ? "Node VMs" : "Node VM", () =>
+      createNodeVms(cli, i, cliVersion, (name, role) => {
+        if (role === "control-plane") return save(STATE.node, name);
+        // Workers start in parallel: the whole list, re-saved before each one's `container run`.
+        workerNames.push(name);
+        save(STATE.workers, JSON.stringify(workerNames));
+      }),
     );
+    const vm = vms.controlPlane;
+    const workers: VmNode[] = vms.workers;
+    const allNodes: VmNode[] = [vm, ...workers];
     node = vm;
-    await phase("Node preparation", () => prepareNode(cli, vm));
+    await phase("Node preparation", async () => {
+      const settled = await Promise.allSettled(allNodes.map((n) => prepareNode(cli, n)));
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
+    });
     await phase("CNI (ptp)", () => installCni(cli, vm, i));
     const init = await phase("kubeadm init", async () => {
       try {
@@ -112,19 +126,37 @@ async function run(): Promise<void> {
     const kc: KubeConfig = await loadKubeConfig(kcResult.path);
     if (i.approveCsrs) {
       const { startCsrApprover } = await import("./kube/csr-approver.js");
-      approver = startCsrApprover(kc, { nodeName: vm.name, hostnames: [vm.name], ips: [vm.ip] }, core);
+      // Each node with its own name and address: a CSR is judged against its requester's only.
+      approver = startCsrApprover(
+        kc,
+        allNodes.map((n) => ({ nodeName: n.name, hostnames: [n.name], ips: [n.ip] })),
+        core,
+      );
     }
-    const { untaintNode } = await import("./steps/untaint.js");
-    await phase("Untaint control plane", () => untaintNode(kc, vm.name));
-    const { waitReady } = await import("./steps/readiness.js");
     // The budget counts from the start of readiness work, not the start of the job.
     const deadline = Date.now() + i.waitSeconds * 1000;
+    let podCidrs: Map<string, string> | undefined;
+    if (workers.length) {
+      const { joinWorkers } = await import("./steps/join.js");
+      await phase("Join workers", () => joinWorkers(cli, kc, vm, workers));
+      const { setUpPodNetwork } = await import("./steps/pod-network.js");
+      const net = await phase("Pod network", () =>
+        setUpPodNetwork(cli, kc, vm, workers, { podSubnet: i.podSubnet, deadline }),
+      );
+      podCidrs = new Map(net.map((n) => [n.name, n.podCidr.text]));
+    } else {
+      // As kind does (kubeadminit/init.go untaints only a single node): with workers the control plane
+      // keeps its NoSchedule taint, so workloads land on workers.
+      const { untaintNode } = await import("./steps/untaint.js");
+      await phase("Untaint control plane", () => untaintNode(kc, vm.name));
+    }
+    const { waitReady } = await import("./steps/readiness.js");
     await phase("Readiness", () =>
-      waitReady(kc, { nodeName: vm.name, deadline, servingCertificate: i.approveCsrs }),
+      waitReady(kc, { nodeNames: allNodes.map((n) => n.name), deadline, servingCertificate: i.approveCsrs }),
     );
     if (i.loadImages.length) {
       const { loadImages } = await import("./steps/load-images.js");
-      await phase("Load images", () => loadImages(cli, vm, i.loadImages));
+      await phase("Load images", () => loadImages(cli, allNodes, i.loadImages));
     }
 
     let version = i.kubernetesVersion ? `v${i.kubernetesVersion}` : undefined;
@@ -134,6 +166,7 @@ async function run(): Promise<void> {
     }
     core.setOutput("kubeconfig", kcResult.path);
     core.setOutput("node-ip", vm.ip);
+    core.setOutput("node-ips", allNodes.map((n) => n.ip).join("\n"));
     core.setOutput("cluster-name", i.clusterName);
     core.setOutput("kubernetes-version", version);
     core.setOutput("api-server", kcResult.server);
@@ -146,6 +179,9 @@ async function run(): Promise<void> {
       nodeIp: vm.ip,
       server: kcResult.server,
       cacheHit,
+      ...(workers.length
+        ? { nodes: allNodes.map((n) => ({ name: n.name, ip: n.ip, podCidr: podCidrs?.get(n.name) ?? "" })) }
+        : {}),
     });
   } catch (err) {
     const diagnostics =
@@ -154,6 +190,7 @@ async function run(): Promise<void> {
             clusterName: inputs.clusterName,
             // Recorded before `container run`: its boot log explains a node that never came up.
             node: node?.name ?? saved(STATE.node),
+            workers: workerNames,
             kubeconfig,
             kubeadmOutput,
             error: err,
@@ -190,6 +227,8 @@ async function writeSummary(s: {
   nodeIp: string;
   server: string;
   cacheHit: boolean;
+  /** With workers: one row per node. */
+  nodes?: Array<{ name: string; ip: string; podCidr: string }>;
 }): Promise<void> {
   const rows = [
     [
@@ -210,11 +249,17 @@ async function writeSummary(s: {
     ],
     ...timings.map((t) => [t.phase, t.seconds.toFixed(2)]),
   ];
-  await core.summary
-    .addHeading(`Kubernetes cluster ${s.clusterName}`, 3)
-    .addTable(rows)
-    .addTable(phaseRows)
-    .write();
+  const summary = core.summary.addHeading(`Kubernetes cluster ${s.clusterName}`, 3).addTable(rows);
+  if (s.nodes)
+    summary.addTable([
+      [
+        { data: "Node", header: true },
+        { data: "VM address", header: true },
+        { data: "podCIDR", header: true },
+      ],
+      ...s.nodes.map((n) => [n.name, n.ip, n.podCidr]),
+    ]);
+  await summary.addTable(phaseRows).write();
 }
 
 /**

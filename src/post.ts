@@ -19,11 +19,12 @@ async function run(): Promise<void> {
 
   const t: TeardownInput = {
     node: read(STATE.node),
+    workers: parseNames(read(STATE.workers)),
     kubeconfig: read(STATE.kubeconfig),
     serviceStartedByUs: read(STATE.serviceStartedByUs) === "true",
   };
   // Main saves each thing before creating it: nothing saved, nothing to touch.
-  if (!t.node && !t.kubeconfig && !t.serviceStartedByUs) {
+  if (!t.node && !t.workers?.length && !t.kubeconfig && !t.serviceStartedByUs) {
     core.info("Nothing to clean up.");
     return;
   }
@@ -34,6 +35,16 @@ async function run(): Promise<void> {
   const start = performance.now();
   await core.group("Teardown", () => teardown(cli, t));
   core.info(`Teardown: done in ${((performance.now() - start) / 1000).toFixed(2)}s`);
+}
+
+/** The worker names main saved (a JSON array of strings); anything else is no workers. */
+function parseNames(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text || "[]");
+    return Array.isArray(v) ? v.filter((n): n is string => typeof n === "string" && n !== "") : [];
+  } catch {
+    return [];
+  }
 }
 
 try {

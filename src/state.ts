@@ -4,6 +4,8 @@ import * as core from "@actions/core";
 export const STATE = {
   clusterName: "cluster-name",
   node: "node",
+  /** The worker nodes' names (JSON array), re-saved before each worker's `container run`. */
+  workers: "workers",
   kubeconfig: "kubeconfig",
   serviceStartedByUs: "service-started",
   cleanup: "cleanup",

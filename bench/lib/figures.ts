@@ -79,6 +79,16 @@ export const FIGURES: readonly Figure[] = [
     assumption: false,
   },
   {
+    key: "kubeadmJoinMs",
+    op: "`kubeadm join` in a worker (discovery, TLS bootstrap, registration)",
+    ms: 8_000,
+    basis:
+      "no published per-join figure found; a worker's join is init's kubelet bootstrap without the control plane " +
+      "(kubeadm waits for the kubelet's TLS bootstrap, then for the Node), well under init's 20 s",
+    sources: [],
+    assumption: true,
+  },
+  {
     key: "nodeReadyMs",
     op: "kubelet (re)start with a CNI config until the Node is Ready",
     ms: 3_000,

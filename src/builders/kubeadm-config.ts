@@ -3,6 +3,16 @@ import type { Cidr } from "../cidr.js";
 import { controllerManagerNodeCidrArgs } from "./node-cidrs.js";
 
 export const KUBEADM_CONFIG_PATH = "/etc/kubernetes/kubeadm-config.yaml";
+/** Preflight checks the VM makes fail for reasons that do not matter to a CI cluster (init and join). */
+export const IGNORED_PREFLIGHT_ERRORS = [
+  // The VM may report swap; KubeletConfiguration sets failSwapOn: false.
+  "Swap",
+  // kata kernels ship no /proc/config.gz or module tree for kubeadm's kernel verification.
+  "SystemVerification",
+  // kata kernels have no bridge netfilter; the PTP network does not need it.
+  "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",
+];
+
 /** containerd's CRI socket in kindest/node images. */
 export const CRI_SOCKET = "unix:///run/containerd/containerd.sock";
 

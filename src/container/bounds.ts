@@ -22,7 +22,8 @@ export type Operation =
   | "logs"
   | "exec"
   | "node preparation"
-  | "kubeadm init";
+  | "kubeadm init"
+  | "kubeadm join";
 
 export interface Bound {
   /** Seconds; `stage` for the steps that build the cluster, which follow the `wait` input. */
@@ -85,6 +86,12 @@ export const BOUNDS: Readonly<Record<Operation, Bound>> = {
   "kubeadm init": {
     seconds: "stage",
     fix: "See the kubelet journal and kubeadm's output in the diagnostics; on a slow Mac raise `wait` (it also bounds kubeadm init).",
+  },
+  // A worker's discovery, TLS bootstrap and registration take seconds; kubeadm itself would retry
+  // discovery for 5 min (discovery.timeout), longer than a CI job should wait on an unreachable API.
+  "kubeadm join": {
+    seconds: 180,
+    fix: "The worker could not reach the control plane at its VM address: see the worker's kubelet journal in the diagnostics, and check that the Mac's firewall lets the VMs talk to each other.",
   },
 };
 

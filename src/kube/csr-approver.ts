@@ -50,15 +50,27 @@ const APPROVE_ATTEMPTS = 5;
 /** About 15 s of failing, with the watch's backoff (100 ms doubling to 5 s). */
 const WARN_AFTER_FAILURES = 8;
 
+/**
+ * Watches kubelet-serving CSRs and approves those of `nodes` that pass the rules (csr-rules.ts). With
+ * several nodes, each CSR is judged against the one node whose name it was requested as, with that
+ * node's own names and addresses only, never the union of all nodes' (a worker asking for the control
+ * plane's address stays pending). A CSR of a node not in `nodes` stays pending (denied with `deny`).
+ * `firstApproval` follows the first node (the control plane).
+ */
 export function startCsrApprover(
   kc: KubeConfig,
-  node: NodeIdentity,
+  nodeOrNodes: NodeIdentity | NodeIdentity[],
   log: CsrApproverLog,
   opts: CsrApproverOptions = {},
 ): CsrApprover {
+  const nodes = Array.isArray(nodeOrNodes) ? nodeOrNodes : [nodeOrNodes];
+  if (!nodes.length) throw new Error("startCsrApprover needs at least one node");
   const api = kc.makeApiClient(CertificatesV1Api);
   const decisions: CsrDecision[] = [];
-  const requester = `system:node:${node.nodeName}`;
+  const requester = `system:node:${nodes[0]!.nodeName}`;
+  // A requester that is none of ours is judged against the first node, whose rules reject it by name.
+  const nodeOf = (csr: V1CertificateSigningRequest) =>
+    nodes.find((n) => csr.spec?.username === `system:node:${n.nodeName}`) ?? nodes[0]!;
   // name → resourceVersion last handled, so each version of a CSR is looked at once, even when a
   // re-established watch replays every CSR as ADDED.
   const handled = new Map<string, string>();
@@ -109,7 +121,7 @@ export function startCsrApprover(
         if (isApproved(csr) && csr.spec.username === requester) resolveFirst(name);
         return;
       }
-      const verdict = await evaluateCsr(csr, node);
+      const verdict = await evaluateCsr(csr, nodeOf(csr));
       if (stopped) return;
       if (!verdict.approve && !opts.deny) {
         decide(name, false, verdict.reason);

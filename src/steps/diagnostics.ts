@@ -12,6 +12,8 @@ export interface DiagnosticsInput {
   clusterName: string;
   /** The node name, once main recorded it (the node may or may not exist). */
   node?: string;
+  /** Worker nodes recorded so far: each gets the control plane's per-node sections, and its network. */
+  workers?: string[];
   kubeconfig?: string;
   kubeadmOutput?: string;
   error: unknown;
@@ -67,7 +69,7 @@ async function apiSections(kubeconfig: string, ms: number): Promise<Record<strin
   const sections: Record<string, Section> = {
     "nodes.txt": async (s) =>
       (await core1.listNode({}, await boundedRequest(s))).items
-        .map((n) => `${n.metadata?.name}\t${conditions(n.status?.conditions)}`)
+        .map((n) => `${n.metadata?.name}\t${n.spec?.podCIDR ?? ""}\t${conditions(n.status?.conditions)}`)
         .join("\n") || "(no nodes)",
     "pods.txt": async (s) =>
       (await core1.listPodForAllNamespaces({}, await boundedRequest(s))).items
@@ -116,6 +118,7 @@ export async function collectDiagnostics(cli: ContainerCli, d: DiagnosticsInput)
   const dir = path.join(env.RUNNER_TEMP || os.tmpdir(), "kina-diagnostics", d.clusterName);
   await fs.rm(dir, { recursive: true, force: true });
   await fs.mkdir(dir, { recursive: true });
+  for (const w of d.workers ?? []) await fs.mkdir(path.join(dir, w), { recursive: true });
   const sections: Record<string, Section> = {
     "failure.txt": async () => describeFailure(d.error),
   };
@@ -129,6 +132,23 @@ export async function collectDiagnostics(cli: ContainerCli, d: DiagnosticsInput)
     sections["container.log"] = (signal) => cli.logs(node, { lines: 300, signal });
     sections["kubelet.log"] = (signal) => cli.journal(node, "kubelet", 300, signal);
     sections["containerd.log"] = (signal) => cli.journal(node, "containerd", 200, signal);
+  }
+  const network =
+    (node: string): Section =>
+    async (signal) => {
+      const r = await cli.exec(node, ["sh", "-c", "ip route; echo; iptables-save -t nat"], {
+        allowFailure: true,
+        signal,
+      });
+      return r.stdout + (r.code !== 0 ? `\n(exit ${r.code}) ${r.stderr}` : r.stderr);
+    };
+  if (d.workers?.length && d.node) sections["network.txt"] = network(d.node);
+  for (const w of d.workers ?? []) {
+    sections[`${w}/container-inspect.json`] = (signal) => cli.inspectText(w, signal);
+    sections[`${w}/container-boot.log`] = (signal) => cli.logs(w, { boot: true, signal });
+    sections[`${w}/kubelet.log`] = (signal) => cli.journal(w, "kubelet", 300, signal);
+    sections[`${w}/containerd.log`] = (signal) => cli.journal(w, "containerd", 200, signal);
+    sections[`${w}/network.txt`] = network(w);
   }
   if (d.kubeconfig) {
     try {

@@ -1,18 +1,15 @@
 import { ContainerError, type ContainerCli } from "../container/cli.js";
 import { registerSecret } from "../secrets.js";
-import { KUBEADM_CONFIG_PATH, renderKubeadmConfig } from "../builders/kubeadm-config.js";
+import {
+  IGNORED_PREFLIGHT_ERRORS,
+  KUBEADM_CONFIG_PATH,
+  renderKubeadmConfig,
+} from "../builders/kubeadm-config.js";
+import { NODE_CIDR_MASK_SIZE } from "../builders/node-cidrs.js";
 import type { Inputs } from "../inputs.js";
 import type { NodeVm } from "./node-vm.js";
 
-/** Preflight checks the VM makes fail for reasons that do not matter to a CI cluster. */
-export const IGNORED_PREFLIGHT_ERRORS = [
-  // The VM may report swap; KubeletConfiguration sets failSwapOn: false.
-  "Swap",
-  // kata kernels ship no /proc/config.gz or module tree for kubeadm's kernel verification.
-  "SystemVerification",
-  // kata kernels have no bridge netfilter; the PTP network does not need it.
-  "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",
-];
+export { IGNORED_PREFLIGHT_ERRORS };
 
 export interface KubeadmResult {
   config: string;
@@ -33,6 +30,8 @@ export async function kubeadmInit(cli: ContainerCli, node: NodeVm, inputs: Input
     kubernetesVersion: inputs.kubernetesVersion,
     podSubnet: inputs.podSubnet,
     serviceSubnet: inputs.serviceSubnet,
+    // With workers, the controller-manager gives each node its own podCIDR (builders/node-cidrs.ts).
+    ...(inputs.workers > 0 ? { nodeCidrMaskSize: NODE_CIDR_MASK_SIZE } : {}),
   });
   // The retag is best effort: kubeadm pulls the pause image itself when the tag is missing.
   await cli.writeFile(node.name, KUBEADM_CONFIG_PATH, config, {

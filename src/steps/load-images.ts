@@ -1,5 +1,5 @@
 import { sameImage, type ContainerCli } from "../container/cli.js";
-import type { NodeVm } from "./node-vm.js";
+import type { VmNode } from "./node-vm.js";
 
 /**
  * Fails, before any VM exists, when a load-images entry is not on this Mac: loading happens after the
@@ -17,12 +17,28 @@ export async function checkLoadImages(cli: ContainerCli, images: string[]): Prom
   );
 }
 
-/** Streams host images into the node's containerd (k8s.io namespace) and checks the CRI sees them. */
-export async function loadImages(cli: ContainerCli, node: NodeVm, images: string[]): Promise<void> {
+/**
+ * Streams host images into each node's containerd (k8s.io namespace) and checks the CRI sees them; the
+ * nodes in parallel, each its images in turn, every node settled before the first failure is thrown.
+ */
+export async function loadImages(
+  cli: ContainerCli,
+  nodes: VmNode | VmNode[],
+  images: string[],
+): Promise<void> {
+  const all = Array.isArray(nodes) ? nodes : [nodes];
+  const settled = await Promise.allSettled(all.map((n) => loadInto(cli, n, images)));
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+async function loadInto(cli: ContainerCli, node: VmNode, images: string[]): Promise<void> {
   for (const image of images) {
     await cli.pipeImageInto(image, node.name, ["ctr", "-n", "k8s.io", "images", "import", "-"]);
     const seen = await cli.exec(node.name, ["crictl", "inspecti", image], { allowFailure: true });
     if (seen.code !== 0)
-      throw new Error(`image ${image} was imported but the CRI does not list it: ${seen.stderr.trim()}`);
+      throw new Error(
+        `image ${image} was imported into ${node.name} but the CRI does not list it: ${seen.stderr.trim()}`,
+      );
   }
 }

@@ -5,7 +5,7 @@ import { Backoff, sleep } from "../backoff.js";
 import { OTHER_BOUNDS } from "../bounds.js";
 import { cidrContains, networkOf, parseCidr, type Cidr } from "../cidr.js";
 import { ContainerError, type ContainerCli, type ContainerState, type RunSpec } from "../container/cli.js";
-import { vmNetworkConflict, type Inputs } from "../inputs.js";
+import { hostResources, resolveNodeResources, vmNetworkConflict, type Inputs } from "../inputs.js";
 
 export const LABEL = {
   createdBy: "io.kina.created-by",
@@ -24,24 +24,39 @@ export const CREATED_BY = "kina-setup-cluster";
  */
 const ASSUMED_VM_NETWORK = "192.168.64.0/24";
 
-export interface NodeVm {
+/** A node VM of the cluster, running, with its address on the VM network. */
+export interface VmNode {
   name: string;
   ip: string;
   /** The VM network's MTU (1280 on Apple's default network). */
   mtu: number;
+}
+
+/** The control plane's VM. */
+export interface NodeVm extends VmNode {
   /** Host port on 127.0.0.1 published to the API server's 6443. */
   apiPort: number;
 }
 
-/** A quarter of the host, at least 2 CPUs and 2 GiB, as Apple's k8s plugin sizes its nodes. */
+export type NodeRole = "control-plane" | "worker";
+
+/**
+ * Worker `i` (1-based) of a cluster: `<cluster-name>-worker-<i>`, as kind and Apple's k8s plugin name
+ * them. `-worker-999` is shorter than `-control-plane`, so the cluster-name length check covers it.
+ */
+export function workerName(clusterName: string, i: number): string {
+  return `${clusterName}-worker-${i}`;
+}
+
+/**
+ * A quarter of the host, at least 2 CPUs and 2 GiB, as Apple's k8s plugin sizes its nodes: the rule
+ * the `workers` bound assumes (inputs.ts, resolveNodeResources).
+ */
 export function nodeResources(inputs: Pick<Inputs, "cpus" | "memoryMiB">): {
   cpus: number;
   memoryMiB: number;
 } {
-  return {
-    cpus: inputs.cpus ?? Math.max(2, Math.floor(os.cpus().length / 4)),
-    memoryMiB: inputs.memoryMiB ?? Math.max(2048, Math.floor(os.totalmem() / 4 / 1024 / 1024)),
-  };
+  return resolveNodeResources(inputs, hostResources());
 }
 
 export async function freePort(): Promise<number> {
@@ -72,6 +87,7 @@ export function proxyEnv(
   env: NodeJS.ProcessEnv,
   inputs: Pick<Inputs, "podSubnet" | "serviceSubnet" | "nodeName">,
   vmNetworks: string[],
+  peers: string[] = [],
 ): Record<string, string> {
   const http = anyCase(env, "HTTP_PROXY");
   const https = anyCase(env, "HTTPS_PROXY");
@@ -86,6 +102,7 @@ export function proxyEnv(
         inputs.podSubnet.text,
         inputs.serviceSubnet.text,
         inputs.nodeName,
+        ...peers,
         ".svc",
         ".cluster.local",
       ]
@@ -130,27 +147,42 @@ export interface NodeSpecInput {
   vmNetworks: string[];
   /** Creation time (ms since the epoch). */
   now?: number;
+  /** A worker: named `name`, labelled role worker, nothing published (default: the control plane). */
+  worker?: { name: string };
+  /** Every node's name, for NO_PROXY (default: this node's). */
+  nodeNames?: string[];
 }
 
-/** The node VM: sized, labelled with its cluster, runner, job and creation time, API on 127.0.0.1. */
-export function nodeSpec({ inputs, apiPort, env, vmNetworks, now = Date.now() }: NodeSpecInput): RunSpec {
+/**
+ * A node VM: sized, labelled with its cluster, role, runner, job and creation time. Only the control
+ * plane publishes a port (its API on 127.0.0.1); workers reach it over the VM network.
+ */
+export function nodeSpec({
+  inputs,
+  apiPort,
+  env,
+  vmNetworks,
+  now = Date.now(),
+  worker,
+  nodeNames = [],
+}: NodeSpecInput): RunSpec {
   const { cpus, memoryMiB } = nodeResources(inputs);
   return {
-    name: inputs.nodeName,
+    name: worker?.name ?? inputs.nodeName,
     image: inputs.nodeImage,
     cpus,
     memoryMiB,
     labels: {
       [LABEL.createdBy]: CREATED_BY,
       [LABEL.cluster]: inputs.clusterName,
-      [LABEL.role]: "control-plane",
+      [LABEL.role]: worker ? "worker" : "control-plane",
       [LABEL.runner]: env.RUNNER_NAME ?? os.hostname(),
       [LABEL.job]: jobLabel(env),
       [LABEL.createdAt]: new Date(now).toISOString(),
     },
-    env: proxyEnv(env, inputs, vmNetworks),
+    env: proxyEnv(env, inputs, vmNetworks, nodeNames),
     // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
-    publish: [{ hostIp: "127.0.0.1", hostPort: apiPort, containerPort: 6443 }],
+    publish: worker ? [] : [{ hostIp: "127.0.0.1", hostPort: apiPort, containerPort: 6443 }],
     // The node runs systemd, containerd, iptables and the kubelet, and kube-proxy and ptp set sysctls.
     privileged: true,
   };
@@ -310,22 +342,77 @@ export async function createNodeVm(
 ): Promise<NodeVm> {
   const listed = await listedNetworks(cli, inputs);
   const vmNetworks = listed?.map((c) => c.text) ?? [ASSUMED_VM_NETWORK];
-  await clearStale(cli, inputs, env);
-  beforeCreate(inputs.nodeName);
+  return (await createOne(cli, inputs, cliVersion, beforeCreate, env, vmNetworks)) as NodeVm;
+}
+
+export interface NodeVms {
+  controlPlane: NodeVm;
+  /** In index order: worker 1 first. */
+  workers: VmNode[];
+}
+
+/**
+ * The control plane and `inputs.workers` workers, created in parallel, each as createNodeVm creates
+ * the control plane (same checks, labels, size and NO_PROXY; workers publish nothing). Every creation
+ * settles before the first error (the control plane's first, then the workers' in order) is thrown, so
+ * no `container run` is still in flight when the post step removes what `beforeCreate` recorded.
+ */
+export async function createNodeVms(
+  cli: ContainerCli,
+  inputs: Inputs,
+  cliVersion: string,
+  beforeCreate: (name: string, role: NodeRole) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NodeVms> {
+  const listed = await listedNetworks(cli, inputs);
+  const vmNetworks = listed?.map((c) => c.text) ?? [ASSUMED_VM_NETWORK];
+  const workers = Array.from({ length: inputs.workers }, (_, i) => workerName(inputs.clusterName, i + 1));
+  const nodeNames = [inputs.nodeName, ...workers];
+  const settled = await Promise.allSettled([
+    createOne(cli, inputs, cliVersion, (n) => beforeCreate(n, "control-plane"), env, [...vmNetworks], {
+      nodeNames,
+    }),
+    ...workers.map((name) =>
+      createOne(cli, inputs, cliVersion, (n) => beforeCreate(n, "worker"), env, [...vmNetworks], {
+        nodeNames,
+        worker: { name },
+      }),
+    ),
+  ]);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  const [cp, ...ws] = settled.map((r) => (r as PromiseFulfilledResult<VmNode>).value);
+  return { controlPlane: cp as NodeVm, workers: ws };
+}
+
+async function createOne(
+  cli: ContainerCli,
+  inputs: Inputs,
+  cliVersion: string,
+  beforeCreate: (name: string) => void,
+  env: NodeJS.ProcessEnv,
+  vmNetworks: string[],
+  o: { worker?: { name: string }; nodeNames?: string[] } = {},
+): Promise<VmNode | NodeVm> {
+  const name = o.worker?.name ?? inputs.nodeName;
+  // The stale/busy/foreign rules are the control plane's, applied to this node's name.
+  const asNode = o.worker ? { ...inputs, nodeName: name } : inputs;
+  await clearStale(cli, asNode, env);
+  beforeCreate(name);
   for (let attempt = 1; ; attempt++) {
-    const apiPort = await freePort();
-    const spec = nodeSpec({ inputs, apiPort, env, vmNetworks });
+    const apiPort = o.worker ? 0 : await freePort();
+    const spec = nodeSpec({ inputs, apiPort, env, vmNetworks, ...o });
     try {
       await cli.run(spec, cliVersion);
     } catch (err) {
       // Another cluster on this Mac may have taken the port between our probe and the run.
       if (attempt < 3 && err instanceof ContainerError && err.portInUse) {
-        await removeNode(cli, inputs.nodeName);
+        await removeNode(cli, name);
         continue;
       }
       throw err;
     }
-    const state = await waitRunning(cli, inputs.nodeName);
+    const state = await waitRunning(cli, name);
     const prefix = state.ipv4Prefix ?? 24;
     const own = networkOf(state.ipv4, prefix);
     if (own) {
@@ -338,14 +425,15 @@ export async function createNodeVm(
       const noProxy = spec.env.NO_PROXY;
       if (noProxy !== undefined && !bypassesProxy(noProxy, state.ipv4) && attempt < 3) {
         core.notice(
-          `The node's network ${own.text} is not the assumed ${vmNetworks.join(", ")}: recreating the node so its ` +
+          `The node's network ${own.text} is not the assumed ${vmNetworks.join(", ")}: recreating ${o.worker ? name : "the node"} so its ` +
             "NO_PROXY keeps cluster traffic off the proxy.",
         );
         vmNetworks.push(own.text);
-        await removeNode(cli, inputs.nodeName);
+        await removeNode(cli, name);
         continue;
       }
     }
-    return { name: inputs.nodeName, ip: state.ipv4, mtu: state.mtu ?? 1280, apiPort };
+    const vm: VmNode = { name, ip: state.ipv4, mtu: state.mtu ?? 1280 };
+    return o.worker ? vm : { ...vm, apiPort };
   }
 }

@@ -64,10 +64,10 @@ async function launchdProblem(): Promise<string | undefined> {
 
 /**
  * Checks, in order of cost, that this runner can host an Apple container VM: macOS on Apple silicon
- * (not Rosetta), macOS 15 or newer, a usable hypervisor, a non-root user, and a launchd session in which
- * the per-user container service can run.
+ * (not Rosetta), macOS 15 or newer (26 for workers), a usable hypervisor, a non-root user, and a launchd
+ * session in which the per-user container service can run.
  */
-export async function preflight(): Promise<PreflightResult> {
+export async function preflight(o: { workers?: number } = {}): Promise<PreflightResult> {
   if (process.platform !== "darwin") {
     throw new Error(
       `this action runs only on macOS with Apple silicon; this runner is ${process.platform}/${process.arch}. ` +
@@ -85,6 +85,14 @@ export async function preflight(): Promise<PreflightResult> {
   if (!(major >= 15)) {
     throw new Error(
       `macOS ${macosVersion} is not supported: Apple container needs macOS 26 (or 15 with limits).`,
+    );
+  }
+  if (major === 15 && (o.workers ?? 0) > 0) {
+    // "macOS 15 limitations" in apple/container docs/technical-overview.md: containers cannot reach
+    // each other over the VM network.
+    throw new Error(
+      `workers need macOS 26: on macOS ${macosVersion} the container VM network does not carry traffic between ` +
+        "containers, so workers could not reach the control plane. Use workers: 0 on this runner, or a macOS 26 runner.",
     );
   }
   const hv = await output("sysctl", ["-n", "kern.hv_support"]).catch(() => "");

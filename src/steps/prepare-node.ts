@@ -1,5 +1,5 @@
 import type { ContainerCli } from "../container/cli.js";
-import type { NodeVm } from "./node-vm.js";
+import type { NodeVm, VmNode } from "./node-vm.js";
 
 const BOOT_TIMEOUT_S = 120;
 const WAIT_CONTAINERD =
@@ -40,7 +40,7 @@ export function prepareSteps(mtu: number): string[] {
   ];
 }
 
-export async function prepareNode(cli: ContainerCli, node: NodeVm): Promise<void> {
+export async function prepareNode(cli: ContainerCli, node: VmNode | NodeVm): Promise<void> {
   await cli.script(node.name, prepareSteps(node.mtu), {
     op: "node preparation",
     what: "node preparation",

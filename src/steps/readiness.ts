@@ -12,7 +12,8 @@ import { REQUEST_TIMEOUT_MS } from "../kube/client.js";
 import { watchUntil } from "../kube/watch-until.js";
 
 export interface ReadinessOptions {
-  nodeName: string;
+  /** Every node of the cluster, control plane first. */
+  nodeNames: string[];
   /** Absolute deadline (Date.now() scale) shared by every stage. */
   deadline: number;
   /** Wait for the kubelet's serving certificate (only when something approves it). */
@@ -35,19 +36,34 @@ function condition(
 }
 
 function clusterStages(kc: KubeConfig, o: ReadinessOptions): Stage[] {
+  const one = o.nodeNames.length === 1;
+  const ready = new Map<string, string>(o.nodeNames.map((n) => [n, "no Node object seen"]));
+  const notReady = () =>
+    [...ready].filter(([, s]) => s !== "Ready=True").map(([n, s]) => (one ? s : `${n}: ${s}`));
   const node: Stage = {
-    name: "node Ready",
-    last: "no Node object seen",
+    name: one ? "node Ready" : "nodes Ready",
+    last: notReady().join(", "),
     run: (s) =>
       watchUntil<V1Node>(kc, {
         path: "/api/v1/nodes",
-        query: { fieldSelector: `metadata.name=${o.nodeName}` },
+        // One node: only its object; several: every Node, each counted once it is Ready.
+        query: one ? { fieldSelector: `metadata.name=${o.nodeNames[0]}` } : {},
         signal: s,
         observe: (n) => {
+          const name = n.metadata?.name ?? "";
+          if (!ready.has(name)) return;
           const c = condition(n, "Ready");
-          node.last = c ? `Ready=${c.status} (${c.reason ?? ""}: ${c.message ?? ""})` : "no Ready condition";
+          ready.set(
+            name,
+            c?.status === "True"
+              ? "Ready=True"
+              : c
+                ? `Ready=${c.status} (${c.reason ?? ""}: ${c.message ?? ""})`
+                : "no Ready condition",
+          );
+          node.last = notReady().join(", ");
         },
-        done: (n) => condition(n, "Ready")?.status === "True",
+        done: () => notReady().length === 0,
       }),
   };
   const coredns: Stage = {
@@ -75,26 +91,34 @@ function clusterStages(kc: KubeConfig, o: ReadinessOptions): Stage[] {
         done: () => true,
       }),
   };
+  const requesters = new Map(o.nodeNames.map((n) => [`system:node:${n}`, n]));
+  const issued = new Set<string>();
+  const certLast = new Map<string, string>();
+  const missing = () => o.nodeNames.filter((n) => !issued.has(n));
   const cert: Stage = {
-    name: "kubelet serving certificate issued",
+    name: one ? "kubelet serving certificate issued" : "kubelet serving certificates issued",
     last: "no kubelet-serving CSR from the node seen",
     run: (s) =>
       watchUntil<V1CertificateSigningRequest>(kc, {
         path: "/apis/certificates.k8s.io/v1/certificatesigningrequests",
         signal: s,
         observe: (c) => {
-          if (
-            c.spec.signerName !== "kubernetes.io/kubelet-serving" ||
-            c.spec.username !== `system:node:${o.nodeName}`
-          )
-            return;
+          const n = requesters.get(c.spec.username ?? "");
+          if (c.spec.signerName !== "kubernetes.io/kubelet-serving" || !n) return;
           const conds = (c.status?.conditions ?? []).map((x) => x.type).join(",") || "Pending";
-          cert.last = `CSR ${c.metadata?.name}: ${conds}${c.status?.certificate ? ", certificate issued" : ""}`;
+          if (c.status?.certificate) issued.add(n);
+          certLast.set(
+            n,
+            `CSR ${c.metadata?.name}: ${conds}${c.status?.certificate ? ", certificate issued" : ""}`,
+          );
+          cert.last = missing()
+            .map((m) => {
+              const l = certLast.get(m) ?? "no kubelet-serving CSR from the node seen";
+              return one ? l : `${m}: ${l}`;
+            })
+            .join("; ");
         },
-        done: (c) =>
-          c.spec.signerName === "kubernetes.io/kubelet-serving" &&
-          c.spec.username === `system:node:${o.nodeName}` &&
-          !!c.status?.certificate,
+        done: () => missing().length === 0,
       }),
   };
   return [node, coredns, sa, ...(o.servingCertificate ? [cert] : [])];
@@ -102,8 +126,9 @@ function clusterStages(kc: KubeConfig, o: ReadinessOptions): Stage[] {
 
 /**
  * Waits until the cluster is usable, in stages sharing one budget: the API answers /readyz, then —
- * observed in parallel — the node is Ready, CoreDNS is available, the default ServiceAccount exists and
- * the kubelet's serving certificate is issued. Returns each stage's time in seconds.
+ * observed in parallel — every node is Ready, CoreDNS is available, the default ServiceAccount exists and
+ * each node's kubelet serving certificate is issued. A timeout names what was not ready (with workers,
+ * the nodes that were not). Returns each stage's time in seconds.
  */
 export async function waitReady(kc: KubeConfig, o: ReadinessOptions): Promise<Record<string, number>> {
   const controller = new AbortController();

@@ -7,6 +7,8 @@ import { LABEL, ownedByThisRunner, removeNode } from "./node-vm.js";
 
 export interface TeardownInput {
   node: string;
+  /** Worker nodes main recorded (none for a single-node cluster). */
+  workers?: string[];
   kubeconfig: string;
   serviceStartedByUs: boolean;
 }
@@ -24,7 +26,8 @@ async function othersRunning(cli: ContainerCli, except: string): Promise<string[
 }
 
 /**
- * Removes what main recorded, each part on its own: the node (only when this runner made it),
+ * Removes what main recorded, each part on its own: the nodes (only those this runner made; the
+ * control plane first, then the workers in parallel),
  * the kubeconfig, and the container service when this job started it and nothing else runs in it. A
  * service stopped meanwhile is started to reach the node, and stopped again. Every call is bounded (the
  * adapter's table); problems are warnings, never failures; running it twice is harmless.
@@ -42,15 +45,15 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
   };
   // Set when the service was down and this step started it to reach the node: stopped again below.
   let startedHere = false;
-  if (t.node) {
-    const removeLater = ` Then remove the node with 'container delete --force ${t.node}'.`;
+  const removeOne = async (name: string) => {
+    const removeLater = ` Then remove the node with 'container delete --force ${name}'.`;
     await attempt(
-      `remove node ${t.node}`,
+      `remove node ${name}`,
       async () => {
         let node: ContainerState | undefined;
         let serviceDown = false;
         try {
-          node = await cli.inspect(t.node);
+          node = await cli.inspect(name);
         } catch (err) {
           if (!(err instanceof ContainerError && err.serviceDown)) throw err;
           serviceDown = true;
@@ -60,23 +63,27 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
           core.info("The container service is not running; starting it to remove the node.");
           await cli.startService();
           startedHere = true;
-          node = await cli.inspect(t.node);
+          node = await cli.inspect(name);
         }
         if (!node) {
-          core.info(`Node ${t.node} does not exist (never created, or already removed).`);
+          core.info(`Node ${name} does not exist (never created, or already removed).`);
         } else if (!ownedByThisRunner(node, env)) {
           // Main records the name before `container run`: a same-named container from elsewhere won that race.
           core.warning(
-            `Cleanup: ${t.node} was not created by this action on this runner (runner label '${node.labels[LABEL.runner] ?? "none"}'); left untouched.`,
+            `Cleanup: ${name} was not created by this action on this runner (runner label '${node.labels[LABEL.runner] ?? "none"}'); left untouched.`,
           );
         } else {
-          await removeNode(cli, t.node);
-          core.info(`Removed node ${t.node}.`);
+          await removeNode(cli, name);
+          core.info(`Removed node ${name}.`);
         }
       },
       removeLater,
     );
-  }
+  };
+  const [first, ...rest] = [t.node, ...(t.workers ?? [])].filter(Boolean);
+  // The first one starts the service if it is down; the others then find it running.
+  if (first) await removeOne(first);
+  await Promise.all(rest.map(removeOne));
   if (t.kubeconfig) {
     await attempt(`remove ${t.kubeconfig}`, async () => {
       await fs.rm(t.kubeconfig, { force: true });
@@ -104,7 +111,8 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
 
 export function keepMessage(t: TeardownInput): string {
   const steps = [
-    t.node && `container delete --force ${t.node}`,
+    (t.node || t.workers?.length) &&
+      `container delete --force ${[t.node, ...(t.workers ?? [])].filter(Boolean).join(" ")}`,
     t.kubeconfig && `rm -f '${t.kubeconfig}'`,
     t.serviceStartedByUs && "container system stop",
   ].filter(Boolean);

@@ -53,6 +53,8 @@ describe("provisioning", () => {
     expect(r.outputs).toEqual({
       kubeconfig: join(sim.runnerTemp, "kina.kubeconfig"),
       "node-ip": node.ip,
+      // One line without workers, so workflows can use it whatever `workers` is (issue 13).
+      "node-ips": node.ip,
       "cluster-name": "kina",
       "kubernetes-version": "v1.37.0",
       "container-version": "1.2.2",

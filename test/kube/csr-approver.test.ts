@@ -342,3 +342,53 @@ describe("startCsrApprover against the stand-in API server", () => {
     );
   });
 });
+
+describe("startCsrApprover with several nodes", () => {
+  const W1 = "kina-worker-1";
+  const W1_IP = "127.0.64.3";
+  const NODES: NodeIdentity[] = [NODE, { nodeName: W1, hostnames: [W1], ips: [W1_IP] }];
+  const asWorker = (name: string, csr: Partial<CsrOptions> = {}) =>
+    kubeletCsrObject({ name: W1, ip: W1_IP }, name, {
+      keyType: "ec",
+      cn: `system:node:${W1}`,
+      o: ["system:nodes"],
+      dns: [W1],
+      ips: [W1_IP],
+      ...csr,
+    });
+
+  it("judges each CSR against its requester's own names and address, never the union", async () => {
+    const server = await serve();
+    const logs = collector();
+    const approver = startCsrApprover(kubeconfig(server), NODES, logs.log);
+    cleanups.push(() => approver.stop());
+    await waitFor("the CSR watch", () => watchRequests(server).length === 1);
+    server.createCsr(await asWorker("worker-own"));
+    // Each of these names only addresses and names of *some* node of ours, but not the requester's.
+    server.createCsr(await asWorker("worker-asks-cp-ip", { ips: [NODE_IP] }));
+    server.createCsr(await asWorker("worker-asks-cp-name", { dns: [W1, NODE_NAME] }));
+    server.createCsr(
+      await kubeletCsrObject({ name: "kina-worker-9", ip: W1_IP }, "unknown-node", {
+        keyType: "ec",
+        cn: "system:node:kina-worker-9",
+        o: ["system:nodes"],
+        dns: ["kina-worker-9"],
+      }),
+    );
+    await waitFor("four decisions", () => approver.decisions.length >= 4 && approver.decisions);
+    const verdict = Object.fromEntries(approver.decisions.map((d) => [d.name, d]));
+    expect(verdict["worker-own"]?.approved).toBe(true);
+    expect(verdict["worker-asks-cp-ip"]).toMatchObject({ approved: false });
+    expect(verdict["worker-asks-cp-ip"]?.reason).toMatch(
+      /IP SAN "127\.0\.64\.2" is not an address of node kina-worker-1/,
+    );
+    expect(verdict["worker-asks-cp-name"]?.reason).toMatch(
+      /DNS SAN "kina-control-plane" is not a name of node kina-worker-1/,
+    );
+    expect(verdict["unknown-node"]).toMatchObject({ approved: false });
+    expect(verdict["unknown-node"]?.reason).toMatch(/requested by "?system:node:kina-worker-9"?/);
+    const csrs = server.store.list("csr") as any[];
+    for (const name of ["worker-asks-cp-ip", "worker-asks-cp-name", "unknown-node"])
+      expect(conditionTypes(csrs.find((c) => c.metadata.name === name)), name).toEqual([]);
+  });
+});

@@ -5,8 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { test } from "../fixtures/mac.ts";
+import { describe, expect, test, type SharedMac } from "../fixtures/mac.ts";
 import { generateBootstrapToken, type BootstrapToken } from "../../src/builders/bootstrap-token.js";
 import { renderCniConflist } from "../../src/builders/cni-conflist.js";
 import { renderKubeadmConfig } from "../../src/builders/kubeadm-config.js";
@@ -27,7 +26,7 @@ import { parseCidr } from "../../src/cidr.js";
 import { createBootstrapToken } from "../../src/kube/bootstrap-token.js";
 import { IGNORED_PREFLIGHT_ERRORS } from "../../src/steps/kubeadm-init.js";
 import { createCa, describeCsr } from "./kube/certs.ts";
-import { hostShell as sh, startSimulator, type Simulator } from "./simulator.ts";
+import { hostShell as sh, type Simulator } from "./simulator.ts";
 
 const NODE_IMAGE =
   "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
@@ -122,19 +121,24 @@ describe("a control plane and two workers", () => {
   let sim: Simulator;
   let kc: KubeConfig;
   let token: BootstrapToken;
-  beforeAll(async () => {
-    sim = await startSimulator({ serviceRunning: true, kernelInstalled: true });
-    kc = await controlPlane(sim, [W1, W2]);
-    token = generateBootstrapToken();
-    await createBootstrapToken(kc, token);
-  });
-  afterAll(() => sim?.stop());
+  // One cluster for the file, built on by the tests in order (the fixture stops it when the file ends).
+  const setUp = async (sharedMac: SharedMac) => {
+    sim = await sharedMac("cluster", { serviceRunning: true, kernelInstalled: true }, async (s) => {
+      kc = await controlPlane(s, [W1, W2]);
+      token = generateBootstrapToken();
+      await createBootstrapToken(kc, token);
+    });
+  };
 
-  it("allocates the control plane the pod subnet's first node CIDR", () => {
+  test("allocates the control plane the pod subnet's first node CIDR", async ({ sharedMac }) => {
+    await setUp(sharedMac);
     expect(nodeNamed(sim, CP).spec.podCIDR).toBe("10.244.0.0/24");
   });
 
-  it("refuses joins with a wrong CA pin, token, endpoint or node address, and registers nothing", async () => {
+  test("refuses joins with a wrong CA pin, token, endpoint or node address, and registers nothing", async ({
+    sharedMac,
+  }) => {
+    await setUp(sharedMac);
     const other = caCertHash((await createCa()).certPem);
     const expired = generateBootstrapToken();
     await createBootstrapToken(kc, expired, { now: new Date(Date.now() - 3_600_000) });
@@ -170,7 +174,10 @@ describe("a control plane and two workers", () => {
     expect(sim.node(W1).joined).toBeUndefined();
   });
 
-  it("joins both workers in parallel, each with its own podCIDR, a fault aimed at one join hitting only that one", async () => {
+  test("joins both workers in parallel, each with its own podCIDR, a fault aimed at one join hitting only that one", async ({
+    sharedMac,
+  }) => {
+    await setUp(sharedMac);
     sim.faults.push({
       when: /^kubeadm join/,
       node: W2,
@@ -221,7 +228,10 @@ describe("a control plane and two workers", () => {
     expect(again.stderr).toContain("[ERROR FileAvailable--etc-kubernetes-kubelet.conf]");
   });
 
-  it("keeps a worker NotReady on the single-node conflist and turns it Ready on its own podCIDR", async () => {
+  test("keeps a worker NotReady on the single-node conflist and turns it Ready on its own podCIDR", async ({
+    sharedMac,
+  }) => {
+    await setUp(sharedMac);
     const podCidr = parseCidr(nodeNamed(sim, W1).spec.podCIDR)!;
     await ok(
       sim,
@@ -242,7 +252,8 @@ describe("a control plane and two workers", () => {
     expect(isReady(nodeNamed(sim, W2))).toBe(false);
   });
 
-  it("files each worker's serving CSR with its own name and VM address", async () => {
+  test("files each worker's serving CSR with its own name and VM address", async ({ sharedMac }) => {
+    await setUp(sharedMac);
     const api = sim.node(CP).api!;
     const csr = await eventually(`${W1}'s serving CSR`, () =>
       api.store
@@ -263,7 +274,10 @@ describe("a control plane and two workers", () => {
     expect(api.nodeTimes[W1]?.csrCreated).toBeGreaterThan(api.nodeTimes[W1]?.nodeReady ?? Infinity);
   });
 
-  it("takes each node's routes and masquerade chain in its own network namespace", async () => {
+  test("takes each node's routes and masquerade chain in its own network namespace", async ({
+    sharedMac,
+  }) => {
+    await setUp(sharedMac);
     const cluster = [CP, W1, W2].map((name) => ({
       name,
       ip: sim.node(name).ip,
@@ -289,7 +303,8 @@ describe("a control plane and two workers", () => {
     }
   });
 
-  it("reports a control plane conflist that spans the workers' podCIDRs", async () => {
+  test("reports a control plane conflist that spans the workers' podCIDRs", async ({ sharedMac }) => {
+    await setUp(sharedMac);
     await ok(
       sim,
       `container exec -i ${CP} sh -c 'cat > /etc/cni/net.d/10-ptp.conflist'`,

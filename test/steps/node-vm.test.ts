@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runArgs } from "../../src/container/cli.js";
-import { bypassesProxy, classifyExisting, nodeSpec, proxyEnv } from "../../src/steps/node-vm.js";
+import { bypassesProxy, classifyExisting, nodeSpec, proxyEnv, workerName } from "../../src/steps/node-vm.js";
 import { inputs } from "../fixtures/inputs.ts";
 
 function flagValues(args: string[], flag: string): string[] {
@@ -35,6 +35,28 @@ describe("nodeSpec and runArgs", () => {
     ]);
     expect(flagValues(args, "-p")).toEqual(["127.0.0.1:50123:6443"]);
     expect(args.at(-1)).toMatch(/^kindest\/node:v1\.37\.0@sha256:/);
+  });
+
+  it("labels a worker like the control plane, role worker, and publishes nothing (issue 13)", () => {
+    const i = inputs();
+    const names = [i.nodeName, workerName(i.clusterName, 1), workerName(i.clusterName, 2)];
+    const w = nodeSpec({
+      inputs: i,
+      apiPort: 0,
+      env: { ...env, HTTPS_PROXY: "http://proxy:3128" },
+      vmNetworks: ["192.168.64.0/24"],
+      now: NOW,
+      worker: { name: "kina-worker-2" },
+      nodeNames: names,
+    });
+    const args = runArgs(w, "1.2.2");
+    expect(args.slice(0, 4)).toEqual(["run", "-d", "--name", "kina-worker-2"]);
+    expect(flagValues(args, "-l")).toContain("io.kina.role=worker");
+    expect(flagValues(args, "-l")).toContain("io.kina.cluster=kina");
+    expect(flagValues(args, "-p")).toEqual([]);
+    expect(w.cpus).toBe(spec(i).cpus);
+    expect(w.memoryMiB).toBe(spec(i).memoryMiB);
+    expect(w.env.NO_PROXY!.split(",")).toEqual(expect.arrayContaining(names));
   });
 
   it("asks only for what the installed CLI supports", () => {

@@ -77,6 +77,16 @@ describe("keepMessage", () => {
     expect(keepMessage({ node: NODE, kubeconfig: "/t/kina.kubeconfig", serviceStartedByUs: true })).toBe(
       `cleanup is false: the cluster is kept. Remove it later with: container delete --force ${NODE} && rm -f '/t/kina.kubeconfig' && container system stop`,
     );
+    expect(
+      keepMessage({
+        node: NODE,
+        workers: ["kina-worker-1", "kina-worker-2"],
+        kubeconfig: "",
+        serviceStartedByUs: false,
+      }),
+    ).toBe(
+      "cleanup is false: the cluster is kept. Remove it later with: container delete --force kina-control-plane kina-worker-1 kina-worker-2",
+    );
     expect(keepMessage({ node: "", kubeconfig: "", serviceStartedByUs: false })).toBe(
       "cleanup is false and nothing was created.",
     );
@@ -196,6 +206,34 @@ describe("against the simulated service", () => {
     );
     expect(warnings()).toEqual([]);
     expect(s.containers()).toEqual([]);
+    expect(s.serviceRunning).toBe(false);
+  });
+
+  test("removes every recorded node this runner made, a missing one being no problem (issue 13)", async ({
+    onMac,
+  }) => {
+    const s = await onMac(SERVICE);
+    const workers = ["kina-worker-1", "kina-worker-2", "kina-worker-3"];
+    await run(s, NODE, THIS_JOB);
+    await run(s, workers[0]!, { ...THIS_JOB, [LABEL.role]: "worker" });
+    // Another runner's container that happens to carry a recorded name stays.
+    await run(s, workers[1]!, { ...THIS_JOB, [LABEL.role]: "worker", [LABEL.runner]: "mac-2" });
+    // workers[2] was recorded but never created.
+    const stop = await hostShell(s, "container system stop");
+    expect(stop.code).toBe(0);
+    await teardown(
+      new ContainerCli(),
+      { node: NODE, workers, kubeconfig: "", serviceStartedByUs: false },
+      { env: ENV },
+    );
+    expect(warnings()).toEqual([
+      "::warning::Cleanup: kina-worker-2 was not created by this action on this runner (runner label 'mac-2'); left untouched.",
+    ]);
+    expect(s.containers().map((c) => c.name)).toEqual(["kina-worker-2"]);
+    expect(out).toContain("Node kina-worker-3 does not exist");
+    // Started once to reach the nodes (the first removal starts it, the others find it up), then
+    // stopped again: the container left behind is stopped, so nothing runs in it.
+    expect(calls(s).filter((c) => c.startsWith("system start"))).toHaveLength(1);
     expect(s.serviceRunning).toBe(false);
   });
 

@@ -24,6 +24,7 @@ import { checkApiPort } from "./steps/api-port.js";
 import { checkLoadImages } from "./steps/load-images.js";
 import { collectDiagnostics } from "./steps/diagnostics.js";
 import { bounded } from "./kube/client.js";
+import { register } from "./jobs.js";
 
 async function run(): Promise<void> {
   // Before anything is printed: the runner masks what is registered from here on.
@@ -51,6 +52,12 @@ async function run(): Promise<void> {
       );
     save(STATE.clusterName, i.clusterName);
     save(STATE.cleanup, String(i.cleanup));
+    // Before the service is touched: another job's post step then leaves it running for this one.
+    await register(process.env).catch((e: unknown) =>
+      core.warning(
+        `could not register this job as a user of the container service (${errorMessage(e)}); another job's post step may stop the service while this job uses it`,
+      ),
+    );
 
     const pf = await phase("Preflight", preflight);
     if (pf.warning) core.warning(pf.warning);
@@ -59,7 +66,11 @@ async function run(): Promise<void> {
     // The Kubernetes client is most of the bundle's load time; load it while the VM work waits on the CLI.
     void import("@kubernetes/client-node").catch(() => undefined);
     const installed = await phase("Container CLI", () =>
-      ensureCli(cli, { version: i.containerVersion, installerUrl: i.installerUrl }),
+      ensureCli(cli, {
+        version: i.containerVersion,
+        installerUrl: i.installerUrl,
+        beforeStop: () => save(STATE.serviceStopped, "true"),
+      }),
     );
     const cliVersion = installed.version;
     core.setOutput("container-version", cliVersion);
@@ -67,8 +78,11 @@ async function run(): Promise<void> {
       ensureService(cli, () => save(STATE.serviceStartedByUs, "true"), {
         stoppedForUpgrade: installed.stoppedService,
         cliVersion,
+        beforeStop: () => save(STATE.serviceStopped, "true"),
       }),
     );
+    // It runs again (ensureService): nothing for the post step to start.
+    save(STATE.serviceStopped, "false");
     const openCache = cacheOpener(i.cache);
     const [kernel, image] = await phase("Kernel and node image", async () => {
       const got = await Promise.all([

@@ -1,5 +1,7 @@
 import * as core from "@actions/core";
 import type { ContainerCli, ContainerState } from "../container/cli.js";
+import { errorMessage } from "../errors.js";
+import { redact } from "../secrets.js";
 import { LABEL, ownedByThisRunner } from "./node-vm.js";
 
 export interface ServiceResult {
@@ -16,6 +18,8 @@ export interface ServiceOptions {
   cliVersion?: string;
   /** The job's environment: its runner label says which containers are this runner's own. */
   env?: NodeJS.ProcessEnv;
+  /** Called right before a running service is stopped (skew restart): main records it in state. */
+  beforeStop?: () => void;
 }
 
 /**
@@ -71,6 +75,7 @@ export async function ensureService(
     core.notice(
       `The container service runs ${server} but the CLI is ${client}; restarting it (no other container runs).`,
     );
+    opts.beforeStop?.();
     await cli.stopService();
     await cli.startService();
     return { startedByUs: false, restartedForSkew: true };
@@ -80,4 +85,22 @@ export async function ensureService(
   if (!opts.stoppedForUpgrade) onStarting();
   await cli.startService();
   return { startedByUs: !opts.stoppedForUpgrade, restartedForSkew: false };
+}
+
+/**
+ * Post step, when main stopped a running service and the job ended (cancelled, killed) before it ran
+ * again: starts it, as the job found it. Never throws (cleanup does not fail the job).
+ */
+export async function restartStoppedService(cli: ContainerCli): Promise<void> {
+  try {
+    if (await cli.serviceRunning()) return;
+    core.notice(
+      "The container service ran before this job, which stopped it to upgrade the CLI or restart it and ended before starting it again; starting it now.",
+    );
+    await cli.startService();
+  } catch (err) {
+    core.warning(
+      `Cleanup: could not start the container service again: ${redact(errorMessage(err))}. Start it with 'container system start'.`,
+    );
+  }
 }

@@ -1,0 +1,131 @@
+// The install guard of the CLI phase on a shared Mac (follow-ups to issue 11): an install never runs
+// over a service in use, whatever the CLI answers, whatever happens during the download, and a job
+// cancelled mid-upgrade leaves the service as it found it.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
+import { errors, runStep } from "../sim/runner.ts";
+import { hostShell, type Simulator } from "../sim/simulator.ts";
+import { DEFAULT_IMAGE, describe, expect, test } from "../fixtures/mac.ts";
+
+let dl: DownloadServer;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "kina-e2e-cli-guards-"));
+  // 1.3.0 published no checksum: its stand-in installer passes on its signature alone.
+  dl = await startDownloadServer({ dir, installers: { "1.3.0": {}, "1.5.0": {} } });
+});
+afterAll(async () => {
+  await dl.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const systemStops = (sim: Simulator) =>
+  sim.calls.filter((c) => c.tool === "container" && c.argv[0] === "system" && c.argv[1] === "stop");
+const installerRuns = (sim: Simulator) => sim.calls.filter((c) => c.tool === "installer");
+const IDLE_12 = {
+  installedVersion: "1.2.2",
+  serviceRunning: true,
+  kernelInstalled: true,
+  images: [DEFAULT_IMAGE],
+};
+
+describe("defect 4a: `container --version` that fails or cannot be read is not 'no CLI'", () => {
+  test.for([
+    [
+      "exits non-zero (a transient XPC error)",
+      { code: 1, stderr: "Error: XPC connection error: Connection interrupted" },
+    ],
+    [
+      "prints a version the parser cannot read",
+      { code: 0, stdout: "container CLI version 2.0 (build: release)\n" },
+    ],
+  ] as const)("when it %s: fails naming the fix, installs and stops nothing", async ([, fault], { mac }) => {
+    const sim = await mac(IDLE_12);
+    sim.faults.push({ when: "container --version", ...fault });
+    const r = await runStep("main", { sim, inputs: { "installer-url": dl.installerUrl } });
+    expect(r.code).not.toBe(0);
+    const [err] = errors(r.stdout);
+    expect(err).toMatch(/^Container CLI: 'container --version' (exited 1|printed no version)/);
+    expect(err).toContain("nothing was installed or stopped");
+    expect(err).toContain("Run 'container --version' on the Mac");
+    expect(installerRuns(sim)).toEqual([]);
+    expect(systemStops(sim)).toEqual([]);
+    expect(sim).toMatchObject({ installedVersion: "1.2.2", serviceRunning: true });
+  });
+});
+
+describe("defect 4b: the service and a container started by another runner during the download", () => {
+  test("are seen right before the install: refused, nothing stopped or installed", async ({ mac }) => {
+    const sim = await mac({ installedVersion: "1.2.2", serviceRunning: false, kernelInstalled: true });
+    // pkgutil checks the downloaded package: by then another runner has started the service and a node.
+    sim.faults.push({
+      when: "pkgutil --check-signature",
+      times: 1,
+      passThrough: true,
+      run: async () => {
+        for (const cmd of [
+          "container system start --disable-kernel-install",
+          `container run -d --name other-control-plane -l io.kina.runner=mac-b ${DEFAULT_IMAGE}`,
+        ]) {
+          const r = await hostShell(sim, cmd);
+          expect(r.code, r.stderr).toBe(0);
+        }
+      },
+    });
+    const r = await runStep("main", {
+      sim,
+      inputs: { "container-version": "1.3.0", "installer-url": dl.installerUrl },
+    });
+    expect(r.code).not.toBe(0);
+    expect(errors(r.stdout)[0]).toMatch(
+      /needs 'container system stop'.*other-control-plane.*nothing was stopped or installed/,
+    );
+    expect(installerRuns(sim)).toEqual([]);
+    expect(systemStops(sim)).toEqual([]);
+    expect(sim).toMatchObject({ installedVersion: "1.2.2", serviceRunning: true });
+    expect(sim.containers().map((c) => `${c.name} ${c.state}`)).toEqual(["other-control-plane running"]);
+  });
+});
+
+describe("defect 5: a job cancelled between `system stop` and the restart of an upgrade", () => {
+  test("has its post step start the service again, and say so", async ({ mac }) => {
+    const sim = await mac(IDLE_12);
+    // The installer never returns: the job is cancelled with the service stopped.
+    sim.faults.push({ when: /^sudo -n installer /, hang: true });
+    const main = await runStep("main", {
+      sim,
+      inputs: { "container-version": "1.3.0", "installer-url": dl.installerUrl },
+      signalAfter: { when: () => systemStops(sim).length > 0 },
+    });
+    expect(main.signalledAtMs).toBeDefined();
+    expect(main.code).not.toBe(0);
+    expect(main.state["service-stopped"]).toBe("true");
+    expect(sim.serviceRunning).toBe(false);
+    const post = await runStep("post", { sim, state: main.state });
+    expect(post.code).toBe(0);
+    expect(post.stdout).toMatch(
+      /::notice::The container service ran before this job, which stopped it .*starting it now/,
+    );
+    expect(sim.serviceRunning).toBe(true);
+  });
+});
+
+describe("defect 7: sudo that wants a password", () => {
+  test("is found out before the service is stopped", async ({ mac }) => {
+    const sim = await mac({ ...IDLE_12, sudo: "password" });
+    const r = await runStep("main", {
+      sim,
+      inputs: { "container-version": "1.3.0", "installer-url": dl.installerUrl },
+    });
+    expect(r.code).not.toBe(0);
+    expect(errors(r.stdout)[0]).toMatch(
+      /sudo does not allow it without a password.*nothing was stopped or installed/,
+    );
+    expect(systemStops(sim)).toEqual([]);
+    expect(sim.calls.filter((c) => c.tool === "container" && c.argv[1] === "start")).toEqual([]);
+    expect(sim.serviceRunning).toBe(true);
+  });
+});

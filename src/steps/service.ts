@@ -1,4 +1,7 @@
 import * as core from "@actions/core";
+import { realpath } from "node:fs/promises";
+import * as path from "node:path";
+import { INSTALL_PATH } from "./cli.js";
 import type { ContainerCli, ContainerState } from "../container/cli.js";
 import { errorMessage } from "../errors.js";
 import { redact } from "../secrets.js";
@@ -20,6 +23,30 @@ export interface ServiceOptions {
   env?: NodeJS.ProcessEnv;
   /** Called right before a running service is stopped (skew restart): main records it in state. */
   beforeStop?: () => void;
+  /** Where Apple's installer puts the CLI (INSTALL_PATH): a CLI there that PATH does not reach shadows. */
+  installPath?: string;
+}
+
+/**
+ * With client and server versions apart: throws when the `container` PATH finds is not the one at
+ * `installPath` and that one is of another version, since the skew is then two CLIs, not a stale
+ * service, and a restart would not end it.
+ */
+async function refuseTwoClis(
+  cli: ContainerCli,
+  client: string,
+  server: string,
+  installPath: string,
+): Promise<void> {
+  const [onPath, installed] = await Promise.all([cli.path(), realpath(installPath).catch(() => installPath)]);
+  if (!onPath || onPath === installed) return;
+  const there = await cli.versionOf(installPath).catch(() => undefined);
+  if (there === undefined || there === client) return;
+  throw new Error(
+    `two container CLIs are installed: ${onPath} (${client}) comes first on PATH, and ${installPath} (${there}) ` +
+      `is the one the running service (${server}) belongs to, so restarting the service would not end the version skew; nothing was stopped. ` +
+      `Remove ${onPath} (for example 'brew uninstall container') or put ${path.dirname(installPath)} first on the runner's PATH`,
+  );
 }
 
 /**
@@ -64,6 +91,7 @@ export async function ensureService(
       core.info(`container system service ${server ? `${server} ` : ""}is already running`);
       return { startedByUs: false, restartedForSkew: false };
     }
+    await refuseTwoClis(cli, client, server, opts.installPath ?? INSTALL_PATH);
     const others = await othersRunning(cli, opts.env ?? process.env);
     if (others.length) {
       throw new Error(
@@ -78,6 +106,13 @@ export async function ensureService(
     opts.beforeStop?.();
     await cli.stopService();
     await cli.startService();
+    const after = await cli.systemStatus();
+    const [c, v] = [after.clientVersion ?? client, after.serverVersion];
+    if (!after.running || (v && c !== v))
+      throw new Error(
+        `restarted the container service to end a version skew, but it ${after.running ? `still runs ${v}` : "does not run"} while the CLI is ${c}; ` +
+          "check which container CLI and which container-apiserver this Mac has (reinstall Apple's CLI), then run the job again",
+      );
     return { startedByUs: false, restartedForSkew: true };
   }
   // Restarting a service that ran before the job (stopped only to upgrade the CLI) is not starting

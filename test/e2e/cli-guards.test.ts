@@ -129,3 +129,20 @@ describe("defect 7: sudo that wants a password", () => {
     expect(sim.serviceRunning).toBe(true);
   });
 });
+
+describe("defect 6: Homebrew's CLI first on PATH, Apple's installed and its service running", () => {
+  test("fails naming both CLIs before any restart, instead of restarting for a skew that stays", async ({
+    mac,
+  }) => {
+    const sim = await mac({ ...IDLE_12, installedVersion: "1.5.0", shadowingCli: "1.2.2" });
+    const r = await runStep("main", { sim });
+    expect(r.code).not.toBe(0);
+    const [err] = errors(r.stdout);
+    expect(err).toMatch(
+      /^Container service: two container CLIs are installed: \S+ \(1\.2\.2\) comes first on PATH, and \/usr\/local\/bin\/container \(1\.5\.0\) is the one the running service \(1\.5\.0\) belongs to/,
+    );
+    expect(err).toContain("nothing was stopped");
+    expect(systemStops(sim)).toEqual([]);
+    expect(sim.serviceRunning).toBe(true);
+  });
+});

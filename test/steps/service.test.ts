@@ -115,5 +115,7 @@ describe("defect 6: two container CLIs on PATH look like a version skew", () => 
     ).rejects.toThrow(
       /restarted the container service to end a version skew, but it still runs 1\.5\.0 while the CLI is 1\.2\.2/,
     );
+    expect(stops(s)).toHaveLength(1);
+    expect(s.serviceRunning).toBe(true);
   });
 });

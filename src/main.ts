@@ -121,7 +121,7 @@ async function run(): Promise<void> {
     save(STATE.kubeconfig, kcPath);
     const kcResult = await phase("Kubeconfig", () => writeKubeconfig(cli, vm, i.clusterName, kcPath));
     kubeconfig = kcResult.path;
-    await phase("API server port", () => checkApiPort(kcResult.server));
+    await phase("API server port", () => checkApiPort(kcResult.server, { cli, node: vm.name }));
     const { loadKubeConfig } = await import("./kube/client.js");
     const kc: KubeConfig = await loadKubeConfig(kcResult.path);
     if (i.approveCsrs) {

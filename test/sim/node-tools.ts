@@ -1119,7 +1119,9 @@ async function kubectl(ctx: Ctx, vm: Vm): Promise<number> {
     return await kubectlCommand(ctx, vm);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ECONNREFUSED") throw err;
-    ctx.err(`The connection to the server ${vm.ip}:6443 was refused - did you specify the right host or port?\n`);
+    ctx.err(
+      `The connection to the server ${vm.ip}:6443 was refused - did you specify the right host or port?\n`,
+    );
     return 1;
   }
 }

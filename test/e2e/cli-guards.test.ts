@@ -146,3 +146,23 @@ describe("defect 6: Homebrew's CLI first on PATH, Apple's installed and its serv
     expect(sim.serviceRunning).toBe(true);
   });
 });
+
+describe("defect 9: container-version: installed with /usr/local/bin off PATH", () => {
+  test("says the CLI is installed but not on PATH, and how to fix that", async ({ mac }) => {
+    const sim = await mac({ ...IDLE_12, installedVersion: "1.5.0" });
+    const path = sim.env.PATH!.split(":").filter((d) => d !== sim.installDir);
+    const r = await runStep("main", {
+      sim,
+      inputs: { "container-version": "installed" },
+      env: { PATH: path.join(":") },
+    });
+    expect(r.code).not.toBe(0);
+    const [err] = errors(r.stdout);
+    expect(err).toBe(
+      "Container CLI: container 1.5.0 is installed at /usr/local/bin/container, but /usr/local/bin is not on PATH, " +
+        "so the runner does not find it; add /usr/local/bin to the runner's PATH (its .path file, or the PATH of the " +
+        "service that runs it) and run the job again",
+    );
+    expect(err).not.toContain("not installed");
+  });
+});

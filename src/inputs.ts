@@ -1,3 +1,4 @@
+import { displayUrl } from "./secrets.js";
 import * as os from "node:os";
 import { podSubnetCapacityProblem } from "./builders/node-cidrs.js";
 import { createHash } from "node:crypto";
@@ -273,7 +274,7 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
   if (installerUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(installerUrl)) {
     throw new InputError(
       "installer-url",
-      installerUrl,
+      displayUrl(installerUrl),
       "expected an http(s):// or file:// URL; {version} is replaced",
     );
   }
@@ -288,8 +289,8 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
   if (kubectlUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(kubectlUrl)) {
     throw new InputError(
       "kubectl-url",
-      kubectlUrl,
-      "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at <url>.sha256; {version} is replaced",
+      displayUrl(kubectlUrl),
+      "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at the same URL with .sha256 after the path; {version} is replaced",
     );
   }
 

@@ -5,7 +5,7 @@ import { errorMessage, failureMessage, PhaseError } from "./errors.js";
 import { parseInputs, type Inputs } from "./inputs.js";
 import { phase, timings } from "./phase.js";
 import { killAll } from "./process.js";
-import { maskProxyCredentials } from "./secrets.js";
+import { maskProxyCredentials, registerUrlSecrets } from "./secrets.js";
 import { save, saved, STATE } from "./state.js";
 import type { CsrApprover } from "./kube/csr-approver.js";
 import { preflight } from "./steps/preflight.js";
@@ -44,6 +44,9 @@ async function run(): Promise<void> {
       throw new PhaseError("inputs", err);
     }
     const i = inputs;
+    // Mirror URLs may carry tokens: masked before anything could print them.
+    registerUrlSecrets(i.installerUrl);
+    registerUrlSecrets(i.kubectlUrl);
     // The slow creation stages (VM start, kubeadm init) are bounded by `wait` too (container/bounds.ts).
     cli = new ContainerCli({ waitSeconds: i.waitSeconds });
     if (i.clusterNameGiven)

@@ -8,7 +8,8 @@ import * as path from "node:path";
 import type { ContainerCli } from "../container/cli.js";
 import type { ContainerVersionPolicy } from "../inputs.js";
 import { compareVersions, CONTAINER_VERSIONS, unsupportedContainerReason } from "../versions.js";
-import { download, verifySha256 } from "../cache/download.js";
+import { download, DownloadError, verifySha256 } from "../cache/download.js";
+import { displayUrl } from "../secrets.js";
 import { describeContainers, othersRunning } from "./service.js";
 
 /** The certificate Apple signs the container installer with (leaf of `pkgutil --check-signature`). */
@@ -139,8 +140,16 @@ async function fetchInstaller(
     return pkg;
   }
   const url = installerUrl(version, template);
-  core.info(`Downloading ${url}`);
-  const file = await download(url);
+  core.info(`Downloading ${displayUrl(url)}`);
+  const file = await download(url).catch((err: unknown) => {
+    if (!(err instanceof DownloadError && err.status === 404)) throw err;
+    throw new Error(
+      `the container ${version} installer is not at ${displayUrl(url)} (HTTP 404): release ${version} may not exist` +
+        `${template ? " on this mirror" : ""}. This action is tested with ${CONTAINER_VERSIONS.tested.join(", ")} ` +
+        `(https://github.com/apple/container/releases); set container-version to one of them`,
+      { cause: err },
+    );
+  });
   // Verified before it enters the tool cache, so nothing unverified is kept for later jobs.
   await verifyInstaller(file, version, pins);
   return path.join(await tc.cacheFile(file, asset, TOOL, version, ARCH), asset);

@@ -103,7 +103,8 @@ describe("parseInputs", () => {
     [{ "kubernetes-version": "1.30" }, "kubernetes-version", "1.37.0"],
     [{ "installer-url": "ftp://x" }, "installer-url", "http"],
     [{ "kubectl-version": "1.35" }, "kubectl-version", "v1.35.8"],
-    [{ "kubectl-url": "dl.k8s.io/kubectl" }, "kubectl-url", ".sha256 after the path"], // defect 10: the checksum goes on the path, before any query,
+    // Defect 10: the checksum goes on the path, before any query.
+    [{ "kubectl-url": "dl.k8s.io/kubectl" }, "kubectl-url", ".sha256 after the path"],
     [{ "load-images": "nginx:1 busybox" }, "load-images", "one image"],
   ])("%o is refused naming %s", (overrides, input, text) => {
     const err = failure(overrides as Record<string, string>);

@@ -58,9 +58,17 @@ export function splitImageRef(ref: string): { repo: string; tag: string; digest:
   return { repo: name, tag, digest };
 }
 
+/** Whether the reference names a tag (`repo:tag`, `repo:tag@sha256:…`), not only a digest or nothing. */
+function hasTag(ref: string): boolean {
+  const name = ref.split("@")[0]!;
+  return name.lastIndexOf(":") > name.lastIndexOf("/");
+}
+
 /**
  * Whether a listed image is the wanted one. A digest-pinned reference matches only that digest, so a
- * tag that moved on the host is not mistaken for the pinned image.
+ * tag that moved on the host is not mistaken for the pinned image. A wanted tag (no tag means `latest`)
+ * matches only a listed reference with that tag: a digest-only one (`kindest/node@sha256:…`) says
+ * nothing about which tag it is.
  */
 export function sameImage(wanted: string, listed: ImageRef): boolean {
   const w = splitImageRef(wanted);
@@ -68,7 +76,7 @@ export function sameImage(wanted: string, listed: ImageRef): boolean {
   if (w.repo !== l.repo) return false;
   const digest = l.digest ?? listed.digest;
   if (w.digest) return digest === w.digest;
-  return w.tag === l.tag;
+  return hasTag(listed.ref) && w.tag === l.tag;
 }
 
 export interface ContainerState {

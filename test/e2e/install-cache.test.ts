@@ -351,3 +351,22 @@ describe("kubectl", () => {
     expect(r.path).toEqual([]);
   });
 });
+
+describe("defect 11: a digest-only image on the host", () => {
+  test.for(["kindest/node:latest", "kindest/node"])(
+    "is not taken for node-image %s: the image is pulled",
+    async (wanted, { mac }) => {
+      const digest = IMAGE.slice(IMAGE.indexOf("@") + 1);
+      const sim = await mac({
+        serviceRunning: true,
+        kernelInstalled: true,
+        images: [`kindest/node@${digest}`],
+        faults: [STOP_AT_NODE_VM],
+      });
+      const r = await runStep("main", { sim, inputs: { "node-image": wanted } });
+      expect(phaseFailed(r), r.stdout.slice(-3000)).toMatch(/^Node VM: /);
+      expect(r.stdout).not.toContain("is already present");
+      expect(containerCalls(sim, "image", "pull").map((c) => c.argv[2])).toEqual([wanted]);
+    },
+  );
+});

@@ -12,6 +12,8 @@ import {
   supportedKubernetesVersions,
   unsupportedContainerReason,
   versionFromImage,
+  newestKubernetesVersion,
+  releaseOf,
 } from "./versions.js";
 
 export interface Inputs {
@@ -51,6 +53,8 @@ export interface Inputs {
   loadImages: string[];
   /** Worker nodes besides the control plane; 0 is the single-node cluster. */
   workers: number;
+  /** Inputs that are valid but do not do what they say (main prints each as a warning). */
+  warnings: string[];
 }
 
 /** The Mac the nodes share. */
@@ -205,6 +209,7 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
   const requested = src.get("kubernetes-version").trim();
   let kubernetesVersion: string | undefined;
   let nodeImage: string;
+  const warnings: string[] = [];
   if (nodeImageInput) {
     if (/\s/.test(nodeImageInput)) {
       throw new InputError(
@@ -216,11 +221,20 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
     nodeImage = nodeImageInput;
     kubernetesVersion = versionFromImage(nodeImage);
     // Refused before any pull: kubeadm before 1.31 cannot read the v1beta4 config the action writes.
-    if (kubernetesVersion && compareVersions(kubernetesVersion, MIN_KUBERNETES_VERSION) < 0) {
+    if (kubernetesVersion && compareVersions(releaseOf(kubernetesVersion), MIN_KUBERNETES_VERSION) < 0) {
       throw new InputError(
         "node-image",
         nodeImageInput,
         `its tag says Kubernetes ${kubernetesVersion}, and node images older than ${MIN_KUBERNETES_VERSION.replace(/\.0$/, "")} cannot read the kubeadm v1beta4 config this action writes; use a newer kindest/node image or set kubernetes-version (${supportedKubernetesVersions().join(", ")})`,
+      );
+    }
+    // The default (the newest supported) cannot be told from an explicit choice of it.
+    const asked = requested ? resolveKubernetesVersion(requested) : undefined;
+    if (requested && asked !== newestKubernetesVersion() && asked !== kubernetesVersion) {
+      warnings.push(
+        `node-image ${nodeImageInput} is used and kubernetes-version ${requested} is ignored: the image decides the ` +
+          `Kubernetes version (${kubernetesVersion ? `its tag says ${kubernetesVersion}` : "its tag names none"}). ` +
+          "Remove kubernetes-version, or node-image to use the pinned image of that version.",
       );
     }
   } else {
@@ -396,5 +410,6 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
     approveCsrs: src.getBoolean("approve-csrs"),
     loadImages,
     workers,
+    warnings,
   };
 }

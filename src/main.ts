@@ -44,6 +44,7 @@ async function run(): Promise<void> {
       throw new PhaseError("inputs", err);
     }
     const i = inputs;
+    for (const w of i.warnings) core.warning(w);
     // Mirror URLs may carry tokens: masked before anything could print them.
     registerUrlSecrets(i.installerUrl);
     registerUrlSecrets(i.kubectlUrl);

@@ -28,6 +28,28 @@ function failure(overrides: Record<string, string>): InputError {
   throw new Error("expected an InputError");
 }
 
+describe("node-image with kubernetes-version (defect 12)", () => {
+  const img = (tag: string) => `kindest/node:${tag}`;
+  it.each([
+    ["the default kubernetes-version", { "node-image": img("v1.36.4") }, 0],
+    ["the image's own version", { "node-image": img("v1.36.4"), "kubernetes-version": "1.36" }, 0],
+    ["another version", { "node-image": img("v1.36.4"), "kubernetes-version": "1.35" }, 1],
+    [
+      "an image tag without a version",
+      { "node-image": "reg:5000/node:dev", "kubernetes-version": "1.35" },
+      1,
+    ],
+  ] as const)("%s: %i warning(s)", (_, overrides, n) => {
+    expect(parseInputs(source(overrides)).warnings).toHaveLength(n);
+  });
+  it("refuses a pre-release older than 1.31 by its release, and keeps its own version", () => {
+    expect(failure({ "node-image": img("v1.30.0-rc.1") }).input).toBe("node-image");
+    expect(parseInputs(source({ "node-image": img("v1.37.0-alpha.1") })).kubernetesVersion).toBe(
+      "1.37.0-alpha.1",
+    );
+  });
+});
+
 describe("parseInputs", () => {
   it("resolves the defaults", () => {
     const i = parseInputs(source());

@@ -295,6 +295,10 @@ export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<Cl
   }
   const wanted = plan.install;
   core.info(`Installing container ${wanted}: ${plan.because}`);
+  if (compareVersions(wanted, CONTAINER_VERSIONS.newestTested) > 0)
+    core.notice(
+      `container ${wanted} is newer than the newest release this action is tested with (${CONTAINER_VERSIONS.newestTested}); installing it as pinned.`,
+    );
   await refuseShadowed(onPath, have, installPath, wanted);
 
   const runningAtStart = have !== undefined && (await cli.serviceRunning());

@@ -39,7 +39,8 @@ export async function kubectlVersion(): Promise<string | undefined> {
     });
     if (r.code !== 0) return undefined;
     const doc = JSON.parse(r.stdout) as { clientVersion?: { gitVersion?: string } };
-    return /^v?(\d+\.\d+\.\d+)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];
+    // A pre-release (v1.37.0-alpha.1) is its own version, not 1.37.0.
+    return /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];
   } catch {
     return undefined; // not on PATH, or not JSON
   }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
-import { errors, runStep } from "../sim/runner.ts";
+import { errors, runJob, runStep } from "../sim/runner.ts";
 import { hostShell, type Simulator } from "../sim/simulator.ts";
 import { DEFAULT_IMAGE, describe, expect, test } from "../fixtures/mac.ts";
 
@@ -164,5 +164,51 @@ describe("defect 9: container-version: installed with /usr/local/bin off PATH", 
         "service that runs it) and run the job again",
     );
     expect(err).not.toContain("not installed");
+  });
+});
+
+describe("defect 12: inputs that say more than they do", () => {
+  test("a pinned container-version newer than the newest tested gets the notice; a 404 names the tested releases", async ({
+    mac,
+  }) => {
+    const sim = await mac({ ...IDLE_12, installedVersion: "1.5.0" });
+    const r = await runStep("main", {
+      sim,
+      inputs: { "container-version": "1.6.0", "installer-url": dl.installerUrl },
+    });
+    expect(r.stdout).toContain(
+      "::notice::container 1.6.0 is newer than the newest release this action is tested with (1.5.0); installing it as pinned.",
+    );
+    expect(r.code).not.toBe(0);
+    expect(errors(r.stdout)[0]).toMatch(
+      /^Container CLI: the container 1\.6\.0 installer is not at http:\/\/127\.0\.0\.1:\d+\/\S+ \(HTTP 404\): release 1\.6\.0 may not exist on this mirror\. This action is tested with 1\.2\.1, 1\.2\.2, 1\.3\.1, 1\.4\.1, 1\.5\.0/,
+    );
+    expect(systemStops(sim)).toEqual([]);
+  });
+
+  test("node-image with another kubernetes-version warns that the image wins", async ({ mac }) => {
+    const sim = await mac({
+      ...IDLE_12,
+      faults: [{ when: /^container run /, code: 1, stderr: "Error: stopped by the test" }],
+    });
+    const r = await runStep("main", {
+      sim,
+      inputs: { "node-image": DEFAULT_IMAGE, "kubernetes-version": "1.35" },
+    });
+    expect(r.stdout).toMatch(
+      /::warning::node-image kindest\/node:v1\.37\.0@sha256:\w+ is used and kubernetes-version 1\.35 is ignored: the image decides the Kubernetes version \(its tag says 1\.37\.0\)/,
+    );
+    // The default kubernetes-version, or the image's own, says nothing new.
+    const quiet = await runStep("main", { sim, inputs: { "node-image": DEFAULT_IMAGE } });
+    expect(quiet.stdout).not.toMatch(/::warning::node-image/);
+  });
+});
+
+describe("defect 12: a pre-release node image", () => {
+  test("is reported as its own version, not the release it leads to", async ({ mac }) => {
+    const sim = await mac({ ...IDLE_12, kernelInstalled: true });
+    const { main } = await runJob({ sim, inputs: { "node-image": "kindest/node:v1.37.0-alpha.1" } });
+    expect(errors(main.stdout), main.stdout.slice(-3000)).toEqual([]);
+    expect(main.outputs["kubernetes-version"]).toBe("v1.37.0-alpha.1");
   });
 });

@@ -10,7 +10,7 @@ import type { ContainerVersionPolicy } from "../inputs.js";
 import { compareVersions, CONTAINER_VERSIONS, unsupportedContainerReason } from "../versions.js";
 import { download, DownloadError, verifySha256 } from "../cache/download.js";
 import { displayUrl } from "../secrets.js";
-import { describeContainers, othersRunning } from "./service.js";
+import { describeContainers, otherJobsUsing, othersRunning } from "./service.js";
 
 /** The certificate Apple signs the container installer with (leaf of `pkgutil --check-signature`). */
 export const INSTALLER_SIGNER = "Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)";
@@ -309,6 +309,15 @@ export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<Cl
         `installing container ${wanted} (${plan.because}) needs 'container system stop', which stops every container of this user, ` +
           `and other containers run on this Mac: ${describeContainers(others)}; nothing was stopped or installed. ` +
           `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job's containers run`,
+      );
+    }
+    // A job still pulling its image has no container yet, and the stop would break it all the same.
+    const jobs = await otherJobsUsing(opts.env ?? process.env);
+    if (jobs) {
+      throw new Error(
+        `installing container ${wanted} (${plan.because}) needs 'container system stop', and other jobs of this action are ` +
+          `setting up on this Mac (${jobs}); nothing was stopped or installed. ` +
+          `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job runs`,
       );
     }
   };

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { INSTALL_PATH } from "./cli.js";
 import type { ContainerCli, ContainerState } from "../container/cli.js";
 import { errorMessage } from "../errors.js";
+import { otherJobs } from "../jobs.js";
 import { redact } from "../secrets.js";
 import { LABEL, ownedByThisRunner } from "./node-vm.js";
 
@@ -58,6 +59,15 @@ export async function othersRunning(cli: ContainerCli, env: NodeJS.ProcessEnv): 
   return (await cli.running()).filter((c) => !ownedByThisRunner(c, env));
 }
 
+/**
+ * Other jobs of this action registered on this Mac (jobs.ts), as `runner r, job j; …`, or undefined:
+ * they may be using the service without a container yet (pulling an image, starting a node).
+ */
+export async function otherJobsUsing(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const jobs = await otherJobs(env);
+  return jobs.length ? jobs.map((j) => `runner ${j.runner}, job ${j.job}`).join("; ") : undefined;
+}
+
 /** `a (runner r1, job j), b` for an error message. */
 export function describeContainers(cs: readonly ContainerState[]): string {
   return cs
@@ -98,6 +108,14 @@ export async function ensureService(
         `the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
           `would stop every container of this user, including ${describeContainers(others)}; nothing was stopped. ` +
           "Restart it when no other job's containers run ('container system stop && container system start'), or let one job do it when the Mac is idle",
+      );
+    }
+    const jobs = await otherJobsUsing(opts.env ?? process.env);
+    if (jobs) {
+      throw new Error(
+        `the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
+          `would break other jobs of this action that are setting up on this Mac (${jobs}); nothing was stopped. ` +
+          "Run this job again once they have ended, or restart the service when the Mac is idle ('container system stop && container system start')",
       );
     }
     core.notice(

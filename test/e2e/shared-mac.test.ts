@@ -2,6 +2,7 @@
 // Each test is a way a job on a Mac shared by several runners harmed another one before.
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
+import { startDownloadServer } from "../sim/download-server.ts";
 import { errors, runJob, runStep } from "../sim/runner.ts";
 import { hostShell, type Simulator } from "../sim/simulator.ts";
 import { DEFAULT_IMAGE, describe, expect, test, WARM } from "../fixtures/mac.ts";
@@ -163,5 +164,46 @@ describe("defect 3: post of the job that started the service, while another job 
     expect(errors(bMain.stdout), bMain.stdout.slice(-2000)).toEqual([]);
     expect(bMain.code).toBe(0);
     expect(sim.containers().map((c) => `${c.name} ${c.state}`)).toEqual(["b-control-plane running"]);
+  });
+});
+
+describe("defect 3, the same kind in main: stopping the service for an upgrade or a skew restart", () => {
+  test("is refused while another job of this action is still pulling its image", async ({ mac }) => {
+    const sim = await mac(WARM);
+    let bPulling!: () => void;
+    const pulling = new Promise<void>((resolve) => (bPulling = resolve));
+    let releasePull!: () => void;
+    const released = new Promise<void>((resolve) => (releasePull = resolve));
+    sim.faults.push({
+      when: "container image pull",
+      times: 1,
+      passThrough: true,
+      run: () => {
+        bPulling();
+        return released;
+      },
+    });
+    const b = runStep("main", {
+      sim,
+      inputs: { "cluster-name": "b", "kubernetes-version": "1.36" },
+      env: twinRunner(sim, "mac-b"),
+    });
+    await pulling;
+    // A mirror that serves 1.3.0, so nothing but the guard stands between A and the stop.
+    const dir = mkdtempSync(join(sim.runnerTemp, "mirror-"));
+    const dl = await startDownloadServer({ dir, installers: { "1.3.0": {} } });
+    const a = await runStep("main", {
+      sim,
+      inputs: { "container-version": "1.3.0", "installer-url": dl.installerUrl },
+    }).finally(() => dl.close());
+    releasePull();
+    expect(a.code).not.toBe(0);
+    expect(errors(a.stdout)[0]).toMatch(
+      /needs 'container system stop', and other jobs of this action are setting up on this Mac \(runner mac-b, job .*\); nothing was stopped or installed/,
+    );
+    expect(systemStops(sim)).toEqual([]);
+    expect(installerCalls(sim)).toEqual([]);
+    const bMain = await b;
+    expect(errors(bMain.stdout), bMain.stdout.slice(-2000)).toEqual([]);
   });
 });

@@ -377,10 +377,11 @@ describe("ensureCli", () => {
     expect(s.installedVersion).toBe("1.2.1");
   });
 
+  // Behaviour change (defect 12): a 404 says the release may not exist and names the tested ones.
   test("names the URL when a release has no installer", async ({ onMac }) => {
     const s = await runner(onMac, { installedVersion: "1.2.2" }, mkdtempSync(join(dir, "tc-")));
     await expect(ensure(s, { version: "9.9.9", installerUrl: dl.installerUrl })).rejects.toThrow(
-      /could not download http:\/\/127\.0\.0\.1:\d+\/apple\/container\/releases\/download\/9\.9\.9\/container-9\.9\.9-installer-signed\.pkg: HTTP 404/,
+      /the container 9\.9\.9 installer is not at http:\/\/127\.0\.0\.1:\d+\/apple\/container\/releases\/download\/9\.9\.9\/container-9\.9\.9-installer-signed\.pkg \(HTTP 404\): release 9\.9\.9 may not exist on this mirror\. This action is tested with 1\.2\.1, 1\.2\.2, 1\.3\.1, 1\.4\.1, 1\.5\.0/,
     );
   });
 

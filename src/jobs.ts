@@ -1,6 +1,7 @@
 // Which jobs of this action use the container service of this user right now. The service is per
 // user, and `container system stop` stops every container of the user and breaks every job that is
 // pulling or starting one, so a post step stops the service only when no other job is registered.
+import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -67,6 +68,8 @@ export async function withJobsLock<T>(env: NodeJS.ProcessEnv, fn: () => Promise<
         () => 0,
       );
       if (since > LOCK_MS || Date.now() > deadline) {
+        // Its holder was killed (a post step holds it for one `system stop` at most).
+        core.info(`Taking over ${lock}: held for more than ${OTHER_BOUNDS.jobsLock.seconds}s.`);
         await fs.rm(lock, { recursive: true, force: true });
         continue;
       }

@@ -269,8 +269,9 @@ describe("the container CLI", () => {
       inputs: { "container-version": "1.2.2", "installer-url": dl.installerUrl },
       timeoutMs: 60_000,
     });
+    // Behaviour change (defect 7): asked with `sudo -n -l` before anything is stopped.
     expect(phaseFailed(r)).toMatch(
-      /^Container CLI: installing container 1\.2\.2 needs sudo without a password/,
+      /^Container CLI: installing container 1\.2\.2 needs 'sudo -n installer', and sudo does not allow it without a password .*; nothing was stopped or installed/,
     );
     expect(sim.installedVersion).toBeNull();
   });

@@ -21,4 +21,8 @@ export const OTHER_BOUNDS = {
   diagnosticsSection: { seconds: 10, what: "each diagnostics section (collected in parallel)" },
   cacheRestore: { seconds: 900, what: "one Actions cache restore" },
   cacheSave: { seconds: 1200, what: "one Actions cache save (post)" },
+  jobsLock: {
+    seconds: 180,
+    what: "the per-user jobs folder's lock (a post step holds it around `system stop`); older is stale",
+  },
 } as const satisfies Record<string, OtherBound>;

@@ -1,3 +1,4 @@
+import { displayUrl } from "./secrets.js";
 import * as os from "node:os";
 import { podSubnetCapacityProblem } from "./builders/node-cidrs.js";
 import { createHash } from "node:crypto";
@@ -11,6 +12,8 @@ import {
   supportedKubernetesVersions,
   unsupportedContainerReason,
   versionFromImage,
+  newestKubernetesVersion,
+  releaseOf,
 } from "./versions.js";
 
 export interface Inputs {
@@ -50,6 +53,8 @@ export interface Inputs {
   loadImages: string[];
   /** Worker nodes besides the control plane; 0 is the single-node cluster. */
   workers: number;
+  /** Inputs that are valid but do not do what they say (main prints each as a warning). */
+  warnings: string[];
 }
 
 /** The Mac the nodes share. */
@@ -204,6 +209,7 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
   const requested = src.get("kubernetes-version").trim();
   let kubernetesVersion: string | undefined;
   let nodeImage: string;
+  const warnings: string[] = [];
   if (nodeImageInput) {
     if (/\s/.test(nodeImageInput)) {
       throw new InputError(
@@ -215,11 +221,20 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
     nodeImage = nodeImageInput;
     kubernetesVersion = versionFromImage(nodeImage);
     // Refused before any pull: kubeadm before 1.31 cannot read the v1beta4 config the action writes.
-    if (kubernetesVersion && compareVersions(kubernetesVersion, MIN_KUBERNETES_VERSION) < 0) {
+    if (kubernetesVersion && compareVersions(releaseOf(kubernetesVersion), MIN_KUBERNETES_VERSION) < 0) {
       throw new InputError(
         "node-image",
         nodeImageInput,
         `its tag says Kubernetes ${kubernetesVersion}, and node images older than ${MIN_KUBERNETES_VERSION.replace(/\.0$/, "")} cannot read the kubeadm v1beta4 config this action writes; use a newer kindest/node image or set kubernetes-version (${supportedKubernetesVersions().join(", ")})`,
+      );
+    }
+    // The default (the newest supported) cannot be told from an explicit choice of it.
+    const asked = requested ? resolveKubernetesVersion(requested) : undefined;
+    if (requested && asked !== newestKubernetesVersion() && asked !== kubernetesVersion) {
+      warnings.push(
+        `node-image ${nodeImageInput} is used and kubernetes-version ${requested} is ignored: the image decides the ` +
+          `Kubernetes version (${kubernetesVersion ? `its tag says ${kubernetesVersion}` : "its tag names none"}). ` +
+          "Remove kubernetes-version, or node-image to use the pinned image of that version.",
       );
     }
   } else {
@@ -273,7 +288,7 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
   if (installerUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(installerUrl)) {
     throw new InputError(
       "installer-url",
-      installerUrl,
+      displayUrl(installerUrl),
       "expected an http(s):// or file:// URL; {version} is replaced",
     );
   }
@@ -288,8 +303,8 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
   if (kubectlUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(kubectlUrl)) {
     throw new InputError(
       "kubectl-url",
-      kubectlUrl,
-      "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at <url>.sha256; {version} is replaced",
+      displayUrl(kubectlUrl),
+      "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at the same URL with .sha256 after the path; {version} is replaced",
     );
   }
 
@@ -395,5 +410,6 @@ export function parseInputs(src: InputSource, host: HostResources = hostResource
     approveCsrs: src.getBoolean("approve-csrs"),
     loadImages,
     workers,
+    warnings,
   };
 }

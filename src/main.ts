@@ -5,7 +5,7 @@ import { errorMessage, failureMessage, PhaseError } from "./errors.js";
 import { parseInputs, type Inputs } from "./inputs.js";
 import { phase, timings } from "./phase.js";
 import { killAll } from "./process.js";
-import { maskProxyCredentials } from "./secrets.js";
+import { maskProxyCredentials, registerUrlSecrets } from "./secrets.js";
 import { save, saved, STATE } from "./state.js";
 import type { CsrApprover } from "./kube/csr-approver.js";
 import { preflight } from "./steps/preflight.js";
@@ -24,6 +24,7 @@ import { checkApiPort } from "./steps/api-port.js";
 import { checkLoadImages } from "./steps/load-images.js";
 import { collectDiagnostics } from "./steps/diagnostics.js";
 import { bounded } from "./kube/client.js";
+import { register } from "./jobs.js";
 
 async function run(): Promise<void> {
   // Before anything is printed: the runner masks what is registered from here on.
@@ -45,6 +46,10 @@ async function run(): Promise<void> {
       throw new PhaseError("inputs", err);
     }
     const i = inputs;
+    for (const w of i.warnings) core.warning(w);
+    // Mirror URLs may carry tokens: masked before anything could print them.
+    registerUrlSecrets(i.installerUrl);
+    registerUrlSecrets(i.kubectlUrl);
     // The slow creation stages (VM start, kubeadm init) are bounded by `wait` too (container/bounds.ts).
     cli = new ContainerCli({ waitSeconds: i.waitSeconds });
     if (i.clusterNameGiven)
@@ -53,6 +58,12 @@ async function run(): Promise<void> {
       );
     save(STATE.clusterName, i.clusterName);
     save(STATE.cleanup, String(i.cleanup));
+    // Before the service is touched: another job's post step then leaves it running for this one.
+    await register(process.env).catch((e: unknown) =>
+      core.warning(
+        `could not register this job as a user of the container service (${errorMessage(e)}); another job's post step may stop the service while this job uses it`,
+      ),
+    );
 
     const pf = await phase("Preflight", () => preflight({ workers: i.workers }));
     if (pf.warning) core.warning(pf.warning);
@@ -61,7 +72,11 @@ async function run(): Promise<void> {
     // The Kubernetes client is most of the bundle's load time; load it while the VM work waits on the CLI.
     void import("@kubernetes/client-node").catch(() => undefined);
     const installed = await phase("Container CLI", () =>
-      ensureCli(cli, { version: i.containerVersion, installerUrl: i.installerUrl }),
+      ensureCli(cli, {
+        version: i.containerVersion,
+        installerUrl: i.installerUrl,
+        beforeStop: () => save(STATE.serviceStopped, "true"),
+      }),
     );
     const cliVersion = installed.version;
     core.setOutput("container-version", cliVersion);
@@ -69,8 +84,11 @@ async function run(): Promise<void> {
       ensureService(cli, () => save(STATE.serviceStartedByUs, "true"), {
         stoppedForUpgrade: installed.stoppedService,
         cliVersion,
+        beforeStop: () => save(STATE.serviceStopped, "true"),
       }),
     );
+    // It runs again (ensureService): nothing for the post step to start.
+    save(STATE.serviceStopped, "false");
     const openCache = cacheOpener(i.cache);
     const [kernel, image] = await phase("Kernel and node image", async () => {
       const got = await Promise.all([
@@ -121,7 +139,7 @@ async function run(): Promise<void> {
     save(STATE.kubeconfig, kcPath);
     const kcResult = await phase("Kubeconfig", () => writeKubeconfig(cli, vm, i.clusterName, kcPath));
     kubeconfig = kcResult.path;
-    await phase("API server port", () => checkApiPort(kcResult.server));
+    await phase("API server port", () => checkApiPort(kcResult.server, { cli, node: vm.name }));
     const { loadKubeConfig } = await import("./kube/client.js");
     const kc: KubeConfig = await loadKubeConfig(kcResult.path);
     if (i.approveCsrs) {

@@ -2,6 +2,8 @@ import * as core from "@actions/core";
 import { ContainerCli } from "./container/cli.js";
 import { read, STATE } from "./state.js";
 import { keepMessage, teardown, type TeardownInput } from "./steps/teardown.js";
+import { restartStoppedService } from "./steps/service.js";
+import { unregister } from "./jobs.js";
 import { parsePending, saveCaches } from "./steps/cache-save.js";
 import { cacheOpener } from "./cache/actions-cache.js";
 import { maskProxyCredentials, redact } from "./secrets.js";
@@ -11,6 +13,9 @@ async function run(): Promise<void> {
   maskProxyCredentials();
   // Every `container` call is bounded by the adapter's table, so a wedged service cannot hold the job.
   const cli = new ContainerCli();
+  if (read(STATE.serviceStopped) === "true") {
+    await core.group("Container service", () => restartStoppedService(cli));
+  }
   // First, while the container service surely runs: `image save` needs it, teardown may stop it.
   const pending = parsePending(read(STATE.cacheSave));
   if (pending.length) {
@@ -53,6 +58,12 @@ try {
   // Cleanup never fails the job.
   core.warning(`Cleanup failed: ${redact(err instanceof Error ? err.message : String(err))}`);
 } finally {
+  // This job no longer uses the service (jobs.ts); after the teardown, which decides by the others.
+  await unregister(process.env).catch((e: unknown) =>
+    core.warning(
+      `Cleanup: could not remove this job's registration: ${redact(e instanceof Error ? e.message : String(e))}`,
+    ),
+  );
   // Leave once the work is done: a cache upload given up on (actions-cache.ts) may still hold sockets.
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   process.exit(0);

@@ -79,3 +79,49 @@ export function redact(text: string): string {
       .replace(/\b(client-key-data|token|password)(["']?\s*[:=]\s*["']?)[^\s"',}]+/g, "$1$2***")
   );
 }
+
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+
+/**
+ * `url` as it may be printed: userinfo as `***:***@` (or `***@`), every query value as `***`. Mirror URLs
+ * carry credentials in both (`https://user:TOKEN@mirror/…`, `…?token=…`).
+ */
+export function displayUrl(url: string): string {
+  const q = url.indexOf("?");
+  const head = (q < 0 ? url : url.slice(0, q)).replace(URL_USERINFO, (_m, scheme: string, ui: string) =>
+    ui.includes(":") ? `${scheme}***:***@` : `${scheme}***@`,
+  );
+  if (q < 0) return head;
+  const hash = url.indexOf("#", q);
+  const query = url.slice(q, hash < 0 ? undefined : hash).replace(/([?&][^=&]*=)[^&]*/g, "$1***");
+  return head + query + (hash < 0 ? "" : url.slice(hash));
+}
+
+/**
+ * Registers the credentials a URL carries (its userinfo and query values, as written and
+ * percent-decoded), so the runner masks them wherever they appear (the tool cache's own debug lines).
+ */
+export function registerUrlSecrets(url: string | undefined): void {
+  if (!url) return;
+  const values: string[] = [];
+  const ui = URL_USERINFO.exec(url.split("?")[0] ?? "")?.[2];
+  // The password, or a lone user name (which carries tokens); a user name beside a password is not secret.
+  if (ui) values.push(ui, ui.includes(":") ? ui.slice(ui.indexOf(":") + 1) : ui);
+  const q = url.indexOf("?");
+  if (q >= 0)
+    for (const pair of url
+      .slice(q + 1)
+      .split("#")[0]!
+      .split("&")) {
+      const eq = pair.indexOf("=");
+      if (eq >= 0) values.push(pair.slice(eq + 1));
+    }
+  for (const v of values) {
+    registerSecret(v);
+    try {
+      registerSecret(decodeURIComponent(v));
+    } catch {
+      // not valid percent-encoding: the raw form is registered
+    }
+  }
+}

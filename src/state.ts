@@ -8,6 +8,11 @@ export const STATE = {
   workers: "workers",
   kubeconfig: "kubeconfig",
   serviceStartedByUs: "service-started",
+  /**
+   * "true" from just before main stops a running service (CLI upgrade, version-skew restart) until it
+   * runs again: a job cancelled in between has its post step start it again.
+   */
+  serviceStopped: "service-stopped",
   cleanup: "cleanup",
   /** Downloads main left for post to upload to the Actions cache (JSON). */
   cacheSave: "cache-save",

@@ -135,8 +135,16 @@ export function resolveKubernetesVersion(requested: string): string | undefined 
   return candidates.at(-1);
 }
 
-/** `kindest/node:v1.34.0@sha256:…` → `1.34.0`; undefined when the tag is not a version. */
+/**
+ * `kindest/node:v1.34.0@sha256:…` → `1.34.0`, with a pre-release kept (`v1.37.0-alpha.1` →
+ * `1.37.0-alpha.1`: it is not 1.37.0); undefined when the tag is not a version.
+ */
 export function versionFromImage(image: string): string | undefined {
-  const m = /:v?(\d+\.\d+\.\d+)(?:[-+@]|$)/.exec(image);
+  const m = /:v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?:[+@]|$)/.exec(image);
   return m?.[1];
+}
+
+/** `1.37.0-alpha.1` → `1.37.0`: the release a pre-release leads to, for comparisons. */
+export function releaseOf(version: string): string {
+  return version.replace(/[-+].*$/, "");
 }

@@ -28,6 +28,28 @@ function failure(overrides: Record<string, string>): InputError {
   throw new Error("expected an InputError");
 }
 
+describe("node-image with kubernetes-version (defect 12)", () => {
+  const img = (tag: string) => `kindest/node:${tag}`;
+  it.each([
+    ["the default kubernetes-version", { "node-image": img("v1.36.4") }, 0],
+    ["the image's own version", { "node-image": img("v1.36.4"), "kubernetes-version": "1.36" }, 0],
+    ["another version", { "node-image": img("v1.36.4"), "kubernetes-version": "1.35" }, 1],
+    [
+      "an image tag without a version",
+      { "node-image": "reg:5000/node:dev", "kubernetes-version": "1.35" },
+      1,
+    ],
+  ] as const)("%s: %i warning(s)", (_, overrides, n) => {
+    expect(parseInputs(source(overrides)).warnings).toHaveLength(n);
+  });
+  it("refuses a pre-release older than 1.31 by its release, and keeps its own version", () => {
+    expect(failure({ "node-image": img("v1.30.0-rc.1") }).input).toBe("node-image");
+    expect(parseInputs(source({ "node-image": img("v1.37.0-alpha.1") })).kubernetesVersion).toBe(
+      "1.37.0-alpha.1",
+    );
+  });
+});
+
 describe("parseInputs", () => {
   it("resolves the defaults", () => {
     const i = parseInputs(source());
@@ -103,7 +125,8 @@ describe("parseInputs", () => {
     [{ "kubernetes-version": "1.30" }, "kubernetes-version", "1.37.0"],
     [{ "installer-url": "ftp://x" }, "installer-url", "http"],
     [{ "kubectl-version": "1.35" }, "kubectl-version", "v1.35.8"],
-    [{ "kubectl-url": "dl.k8s.io/kubectl" }, "kubectl-url", "<url>.sha256"],
+    // Defect 10: the checksum goes on the path, before any query.
+    [{ "kubectl-url": "dl.k8s.io/kubectl" }, "kubectl-url", ".sha256 after the path"],
     [{ "load-images": "nginx:1 busybox" }, "load-images", "one image"],
   ])("%o is refused naming %s", (overrides, input, text) => {
     const err = failure(overrides as Record<string, string>);

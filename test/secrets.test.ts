@@ -1,6 +1,6 @@
 // Credentials never reach the log: what is registered with the runner, and what redact() blanks.
 import { describe, expect, it, vi } from "vitest";
-import { proxyCredentials, redact } from "../src/secrets.js";
+import { displayUrl, proxyCredentials, redact } from "../src/secrets.js";
 
 describe("redact", () => {
   it("blanks proxy credentials and kubeadm join secrets", () => {
@@ -91,5 +91,20 @@ describe("registered secrets", () => {
     expect(redact("kubeadm token create abcdef.0123456789abcdef --ttl 1h")).toBe(
       "kubeadm token create ******.**************** --ttl 1h",
     );
+  });
+});
+
+describe("displayUrl", () => {
+  it.each([
+    [
+      "https://dl.k8s.io/release/v1.37.0/bin/darwin/arm64/kubectl",
+      "https://dl.k8s.io/release/v1.37.0/bin/darwin/arm64/kubectl",
+    ],
+    ["http://user:T0ken@m.example/{version}/c.pkg", "http://***:***@m.example/{version}/c.pkg"],
+    ["https://T0ken@m.example/k", "https://***@m.example/k"],
+    ["https://m.example/k?token=abc&x=&sig=z#frag", "https://m.example/k?token=***&x=***&sig=***#frag"],
+    ["https://u:p@m.example/k?t=1", "https://***:***@m.example/k?t=***"],
+  ])("%s → %s", (url, shown) => {
+    expect(displayUrl(url)).toBe(shown);
   });
 });

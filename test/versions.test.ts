@@ -74,6 +74,12 @@ describe("versions", () => {
     expect(versionFromImage("reg:5000/kindest/node:v1.36.0")).toBe("1.36.0");
     expect(versionFromImage("reg:5000/node")).toBeUndefined();
   });
+
+  it("keeps a pre-release: it is not the release it leads to (defect 12)", () => {
+    expect(versionFromImage("kindest/node:v1.37.0-alpha.1")).toBe("1.37.0-alpha.1");
+    expect(versionFromImage(`kindest/node:v1.37.0-rc.0@sha256:${"a".repeat(64)}`)).toBe("1.37.0-rc.0");
+    expect(versionFromImage("kindest/node:v1.36.4+build.1")).toBe("1.36.4");
+  });
 });
 
 describe("container CLI support", () => {

@@ -7,13 +7,27 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { OTHER_BOUNDS } from "../bounds.js";
 import { TimeoutError } from "../errors.js";
+import { displayUrl } from "../secrets.js";
+
+/** A download the server refused: `status` is its HTTP status, when there was one. */
+export class DownloadError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "DownloadError";
+  }
+}
 
 /** The installer is ~120 MB, kubectl ~60 MB: half an hour is a stalled download on any CI network. */
 const DOWNLOAD_TIMEOUT_S = OTHER_BOUNDS.download.seconds;
 
 /**
  * Fetches `url` into a new temporary file: http(s) through the tool cache's downloader (with its
- * retries), file:// (a mirror on an air-gapped runner) by copying.
+ * retries), file:// (a mirror on an air-gapped runner) by copying. Throws a DownloadError (the URL in it
+ * shown by displayUrl), or a TimeoutError after OTHER_BOUNDS.download.
  */
 export async function download(url: string): Promise<string> {
   if (url.startsWith("file://")) {
@@ -31,7 +45,7 @@ export async function download(url: string): Promise<string> {
           () =>
             reject(
               new TimeoutError(
-                `downloading ${url}`,
+                `downloading ${displayUrl(url)}`,
                 DOWNLOAD_TIMEOUT_S,
                 "Check the runner's network or proxy, or use a mirror (installer-url, kubectl-url).",
                 "did not finish",
@@ -45,8 +59,9 @@ export async function download(url: string): Promise<string> {
   } catch (err) {
     if (err instanceof TimeoutError) throw err;
     const status = (err as { httpStatusCode?: number }).httpStatusCode;
-    throw new Error(
-      `could not download ${url}: ${status ? `HTTP ${status}` : err instanceof Error ? err.message : String(err)}`,
+    throw new DownloadError(
+      `could not download ${displayUrl(url)}: ${status ? `HTTP ${status}` : err instanceof Error ? err.message : String(err)}`,
+      status,
       { cause: err },
     );
   } finally {

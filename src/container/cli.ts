@@ -58,9 +58,17 @@ export function splitImageRef(ref: string): { repo: string; tag: string; digest:
   return { repo: name, tag, digest };
 }
 
+/** Whether the reference names a tag (`repo:tag`, `repo:tag@sha256:…`), not only a digest or nothing. */
+function hasTag(ref: string): boolean {
+  const name = ref.split("@")[0]!;
+  return name.lastIndexOf(":") > name.lastIndexOf("/");
+}
+
 /**
  * Whether a listed image is the wanted one. A digest-pinned reference matches only that digest, so a
- * tag that moved on the host is not mistaken for the pinned image.
+ * tag that moved on the host is not mistaken for the pinned image. A wanted tag (no tag means `latest`)
+ * matches only a listed reference with that tag: a digest-only one (`kindest/node@sha256:…`) says
+ * nothing about which tag it is.
  */
 export function sameImage(wanted: string, listed: ImageRef): boolean {
   const w = splitImageRef(wanted);
@@ -68,7 +76,7 @@ export function sameImage(wanted: string, listed: ImageRef): boolean {
   if (w.repo !== l.repo) return false;
   const digest = l.digest ?? listed.digest;
   if (w.digest) return digest === w.digest;
-  return w.tag === l.tag;
+  return hasTag(listed.ref) && w.tag === l.tag;
 }
 
 export interface ContainerState {
@@ -293,15 +301,34 @@ export class ContainerCli {
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
-  /** `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined when the CLI is missing. */
+  /**
+   * `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined only when there is no `container` on
+   * PATH. A CLI that exits non-zero or prints no version throws: "did not answer" is not "not
+   * installed", and taking it for that would install over a running service.
+   */
   async version(): Promise<string | undefined> {
+    return this.versionOf(this.bin);
+  }
+
+  /** The version of the `container` binary at `bin` (a path, or a name looked up on PATH); as version(). */
+  async versionOf(bin: string): Promise<string | undefined> {
+    let r: ProcessResult;
+    const seconds = this.boundSeconds("version");
     try {
-      const r = await this.call(["--version"], { op: "version", allowFailure: true });
-      return /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
+      r = await runProcess(bin, ["--version"], { timeoutMs: seconds * 1000 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined; // not on PATH
       throw err;
     }
+    if (r.timedOut) throw new TimeoutError(`\`${bin} --version\``, seconds, BOUNDS.version.fix);
+    const v = /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
+    if (r.code === 0 && v) return v;
+    const said = (r.stdout + r.stderr).trim().split("\n").slice(-2).join(" | ").slice(0, 300);
+    throw new Error(
+      `'${bin} --version' ${r.code !== 0 ? `exited ${r.code}` : "printed no version"}${said ? ` (${said})` : ""}, so which ` +
+        "container CLI this Mac has is unknown; nothing was installed or stopped. Run 'container --version' on the Mac: " +
+        "if it fails, reinstall Apple's CLI (or remove a broken one from PATH), then run the job again",
+    );
   }
 
   /** `container system status` exits 0 only while the service runs. */

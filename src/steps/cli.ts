@@ -8,8 +8,9 @@ import * as path from "node:path";
 import type { ContainerCli } from "../container/cli.js";
 import type { ContainerVersionPolicy } from "../inputs.js";
 import { compareVersions, CONTAINER_VERSIONS, unsupportedContainerReason } from "../versions.js";
-import { download, verifySha256 } from "../cache/download.js";
-import { describeContainers, othersRunning } from "./service.js";
+import { download, DownloadError, verifySha256 } from "../cache/download.js";
+import { displayUrl } from "../secrets.js";
+import { describeContainers, otherJobsUsing, othersRunning } from "./service.js";
 
 /** The certificate Apple signs the container installer with (leaf of `pkgutil --check-signature`). */
 export const INSTALLER_SIGNER = "Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)";
@@ -48,6 +49,8 @@ export interface CliOptions {
   installPath?: string;
   /** The job's environment: its runner label says which containers are this runner's own. */
   env?: NodeJS.ProcessEnv;
+  /** Called right before the running service is stopped for the install: main records it in state. */
+  beforeStop?: () => void;
 }
 
 export interface CliResult {
@@ -137,8 +140,16 @@ async function fetchInstaller(
     return pkg;
   }
   const url = installerUrl(version, template);
-  core.info(`Downloading ${url}`);
-  const file = await download(url);
+  core.info(`Downloading ${displayUrl(url)}`);
+  const file = await download(url).catch((err: unknown) => {
+    if (!(err instanceof DownloadError && err.status === 404)) throw err;
+    throw new Error(
+      `the container ${version} installer is not at ${displayUrl(url)} (HTTP 404): release ${version} may not exist` +
+        `${template ? " on this mirror" : ""}. This action is tested with ${CONTAINER_VERSIONS.tested.join(", ")} ` +
+        `(https://github.com/apple/container/releases); set container-version to one of them`,
+      { cause: err },
+    );
+  });
   // Verified before it enters the tool cache, so nothing unverified is kept for later jobs.
   await verifyInstaller(file, version, pins);
   return path.join(await tc.cacheFile(file, asset, TOOL, version, ARCH), asset);
@@ -164,6 +175,33 @@ export async function verifyInstaller(
   core.info(`Installer signed by ${INSTALLER_SIGNER}${pin ? ", sha256 matches" : ""}`);
 }
 
+const SUDO_FIX =
+  "Allow passwordless sudo for /usr/sbin/installer for the runner's user, or install the CLI beforehand " +
+  "and set container-version: installed.";
+
+/**
+ * Whether sudo lets this user run the installer without a password, asked before anything is stopped:
+ * `sudo -n -l CMD…` prints the command and exits 0 when the policy permits it, and exits 1 without
+ * running anything when it does not or wants a password (sudo(8), option -l). Throws with the fix.
+ */
+async function checkSudo(pkg: string, version: string): Promise<void> {
+  const r = await runProcess("sudo", ["-n", "-l", "installer", "-pkg", pkg, "-target", "/"], {
+    timeoutMs: OTHER_BOUNDS.hostTool.seconds * 1000,
+  });
+  if (r.timedOut)
+    throw new TimeoutError(
+      "`sudo -n -l installer`",
+      OTHER_BOUNDS.hostTool.seconds,
+      "Check sudo on this Mac.",
+    );
+  if (r.code === 0) return;
+  const said = r.stderr.trim().split("\n").slice(-1)[0] ?? "";
+  throw new Error(
+    `installing container ${version} needs 'sudo -n installer', and sudo does not allow it without a password` +
+      `${said ? ` (${said})` : ""}; nothing was stopped or installed. ${SUDO_FIX}`,
+  );
+}
+
 async function install(pkg: string, version: string): Promise<void> {
   const r = await runProcess("sudo", ["-n", "installer", "-pkg", pkg, "-target", "/"], {
     timeoutMs: INSTALLER_TIMEOUT_S * 1000,
@@ -178,9 +216,7 @@ async function install(pkg: string, version: string): Promise<void> {
   if (r.code === 0) return;
   if (/password is required|a terminal is required/i.test(r.stderr)) {
     throw new Error(
-      `installing container ${version} needs sudo without a password, and sudo asks for one. ` +
-        "Allow passwordless sudo for /usr/sbin/installer for the runner's user, or install the CLI beforehand " +
-        "and set container-version: installed.",
+      `installing container ${version} needs sudo without a password, and sudo asks for one. ${SUDO_FIX}`,
     );
   }
   const said = r.stderr.trim().split("\n").slice(-3).join(" | ");
@@ -189,6 +225,22 @@ async function install(pkg: string, version: string): Promise<void> {
 
 async function realpathOr(file: string): Promise<string> {
   return fs.realpath(file).catch(() => file);
+}
+
+/**
+ * With no `container` on PATH: refuses when Apple's CLI is installed but its folder is not on PATH (an
+ * install would not help either), naming the fix.
+ */
+async function refuseOffPath(cli: ContainerCli, installPath: string): Promise<void> {
+  const installDir = path.dirname(installPath);
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).map((d) => d.replace(/\/+$/, ""));
+  if (dirs.includes(installDir)) return;
+  const there = await cli.versionOf(installPath).catch(() => undefined);
+  if (there === undefined) return;
+  throw new Error(
+    `container ${there} is installed at ${installPath}, but ${installDir} is not on PATH, so the runner does not find it; ` +
+      `add ${installDir} to the runner's PATH (its .path file, or the PATH of the service that runs it) and run the job again`,
+  );
 }
 
 /**
@@ -230,6 +282,8 @@ async function refuseShadowed(
  */
 export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<CliResult> {
   const [have, onPath] = await Promise.all([cli.version(), cli.path()]);
+  const installPath = opts.installPath ?? INSTALL_PATH;
+  if (have === undefined) await refuseOffPath(cli, installPath);
   const plan = planCli(opts.version, have);
   if ("use" in plan) {
     core.info(`container CLI ${plan.use} (${onPath ?? "container"})`);
@@ -241,10 +295,13 @@ export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<Cl
   }
   const wanted = plan.install;
   core.info(`Installing container ${wanted}: ${plan.because}`);
-  const installPath = opts.installPath ?? INSTALL_PATH;
+  if (compareVersions(wanted, CONTAINER_VERSIONS.newestTested) > 0)
+    core.notice(
+      `container ${wanted} is newer than the newest release this action is tested with (${CONTAINER_VERSIONS.newestTested}); installing it as pinned.`,
+    );
   await refuseShadowed(onPath, have, installPath, wanted);
 
-  const serviceRunning = have !== undefined && (await cli.serviceRunning());
+  const runningAtStart = have !== undefined && (await cli.serviceRunning());
   const refuseIfShared = async () => {
     const others = await othersRunning(cli, opts.env ?? process.env);
     if (others.length) {
@@ -254,15 +311,29 @@ export async function ensureCli(cli: ContainerCli, opts: CliOptions): Promise<Cl
           `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job's containers run`,
       );
     }
+    // A job still pulling its image has no container yet, and the stop would break it all the same.
+    const jobs = await otherJobsUsing(opts.env ?? process.env);
+    if (jobs) {
+      throw new Error(
+        `installing container ${wanted} (${plan.because}) needs 'container system stop', and other jobs of this action are ` +
+          `setting up on this Mac (${jobs}); nothing was stopped or installed. ` +
+          `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job runs`,
+      );
+    }
   };
   // Before the download, to fail fast, and again right before the stop: another job may have
-  // started a container meanwhile.
-  if (serviceRunning) await refuseIfShared();
+  // started the service or a container meanwhile.
+  if (runningAtStart) await refuseIfShared();
   const pins = opts.pins ?? INSTALLER_SHA256;
   const pkg = await fetchInstaller(wanted, opts.installerUrl, pins);
+  await checkSudo(pkg, wanted);
+  const serviceRunning = (await cli.path()) !== undefined && (await cli.serviceRunning());
   if (serviceRunning) await refuseIfShared();
 
-  if (serviceRunning) await cli.stopService();
+  if (serviceRunning) {
+    opts.beforeStop?.();
+    await cli.stopService();
+  }
   try {
     await install(pkg, wanted);
     const now = await cli.version();

@@ -4,6 +4,13 @@ import { runProcess } from "../process.js";
 import * as tc from "@actions/tool-cache";
 import * as fs from "node:fs/promises";
 import { download, verifySha256 } from "../cache/download.js";
+import { displayUrl } from "../secrets.js";
+
+/** Where a release's checksum file is: `.sha256` after the path, before any query (a mirror's token). */
+export function sha256Url(url: string): string {
+  const at = url.search(/[?#]/);
+  return at < 0 ? `${url}.sha256` : `${url.slice(0, at)}.sha256${url.slice(at)}`;
+}
 
 /** Where kubectl releases live; `{version}` is replaced (without the v). Its checksum is at `<url>.sha256`. */
 export const KUBECTL_URL = "https://dl.k8s.io/release/v{version}/bin/darwin/arm64/kubectl";
@@ -32,7 +39,8 @@ export async function kubectlVersion(): Promise<string | undefined> {
     });
     if (r.code !== 0) return undefined;
     const doc = JSON.parse(r.stdout) as { clientVersion?: { gitVersion?: string } };
-    return /^v?(\d+\.\d+\.\d+)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];
+    // A pre-release (v1.37.0-alpha.1) is its own version, not 1.37.0.
+    return /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];
   } catch {
     return undefined; // not on PATH, or not JSON
   }
@@ -64,10 +72,10 @@ export async function ensureKubectl(opts: KubectlOptions): Promise<KubectlResult
   if (dir) core.info(`Using kubectl ${version} from the tool cache`);
   else {
     const url = (opts.url ?? KUBECTL_URL).replaceAll("{version}", version);
-    core.info(`Downloading ${url}`);
-    const [binary, sums] = await Promise.all([download(url), download(`${url}.sha256`)]);
+    core.info(`Downloading ${displayUrl(url)}`);
+    const [binary, sums] = await Promise.all([download(url), download(sha256Url(url))]);
     const expected = parseSha256File(await fs.readFile(sums, "utf8"));
-    if (!expected) throw new Error(`${url}.sha256 does not contain a SHA-256`);
+    if (!expected) throw new Error(`${displayUrl(sha256Url(url))} does not contain a SHA-256`);
     await verifySha256(binary, expected, `kubectl ${version}`);
     await fs.chmod(binary, 0o755);
     dir = await tc.cacheFile(binary, "kubectl", "kubectl", version, "arm64");

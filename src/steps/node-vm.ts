@@ -1,22 +1,14 @@
 import * as core from "@actions/core";
 import * as net from "node:net";
-import * as os from "node:os";
 import { Backoff, sleep } from "../backoff.js";
 import { OTHER_BOUNDS } from "../bounds.js";
 import { cidrContains, networkOf, parseCidr, type Cidr } from "../cidr.js";
 import { ContainerError, type ContainerCli, type ContainerState, type RunSpec } from "../container/cli.js";
 import { hostResources, resolveNodeResources, vmNetworkConflict, type Inputs } from "../inputs.js";
 
-export const LABEL = {
-  createdBy: "io.kina.created-by",
-  cluster: "io.kina.cluster",
-  role: "io.kina.role",
-  runner: "io.kina.runner",
-  job: "io.kina.job",
-  /** When the node was created (ISO 8601): how old a leftover is. */
-  createdAt: "io.kina.created-at",
-} as const;
-export const CREATED_BY = "kina-setup-cluster";
+import { CREATED_BY, LABEL, ownedByThisRunner, ownerLabels, runnerName } from "../ownership.js";
+
+export { CREATED_BY, jobLabel, LABEL, ownedByThisJob, ownedByThisRunner } from "../ownership.js";
 
 /**
  * The VM network when the runtime cannot list it: macOS 15's fixed default network ("macOS 15
@@ -131,14 +123,6 @@ export function bypassesProxy(noProxy: string, ip: string): boolean {
   });
 }
 
-export function jobLabel(env: NodeJS.ProcessEnv): string {
-  return (
-    [env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT, env.GITHUB_JOB]
-      .filter(Boolean)
-      .join("/") || "local"
-  );
-}
-
 export interface NodeSpecInput {
   inputs: Inputs;
   apiPort: number;
@@ -176,8 +160,7 @@ export function nodeSpec({
       [LABEL.createdBy]: CREATED_BY,
       [LABEL.cluster]: inputs.clusterName,
       [LABEL.role]: worker ? "worker" : "control-plane",
-      [LABEL.runner]: env.RUNNER_NAME ?? os.hostname(),
-      [LABEL.job]: jobLabel(env),
+      ...ownerLabels(env),
       [LABEL.createdAt]: new Date(now).toISOString(),
     },
     env: proxyEnv(env, inputs, vmNetworks, nodeNames),
@@ -186,16 +169,6 @@ export function nodeSpec({
     // The node runs systemd, containerd, iptables and the kubelet, and kube-proxy and ptp set sysctls.
     privileged: true,
   };
-}
-
-/**
- * Whether the post step may remove this container: made by this action on this runner. A runner runs
- * one job at a time, so such a node is this job's, or an earlier job's leftover; a same-named node of
- * another runner (created between our check and our `container run`) is not.
- */
-export function ownedByThisRunner(existing: ContainerState, env: NodeJS.ProcessEnv): boolean {
-  const l = existing.labels;
-  return l[LABEL.createdBy] === CREATED_BY && l[LABEL.runner] === (env.RUNNER_NAME ?? os.hostname());
 }
 
 /** Milliseconds since the node was created (its label), or started (inspect); undefined if unknown. */
@@ -207,8 +180,10 @@ export function nodeAgeMs(existing: ContainerState, now = Date.now()): number | 
 /**
  * What to do about a container that already has the node's name:
  * - foreign: not made by this action for this cluster; never touched.
- * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying its own runner
- *   label is a leftover; so is a stopped node of any runner (the action never restarts a stopped node).
+ * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying this runner
+ *   install's runner-id label is a leftover; so is a stopped node of any runner (the action never
+ *   restarts a stopped node). A running node with only a RUNNER_NAME label (made before runner-id
+ *   labels) is never provably this runner's, even under our name: another install may share it.
  * - abandoned: running, made by another runner, and older than reclaim-after: that runner died mid-job
  *   (ephemeral runners get a new name per job), and no job of it can still be using it unless it runs
  *   longer than reclaim-after.
@@ -218,12 +193,12 @@ export function nodeAgeMs(existing: ContainerState, now = Date.now()): number | 
 export function classifyExisting(
   existing: ContainerState,
   inputs: Pick<Inputs, "clusterName"> & Partial<Pick<Inputs, "reclaimAfterSeconds">>,
-  runner: string,
+  env: NodeJS.ProcessEnv,
   now = Date.now(),
 ): "stale" | "busy" | "abandoned" | "foreign" {
   const l = existing.labels;
   if (l[LABEL.createdBy] !== CREATED_BY || l[LABEL.cluster] !== inputs.clusterName) return "foreign";
-  if (l[LABEL.runner] === runner || existing.state !== "running") return "stale";
+  if (ownedByThisRunner(existing, env) || existing.state !== "running") return "stale";
   const age = nodeAgeMs(existing, now);
   if (
     inputs.reclaimAfterSeconds !== undefined &&
@@ -246,13 +221,12 @@ const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)}h`;
 async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.ProcessEnv): Promise<void> {
   const existing = await cli.inspect(inputs.nodeName);
   if (!existing) return;
-  const runner = env.RUNNER_NAME ?? os.hostname();
   const l = existing.labels;
   const age = nodeAgeMs(existing);
   const created = age !== undefined ? `, created ${hours(age)} ago` : "";
   const job = l[LABEL.job] ?? "unknown";
   const owner = l[LABEL.runner] ?? "unknown";
-  switch (classifyExisting(existing, inputs, runner)) {
+  switch (classifyExisting(existing, inputs, env)) {
     case "foreign":
       throw new Error(
         `a container named ${inputs.nodeName} exists and was not created by this action for cluster ` +
@@ -264,9 +238,14 @@ async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.Process
         inputs.reclaimAfterSeconds !== undefined
           ? `reclaim-after (${duration(inputs.reclaimAfterSeconds)}) removes it once older than that`
           : "reclaim-after is empty, so it is never removed automatically";
+      // Same name, other install (or a node from before runner-id labels): the name proves nothing.
+      const sameName =
+        owner === runnerName(env)
+          ? ` It carries this runner's name, but ${l[LABEL.runnerId] ? "another runner install on this Mac has the same name" : "it predates runner-id labels, so it may be another install's of the same name"}.`
+          : "";
       throw new Error(
         `cluster ${inputs.clusterName} is running for runner ${owner} (job ${job}) on this Mac and may be in use` +
-          ` (${created.slice(2) || "age unknown"}), so it is left untouched. Runners sharing a Mac need distinct ` +
+          ` (${created.slice(2) || "age unknown"}), so it is left untouched.${sameName} Runners sharing a Mac need distinct ` +
           "cluster-name values (cluster-name: kina-${{ runner.name }} works for any runner name). If that runner " +
           "is gone (an ephemeral runner that " +
           `died mid-job), ${reclaim}; set reclaim-after no shorter than your longest job, or remove it now with ` +

@@ -1,5 +1,11 @@
 import * as core from "@actions/core";
+import { realpath } from "node:fs/promises";
+import * as path from "node:path";
+import { INSTALL_PATH } from "./cli.js";
 import type { ContainerCli, ContainerState } from "../container/cli.js";
+import { errorMessage } from "../errors.js";
+import { otherJobs } from "../jobs.js";
+import { redact } from "../secrets.js";
 import { LABEL, ownedByThisRunner } from "./node-vm.js";
 
 export interface ServiceResult {
@@ -16,6 +22,32 @@ export interface ServiceOptions {
   cliVersion?: string;
   /** The job's environment: its runner label says which containers are this runner's own. */
   env?: NodeJS.ProcessEnv;
+  /** Called right before a running service is stopped (skew restart): main records it in state. */
+  beforeStop?: () => void;
+  /** Where Apple's installer puts the CLI (INSTALL_PATH): a CLI there that PATH does not reach shadows. */
+  installPath?: string;
+}
+
+/**
+ * With client and server versions apart: throws when the `container` PATH finds is not the one at
+ * `installPath` and that one is of another version, since the skew is then two CLIs, not a stale
+ * service, and a restart would not end it.
+ */
+async function refuseTwoClis(
+  cli: ContainerCli,
+  client: string,
+  server: string,
+  installPath: string,
+): Promise<void> {
+  const [onPath, installed] = await Promise.all([cli.path(), realpath(installPath).catch(() => installPath)]);
+  if (!onPath || onPath === installed) return;
+  const there = await cli.versionOf(installPath).catch(() => undefined);
+  if (there === undefined || there === client) return;
+  throw new Error(
+    `two container CLIs are installed: ${onPath} (${client}) comes first on PATH, and ${installPath} (${there}) ` +
+      `is the one the running service (${server}) belongs to, so restarting the service would not end the version skew; nothing was stopped. ` +
+      `Remove ${onPath} (for example 'brew uninstall container') or put ${path.dirname(installPath)} first on the runner's PATH`,
+  );
 }
 
 /**
@@ -25,6 +57,15 @@ export interface ServiceOptions {
  */
 export async function othersRunning(cli: ContainerCli, env: NodeJS.ProcessEnv): Promise<ContainerState[]> {
   return (await cli.running()).filter((c) => !ownedByThisRunner(c, env));
+}
+
+/**
+ * Other jobs of this action registered on this Mac (jobs.ts), as `runner r, job j; …`, or undefined:
+ * they may be using the service without a container yet (pulling an image, starting a node).
+ */
+export async function otherJobsUsing(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const jobs = await otherJobs(env);
+  return jobs.length ? jobs.map((j) => `runner ${j.runner}, job ${j.job}`).join("; ") : undefined;
 }
 
 /** `a (runner r1, job j), b` for an error message. */
@@ -60,6 +101,7 @@ export async function ensureService(
       core.info(`container system service ${server ? `${server} ` : ""}is already running`);
       return { startedByUs: false, restartedForSkew: false };
     }
+    await refuseTwoClis(cli, client, server, opts.installPath ?? INSTALL_PATH);
     const others = await othersRunning(cli, opts.env ?? process.env);
     if (others.length) {
       throw new Error(
@@ -68,11 +110,27 @@ export async function ensureService(
           "Restart it when no other job's containers run ('container system stop && container system start'), or let one job do it when the Mac is idle",
       );
     }
+    const jobs = await otherJobsUsing(opts.env ?? process.env);
+    if (jobs) {
+      throw new Error(
+        `the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
+          `would break other jobs of this action that are setting up on this Mac (${jobs}); nothing was stopped. ` +
+          "Run this job again once they have ended, or restart the service when the Mac is idle ('container system stop && container system start')",
+      );
+    }
     core.notice(
       `The container service runs ${server} but the CLI is ${client}; restarting it (no other container runs).`,
     );
+    opts.beforeStop?.();
     await cli.stopService();
     await cli.startService();
+    const after = await cli.systemStatus();
+    const [c, v] = [after.clientVersion ?? client, after.serverVersion];
+    if (!after.running || (v && c !== v))
+      throw new Error(
+        `restarted the container service to end a version skew, but it ${after.running ? `still runs ${v}` : "does not run"} while the CLI is ${c}; ` +
+          "check which container CLI and which container-apiserver this Mac has (reinstall Apple's CLI), then run the job again",
+      );
     return { startedByUs: false, restartedForSkew: true };
   }
   // Restarting a service that ran before the job (stopped only to upgrade the CLI) is not starting
@@ -80,4 +138,22 @@ export async function ensureService(
   if (!opts.stoppedForUpgrade) onStarting();
   await cli.startService();
   return { startedByUs: !opts.stoppedForUpgrade, restartedForSkew: false };
+}
+
+/**
+ * Post step, when main stopped a running service and the job ended (cancelled, killed) before it ran
+ * again: starts it, as the job found it. Never throws (cleanup does not fail the job).
+ */
+export async function restartStoppedService(cli: ContainerCli): Promise<void> {
+  try {
+    if (await cli.serviceRunning()) return;
+    core.notice(
+      "The container service ran before this job, which stopped it to upgrade the CLI or restart it and ended before starting it again; starting it now.",
+    );
+    await cli.startService();
+  } catch (err) {
+    core.warning(
+      `Cleanup: could not start the container service again: ${redact(errorMessage(err))}. Start it with 'container system start'.`,
+    );
+  }
 }

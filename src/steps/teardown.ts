@@ -2,8 +2,10 @@ import * as core from "@actions/core";
 import * as fs from "node:fs/promises";
 import { ContainerError, type ContainerCli, type ContainerState } from "../container/cli.js";
 import { TimeoutError } from "../errors.js";
+import { otherJobs, withJobsLock } from "../jobs.js";
 import { redact } from "../secrets.js";
-import { LABEL, ownedByThisRunner, removeNode } from "./node-vm.js";
+import { describeContainers } from "./service.js";
+import { LABEL, ownedByThisJob, removeNode } from "./node-vm.js";
 
 export interface TeardownInput {
   node: string;
@@ -20,17 +22,23 @@ export interface TeardownOptions {
 
 const message = (err: unknown) => redact(err instanceof Error ? err.message : String(err));
 
-/** Containers other than `except` that run and would die with the service. */
-async function othersRunning(cli: ContainerCli, except: string): Promise<string[]> {
-  return (await cli.list()).filter((s) => s.state !== "stopped" && s.id !== except).map((s) => s.id);
+/**
+ * Containers not made by this job that are not stopped and would die with the service. By the labels,
+ * never by name: a same-named node of another runner (it won the race for the name) is not ours.
+ */
+async function othersRunning(cli: ContainerCli, env: NodeJS.ProcessEnv): Promise<ContainerState[]> {
+  return (await cli.list()).filter((s) => s.state !== "stopped" && !ownedByThisJob(s, env));
 }
 
 /**
- * Removes what main recorded, each part on its own: the nodes (only those this runner made; the
- * control plane first, then the workers in parallel),
- * the kubeconfig, and the container service when this job started it and nothing else runs in it. A
- * service stopped meanwhile is started to reach the node, and stopped again. Every call is bounded (the
- * adapter's table); problems are warnings, never failures; running it twice is harmless.
+ * Removes what main recorded, each part on its own: the nodes (only those this job made, by their
+ * runner-id and job labels; the control plane first, then the workers in parallel), the kubeconfig, and
+ * the container service when this job started it, no container this job did not make runs, and no other
+ * job of this action is registered (jobs.ts: one may be pulling an image, with no container yet). That
+ * decision and the stop hold the jobs folder's lock, so a job that registers meanwhile finds the service
+ * stopped and starts it. A service stopped meanwhile is started to reach the node, and stopped again.
+ * Every call is bounded (the adapter's table); problems are warnings, never failures; running it twice
+ * is harmless.
  */
 export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownOptions = {}): Promise<void> {
   const env = o.env ?? process.env;
@@ -67,10 +75,10 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
         }
         if (!node) {
           core.info(`Node ${name} does not exist (never created, or already removed).`);
-        } else if (!ownedByThisRunner(node, env)) {
+        } else if (!ownedByThisJob(node, env)) {
           // Main records the name before `container run`: a same-named container from elsewhere won that race.
           core.warning(
-            `Cleanup: ${name} was not created by this action on this runner (runner label '${node.labels[LABEL.runner] ?? "none"}'); left untouched.`,
+            `Cleanup: ${name} was not created by this job (runner label '${node.labels[LABEL.runner] ?? "none"}', job '${node.labels[LABEL.job] ?? "none"}'); left untouched.`,
           );
         } else {
           await removeNode(cli, name);
@@ -91,21 +99,31 @@ export async function teardown(cli: ContainerCli, t: TeardownInput, o: TeardownO
     });
   }
   if (t.serviceStartedByUs || startedHere) {
-    await attempt("stop the container service", async () => {
-      if (!(await cli.serviceRunning())) {
-        core.info("The container service is not running.");
-        return;
-      }
-      // `system stop` stops every container: another runner on this Mac may be using one.
-      const others = await othersRunning(cli, t.node);
-      if (others.length) {
-        core.notice(
-          `This job started the container service, but it is left running: other containers use it (${others.join(", ")}).`,
-        );
-        return;
-      }
-      await cli.stopService();
-    });
+    await attempt("stop the container service", () =>
+      withJobsLock(env, async () => {
+        if (!(await cli.serviceRunning())) {
+          core.info("The container service is not running.");
+          return;
+        }
+        // `system stop` stops every container: another runner on this Mac may be using one.
+        const others = await othersRunning(cli, env);
+        if (others.length) {
+          core.notice(
+            `This job started the container service, but it is left running: other containers use it (${describeContainers(others)}).`,
+          );
+          return;
+        }
+        const jobs = await otherJobs(env);
+        if (jobs.length) {
+          core.notice(
+            "This job started the container service, but it is left running: other jobs of this action on this Mac may be using it " +
+              `(${jobs.map((j) => `runner ${j.runner}, job ${j.job}`).join("; ")}).`,
+          );
+          return;
+        }
+        await cli.stopService();
+      }),
+    );
   }
 }
 

@@ -88,6 +88,14 @@ describe("sameImage", () => {
     expect(sameImage("reg:5000/app:1", { ref: "reg:5000/app:1", digest: undefined })).toBe(true);
     expect(sameImage("reg:5000/app:1", { ref: "docker.io/reg/app:1", digest: undefined })).toBe(false);
   });
+  it("never matches a wanted tag with a reference that has none (defect 11)", () => {
+    const digestOnly = { ref: `docker.io/kindest/node@${digest}`, digest };
+    expect(sameImage("kindest/node:latest", digestOnly)).toBe(false);
+    expect(sameImage("kindest/node", digestOnly)).toBe(false);
+    expect(sameImage("kindest/node:v1.37.0", digestOnly)).toBe(false);
+    expect(sameImage("localhost:5000/x", { ref: "localhost:5000/x", digest: undefined })).toBe(false);
+    expect(sameImage("localhost:5000/x", { ref: "localhost:5000/x:latest", digest: undefined })).toBe(true);
+  });
   it("splits references", () => {
     expect(splitImageRef("localhost:5000/x")).toEqual({
       repo: "localhost:5000/x",

@@ -27,9 +27,33 @@ describe("the API server's published port resets or refuses connections", () => 
     expect(err).toContain(mode === "reset" ? "resets connections" : "refuses connections");
     expect(err).toContain("Local Network");
     expect(err).toContain("signed installer");
+    // Defect 8: that the API server answers inside is checked, not assumed.
+    expect(err).toContain("answers inside the node (its /livez says ok)");
     expect(err).not.toMatch(/^Untaint control plane: fetch failed/);
     expect(post.code).toBe(0);
     expect(sim.containers()).toEqual([]);
+  });
+
+  test("when the API server is down inside the node too, says so instead of blaming the port", async ({
+    mac,
+  }) => {
+    // Defect 8: the API server stops right after main read the kubeconfig (kubeadm init had reached it).
+    const sim = await mac(WARM);
+    sim.faults.push({
+      when: /^container exec kina-control-plane cat \/etc\/kubernetes\/admin\.conf/,
+      times: 1,
+      passThrough: true,
+      run: () => sim.node(NODE).api?.stop(),
+    });
+    const { main, post } = await runJob({ sim, timeoutMs: 90_000 });
+    expect(main.code).not.toBe(0);
+    const err = oneError(main.stdout);
+    expect(err).toMatch(
+      /^API server port: the API server does not answer inside the node either \(`kubectl get --raw \/livez` in kina-control-plane: exit 1: The connection to the server .* was refused/,
+    );
+    expect(err).toMatch(/so the API server itself is down, not only 127\.0\.0\.1:\d+/);
+    expect(err).not.toContain("Local Network");
+    expect(post.code).toBe(0);
   });
 });
 

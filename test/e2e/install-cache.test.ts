@@ -269,8 +269,9 @@ describe("the container CLI", () => {
       inputs: { "container-version": "1.2.2", "installer-url": dl.installerUrl },
       timeoutMs: 60_000,
     });
+    // Behaviour change (defect 7): asked with `sudo -n -l` before anything is stopped.
     expect(phaseFailed(r)).toMatch(
-      /^Container CLI: installing container 1\.2\.2 needs sudo without a password/,
+      /^Container CLI: installing container 1\.2\.2 needs 'sudo -n installer', and sudo does not allow it without a password .*; nothing was stopped or installed/,
     );
     expect(sim.installedVersion).toBeNull();
   });
@@ -350,4 +351,23 @@ describe("kubectl", () => {
     expect(dl.counters.kubectl).toBe(before);
     expect(r.path).toEqual([]);
   });
+});
+
+describe("defect 11: a digest-only image on the host", () => {
+  test.for(["kindest/node:latest", "kindest/node"])(
+    "is not taken for node-image %s: the image is pulled",
+    async (wanted, { mac }) => {
+      const digest = IMAGE.slice(IMAGE.indexOf("@") + 1);
+      const sim = await mac({
+        serviceRunning: true,
+        kernelInstalled: true,
+        images: [`kindest/node@${digest}`],
+        faults: [STOP_AT_NODE_VM],
+      });
+      const r = await runStep("main", { sim, inputs: { "node-image": wanted } });
+      expect(phaseFailed(r), r.stdout.slice(-3000)).toMatch(/^Node VM: /);
+      expect(r.stdout).not.toContain("is already present");
+      expect(containerCalls(sim, "image", "pull").map((c) => c.argv[2])).toEqual([wanted]);
+    },
+  );
 });

@@ -1,9 +1,12 @@
 // Issue 6: the kubeconfig's key material is registered with the runner (::add-mask::) and never shown,
 // even in debug mode, in main or post, on success or failure, nor in the diagnostics files.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { parse } from "yaml";
-import { runJob, type StepResult } from "../sim/runner.ts";
+import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
+import { errors, runJob, runStep, type StepResult } from "../sim/runner.ts";
 import { describe, expect, test } from "../fixtures/mac.ts";
 
 const DEBUG = { ACTIONS_STEP_DEBUG: "true", RUNNER_DEBUG: "1" };
@@ -177,5 +180,68 @@ describe("proxy credentials, with step debug on", () => {
       const text = readFileSync(join(dir, f), "utf8");
       for (const s of forms) expect(text.includes(s), `${f} holds ${s}`).toBe(false);
     }
+  });
+});
+
+// Defect 10: mirror URLs with credentials in their userinfo or query.
+describe("mirror URLs with credentials, with step debug on", () => {
+  let dl: DownloadServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "kina-e2e-mirror-"));
+    dl = await startDownloadServer({ dir, installers: {}, kubectl: ["1.37.0"] });
+  });
+  afterAll(async () => {
+    await dl.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const TOKENS = ["Mirr0r-Passw0rd", "Qu3ry-T0ken-77"];
+  /** http://ci-bot:PASSWORD@127.0.0.1:PORT/…?token=TOKEN */
+  const withCredentials = (url: string) =>
+    `${url.replace("http://", `http://ci-bot:${TOKENS[0]}@`)}?token=${TOKENS[1]}&arch=arm64`;
+  /** What the runner shows: our output with every registered value masked, as the runner masks it. */
+  const shownByRunner = (r: StepResult) =>
+    masks(r).reduce((text, m) => (m ? text.split(m).join("***") : text), displayed(r));
+
+  test("are shown masked, and the kubectl checksum is fetched from the path, not after the query", async ({
+    mac,
+  }) => {
+    const sim = await mac({
+      serviceRunning: true,
+      kernelInstalled: true,
+      // Stop once kubectl is in place.
+      faults: [{ when: /^container run /, code: 1, stderr: "Error: stop here" }],
+    });
+    const before = { ...dl.counters };
+    const r = await runStep("main", {
+      sim,
+      env: DEBUG,
+      inputs: { "kubectl-url": withCredentials(dl.kubectlUrl), "kubectl-version": "v1.37.0" },
+    });
+    expect(r.stdout, r.stdout.slice(-2000)).toContain("kubectl 1.37.0 on PATH");
+    expect(dl.counters.sha256 - before.sha256).toBe(1);
+    expect(dl.counters.notFound - before.notFound).toBe(0);
+    // Our own lines mask every part of it; the tool cache's debug lines are masked by the runner.
+    expect(r.stdout).toMatch(
+      /Downloading http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+\/release\/v1\.37\.0\/bin\/darwin\/arm64\/kubectl\?token=\*\*\*&arch=\*\*\*/,
+    );
+    for (const t of TOKENS) expect(shownByRunner(r).includes(t), `shown: ${t}`).toBe(false);
+  });
+
+  test("an installer URL that 404s is masked in the error, which says the release may not exist", async ({
+    mac,
+  }) => {
+    const sim = await mac({ installedVersion: null });
+    const r = await runStep("main", {
+      sim,
+      env: DEBUG,
+      inputs: { "container-version": "1.3.1", "installer-url": withCredentials(dl.installerUrl) },
+    });
+    expect(r.code).not.toBe(0);
+    const [err] = errors(r.stdout);
+    expect(err).toMatch(
+      /^Container CLI: the container 1\.3\.1 installer is not at http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+\/\S+\?token=\*\*\*\S* \(HTTP 404\): release 1\.3\.1 may not exist on this mirror\. This action is tested with 1\.2\.1, 1\.2\.2, 1\.3\.1, 1\.4\.1, 1\.5\.0/,
+    );
+    for (const t of TOKENS) expect(shownByRunner(r).includes(t), `shown: ${t}`).toBe(false);
   });
 });

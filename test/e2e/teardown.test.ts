@@ -2,6 +2,7 @@
 import { existsSync, statSync } from "node:fs";
 import { errors, runJob, runStep } from "../sim/runner.ts";
 import { hostShell, type Simulator } from "../sim/simulator.ts";
+import { runnerId } from "../../src/ownership.js";
 import { DEFAULT_IMAGE as IMAGE, describe, expect, test } from "../fixtures/mac.ts";
 
 const NODE = "kina-control-plane";
@@ -116,8 +117,12 @@ describe("containers that were there before the job", () => {
   }) => {
     const sim = await mac({ serviceRunning: true, kernelInstalled: true });
     await precreate(sim, "web", { app: "web" }, "nginx:1.27");
-    // The same runner's node from a job whose post step never ran.
-    await precreate(sim, NODE, OURS);
+    // The same runner install's node from a job whose post step never ran (its runner-id label: since
+    // defect 2, a node labelled by RUNNER_NAME alone is never taken for this runner's).
+    await precreate(sim, NODE, {
+      ...OURS,
+      "io.kina.runner-id": runnerId({ RUNNER_NAME: "kina-sim-runner", RUNNER_TEMP: sim.runnerTemp }),
+    });
     const before = sim.calls.length;
     const { main, post } = await runJob({
       sim,

@@ -156,10 +156,12 @@ export async function launchctl(ctx: Ctx): Promise<number> {
 
 export async function sudo(ctx: Ctx): Promise<number> {
   let nonInteractive = false;
+  let list = false;
   let i = 0;
   for (; i < ctx.argv.length; i++) {
     const a = ctx.argv[i]!;
     if (a === "-n" || a === "--non-interactive") nonInteractive = true;
+    else if (a === "-l" || a === "--list") list = true;
     else if (a === "-E" || a === "--preserve-env" || a === "-H") continue;
     else if (a === "--") {
       i++;
@@ -182,6 +184,12 @@ export async function sudo(ctx: Ctx): Promise<number> {
     }
     ctx.err("sudo: a password is required\n");
     return 1;
+  }
+  if (list) {
+    // sudo(8) -l with a command: its full path and arguments when permitted, exit 0; runs nothing.
+    const full = cmd[0]!.includes("/") ? cmd[0]! : `/usr/sbin/${cmd[0]!}`;
+    ctx.out(`${[full, ...cmd.slice(1)].join(" ")}\n`);
+    return 0;
   }
   return ctx.sim.dispatchAsRoot(ctx, cmd);
 }

@@ -1112,7 +1112,20 @@ function kubectlPath(kind: string, ns: string | undefined, name?: string): strin
   return `${base}${nsPart}/${res.plural}${name ? `/${name}` : ""}`;
 }
 
+/** kubectl as the real one fails when nothing listens on the API server's address (it was stopped). */
 async function kubectl(ctx: Ctx, vm: Vm): Promise<number> {
+  try {
+    return await kubectlCommand(ctx, vm);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ECONNREFUSED") throw err;
+    ctx.err(
+      `The connection to the server ${vm.ip}:6443 was refused - did you specify the right host or port?\n`,
+    );
+    return 1;
+  }
+}
+
+async function kubectlCommand(ctx: Ctx, vm: Vm): Promise<number> {
   const argv: string[] = [];
   let ns: string | undefined;
   let all = false;
@@ -1123,6 +1136,7 @@ async function kubectl(ctx: Ctx, vm: Vm): Promise<number> {
     const x = a[i]!;
     const val = (name: string) => (x === name ? a[++i] : x.slice(name.length + 1));
     if (x === "--kubeconfig" || x.startsWith("--kubeconfig=")) val("--kubeconfig");
+    else if (x === "--request-timeout" || x.startsWith("--request-timeout=")) val("--request-timeout");
     else if (x === "-n" || x === "--namespace") ns = a[++i];
     else if (x.startsWith("--namespace=")) ns = val("--namespace");
     else if (x === "-A" || x === "--all-namespaces") all = true;

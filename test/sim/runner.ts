@@ -116,6 +116,8 @@ export function errors(stdout: string): string[] {
 }
 
 let runCounter = 0;
+/** The GITHUB_RUN_ID of the main step that wrote each state (StepResult.state). */
+const runOfState = new WeakMap<Record<string, string>, string>();
 
 interface MountNamespace {
   pid: number;
@@ -212,7 +214,8 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
     GITHUB_ACTION: "kina",
     GITHUB_ACTION_PATH: REPO_ROOT,
     GITHUB_ACTION_REPOSITORY: "kina/setup-cluster",
-    GITHUB_RUN_ID: String(4_200_000 + ++runCounter),
+    // A post step given a main step's state is that job's post: the same run, as on the runner.
+    GITHUB_RUN_ID: (o.state && runOfState.get(o.state)) ?? String(4_200_000 + ++runCounter),
     GITHUB_RUN_NUMBER: "1",
     GITHUB_RUN_ATTEMPT: "1",
     GITHUB_JOB: "e2e",
@@ -338,6 +341,7 @@ export async function runStep(step: "main" | "post", o: StepOptions = {}): Promi
     durationMs,
     ...(signalledAtMs !== undefined ? { signalledAtMs } : {}),
   };
+  if (env.GITHUB_RUN_ID) runOfState.set(result.state, env.GITHUB_RUN_ID);
   rmSync(work, { recursive: true, force: true });
   return result;
 }

@@ -20,6 +20,7 @@ import {
   type CliOptions,
 } from "../../src/steps/cli.js";
 import { CREATED_BY, LABEL } from "../../src/steps/node-vm.js";
+import { runnerId } from "../../src/ownership.js";
 import { makeInstallerPkg } from "../sim/macos-tools.ts";
 import { startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
 import { hostShell, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
@@ -71,10 +72,19 @@ function ensure(s: Simulator, opts: CliOptions) {
   });
 }
 
-/** A running node VM of some job; `runner` labels it as this action's node of that runner. */
-async function runningContainer(s: Simulator, name: string, runner?: string): Promise<void> {
+/**
+ * A running node VM of some job; `runner` labels it as this action's node of that runner (its install:
+ * `runnerEnv`, by default a runner of that name with no folder, as `ensure` runs; null: no runner-id label).
+ */
+async function runningContainer(
+  s: Simulator,
+  name: string,
+  runner?: string,
+  runnerEnv: NodeJS.ProcessEnv | null = { RUNNER_NAME: runner },
+): Promise<void> {
+  const id = runnerEnv ? ` -l ${LABEL.runnerId}=${runnerId(runnerEnv)}` : "";
   const labels = runner
-    ? `-l ${LABEL.createdBy}=${CREATED_BY} -l ${LABEL.runner}=${runner} -l ${LABEL.job}=org/repo/1/e2e`
+    ? `-l ${LABEL.createdBy}=${CREATED_BY} -l ${LABEL.runner}=${runner}${id} -l ${LABEL.job}=org/repo/1/e2e`
     : "";
   const r = await hostShell(s, `container run -d --name ${name} ${labels} docker.io/library/nginx:1.27`);
   expect(r.code, r.stderr).toBe(0);
@@ -317,17 +327,18 @@ describe("ensureCli", () => {
     );
   });
 
-  test("explains what to do when sudo wants a password, and restarts the service it stopped", async ({
-    onMac,
-  }) => {
+  // Behaviour change (defect 7): sudo is asked (`sudo -n -l`) before the stop, not found out after it.
+  test("explains what to do when sudo wants a password, before stopping anything", async ({ onMac }) => {
     const s = await runner(
       onMac,
       { installedVersion: "1.1.0", serviceRunning: true, sudo: "password" },
       mkdtempSync(join(dir, "tc-")),
     );
     await expect(ensure(s, { version: "1.2.2", installerUrl: dl.installerUrl })).rejects.toThrow(
-      /needs sudo without a password.*passwordless sudo for \/usr\/sbin\/installer.*container-version: installed/,
+      /needs 'sudo -n installer', and sudo does not allow it without a password \(sudo: a password is required\); nothing was stopped or installed\. .*passwordless sudo for \/usr\/sbin\/installer.*container-version: installed/,
     );
+    expect(sudoCalls(s).map((c) => c.argv.slice(0, 3).join(" "))).toEqual(["-n -l installer"]);
+    expect(stops(s)).toEqual([]);
     expect(installs(s)).toEqual([]);
     expect(s.installedVersion).toBe("1.1.0");
     expect(s.serviceRunning).toBe(true);
@@ -366,10 +377,11 @@ describe("ensureCli", () => {
     expect(s.installedVersion).toBe("1.2.1");
   });
 
+  // Behaviour change (defect 12): a 404 says the release may not exist and names the tested ones.
   test("names the URL when a release has no installer", async ({ onMac }) => {
     const s = await runner(onMac, { installedVersion: "1.2.2" }, mkdtempSync(join(dir, "tc-")));
     await expect(ensure(s, { version: "9.9.9", installerUrl: dl.installerUrl })).rejects.toThrow(
-      /could not download http:\/\/127\.0\.0\.1:\d+\/apple\/container\/releases\/download\/9\.9\.9\/container-9\.9\.9-installer-signed\.pkg: HTTP 404/,
+      /the container 9\.9\.9 installer is not at http:\/\/127\.0\.0\.1:\d+\/apple\/container\/releases\/download\/9\.9\.9\/container-9\.9\.9-installer-signed\.pkg \(HTTP 404\): release 9\.9\.9 may not exist on this mirror\. This action is tested with 1\.2\.1, 1\.2\.2, 1\.3\.1, 1\.4\.1, 1\.5\.0/,
     );
   });
 
@@ -434,6 +446,27 @@ describe("ensureCli on a shared Mac", () => {
       version: "1.2.2",
       stoppedService: true,
     });
+  });
+
+  test.for([
+    [
+      "another install of the same runner name",
+      { RUNNER_NAME: "this-runner", RUNNER_TEMP: "/Users/b/_work/_temp" },
+    ],
+    ["a node labelled by the runner name only (older labels)", null],
+  ] as const)("counts %s as another job's", async ([, other], { onMac }) => {
+    // Defect 2: RUNNER_NAME is not unique on a Mac; only the runner-id label proves a leftover is ours.
+    const s = await runner(
+      onMac,
+      { installedVersion: "1.1.0", serviceRunning: true, kernelInstalled: true },
+      mkdtempSync(join(dir, "tc-")),
+    );
+    await runningContainer(s, "kina-control-plane", "this-runner", other);
+    await expect(ensure(s, { version: "1.2.2", installerUrl: dl.installerUrl })).rejects.toThrow(
+      /needs 'container system stop'.*kina-control-plane \(runner this-runner/,
+    );
+    expect(stops(s)).toEqual([]);
+    expect(installs(s)).toEqual([]);
   });
 
   test("refuses an install that a CLI earlier on PATH would shadow, naming both, before stopping anything", async ({

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tc from "@actions/tool-cache";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { ensureKubectl, kubectlVersion, KUBECTL_URL, parseSha256File } from "../../src/steps/kubectl.js";
+import {
+  ensureKubectl,
+  kubectlVersion,
+  KUBECTL_URL,
+  parseSha256File,
+  sha256Url,
+} from "../../src/steps/kubectl.js";
 import { kubectlStandIn, startDownloadServer, type DownloadServer } from "../sim/download-server.ts";
 
 let dl: DownloadServer;
@@ -105,5 +111,19 @@ describe("ensureKubectl", () => {
 
   it("warns, and installs nothing, when kubectl is missing and no version is known", async () => {
     expect(await ensureKubectl({ url: dl.kubectlUrl })).toEqual({ version: undefined, installed: false });
+  });
+});
+
+describe("sha256Url", () => {
+  it.each([
+    [
+      "https://dl.k8s.io/release/v1.37.0/bin/darwin/arm64/kubectl",
+      "https://dl.k8s.io/release/v1.37.0/bin/darwin/arm64/kubectl.sha256",
+    ],
+    // Defect 10: a mirror's token stays the query of the checksum's URL.
+    ["https://m.example/kubectl?token=abc", "https://m.example/kubectl.sha256?token=abc"],
+    ["https://m.example/kubectl#x", "https://m.example/kubectl.sha256#x"],
+  ])("%s → %s", (url, sums) => {
+    expect(sha256Url(url)).toBe(sums);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runArgs } from "../../src/container/cli.js";
 import { bypassesProxy, classifyExisting, nodeSpec, proxyEnv, workerName } from "../../src/steps/node-vm.js";
 import { inputs } from "../fixtures/inputs.ts";
+import { runnerId } from "../../src/ownership.js";
 
 function flagValues(args: string[], flag: string): string[] {
   return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
@@ -30,6 +31,8 @@ describe("nodeSpec and runArgs", () => {
       "io.kina.cluster=kina",
       "io.kina.role=control-plane",
       "io.kina.runner=mac-1",
+      // Defect 2: which runner install (RUNNER_NAME and its folder), as RUNNER_NAME is not unique on a Mac.
+      `io.kina.runner-id=${runnerId(env)}`,
       "io.kina.job=o/r/7/1/e2e",
       "io.kina.created-at=2026-11-30T12:00:00.000Z",
     ]);
@@ -147,18 +150,26 @@ describe("classifyExisting with reclaim-after", () => {
   it("another runner's running node is busy while younger, abandoned once older", () => {
     const young = state(labels("mac-2", new Date(NOW - 5 * HOUR).toISOString()));
     const old = state(labels("mac-2", new Date(NOW - 7 * HOUR).toISOString()));
-    expect(classifyExisting(young, i, "mac-1", NOW)).toBe("busy");
-    expect(classifyExisting(old, i, "mac-1", NOW)).toBe("abandoned");
-    expect(classifyExisting(old, { clusterName: "kina", reclaimAfterSeconds: undefined }, "mac-1", NOW)).toBe(
+    expect(classifyExisting(young, i, env, NOW)).toBe("busy");
+    expect(classifyExisting(old, i, env, NOW)).toBe("abandoned");
+    expect(classifyExisting(old, { clusterName: "kina", reclaimAfterSeconds: undefined }, env, NOW)).toBe(
       "busy",
     );
   });
 
+  it("a running node with our RUNNER_NAME but no runner-id label (older labels) is removed only once old", () => {
+    // Defect 2: another runner install on this Mac may share the name; only reclaim-after may take it.
+    const young = state(labels("mac-1", new Date(NOW - 5 * HOUR).toISOString()));
+    const old = state(labels("mac-1", new Date(NOW - 7 * HOUR).toISOString()));
+    expect(classifyExisting(young, i, env, NOW)).toBe("busy");
+    expect(classifyExisting(old, i, env, NOW)).toBe("abandoned");
+  });
+
   it("falls back to the start time inspect reports, and stays busy when the age is unknown", () => {
     const noLabel = labels("mac-2", "");
-    expect(classifyExisting(state(noLabel, new Date(NOW - 7 * HOUR).toISOString()), i, "mac-1", NOW)).toBe(
+    expect(classifyExisting(state(noLabel, new Date(NOW - 7 * HOUR).toISOString()), i, env, NOW)).toBe(
       "abandoned",
     );
-    expect(classifyExisting(state(noLabel), i, "mac-1", NOW)).toBe("busy");
+    expect(classifyExisting(state(noLabel), i, env, NOW)).toBe("busy");
   });
 });

@@ -99,3 +99,23 @@ describe("ensureService", () => {
     });
   });
 });
+
+describe("defect 6: two container CLIs on PATH look like a version skew", () => {
+  test("after a skew restart the versions are checked again, and a skew that remains fails", async ({
+    onMac,
+  }) => {
+    // Homebrew's 1.2.2 first on PATH, Apple's 1.5.0 somewhere this step does not know of: the restart
+    // runs 1.5.0 again, so the skew remains.
+    const s = await onMac({ installedVersion: "1.5.0", shadowingCli: "1.2.2", serviceRunning: true });
+    await expect(
+      ensureService(new ContainerCli(), () => undefined, {
+        cliVersion: "1.2.2",
+        installPath: "/nonexistent/bin/container",
+      }),
+    ).rejects.toThrow(
+      /restarted the container service to end a version skew, but it still runs 1\.5\.0 while the CLI is 1\.2\.2/,
+    );
+    expect(stops(s)).toHaveLength(1);
+    expect(s.serviceRunning).toBe(true);
+  });
+});

@@ -5,7 +5,14 @@ import { join } from "node:path";
 import { afterEach, beforeEach, it } from "vitest";
 import { ContainerCli, type ContainerState } from "../../src/container/cli.js";
 import { boundSeconds } from "../../src/container/bounds.js";
-import { classifyExisting, LABEL, ownedByThisRunner, removeNode } from "../../src/steps/node-vm.js";
+import {
+  classifyExisting,
+  LABEL,
+  ownedByThisJob,
+  ownedByThisRunner,
+  removeNode,
+} from "../../src/steps/node-vm.js";
+import { runnerId } from "../../src/ownership.js";
 import { keepMessage, teardown } from "../../src/steps/teardown.js";
 import { hostShell, type Simulator, type SimulatorOptions } from "../sim/simulator.ts";
 import { DEFAULT_IMAGE as IMAGE, describe, expect, test, vi } from "../fixtures/mac.ts";
@@ -13,6 +20,7 @@ import { DEFAULT_IMAGE as IMAGE, describe, expect, test, vi } from "../fixtures/
 const NODE = "kina-control-plane";
 const ENV = {
   RUNNER_NAME: "mac-1",
+  RUNNER_TEMP: "/Users/ci/runner-a/_work/_temp",
   GITHUB_REPOSITORY: "o/r",
   GITHUB_RUN_ID: "7",
   GITHUB_RUN_ATTEMPT: "1",
@@ -23,8 +31,15 @@ const THIS_JOB = {
   [LABEL.cluster]: "kina",
   [LABEL.role]: "control-plane",
   [LABEL.runner]: "mac-1",
+  [LABEL.runnerId]: runnerId(ENV),
   [LABEL.job]: "o/r/7/1/e2e",
 };
+/** Another runner install on this Mac. */
+const MAC_2 = { [LABEL.runner]: "mac-2", [LABEL.runnerId]: runnerId({ ...ENV, RUNNER_NAME: "mac-2" }) };
+/** A second install on this Mac with the same RUNNER_NAME (the default, the host name), its own folder. */
+const TWIN = { [LABEL.runnerId]: runnerId({ ...ENV, RUNNER_TEMP: "/Users/ci/runner-b/_work/_temp" }) };
+/** A node labelled before runner-id labels existed: RUNNER_NAME only. */
+const { [LABEL.runnerId]: _, ...NAME_ONLY } = THIS_JOB;
 
 const state = (labels: Record<string, string>, s = "running"): ContainerState => ({
   id: NODE,
@@ -54,21 +69,41 @@ describe("classifyExisting", () => {
       "stale",
     ],
     ["this runner, stopped", THIS_JOB, "stopped", "stale"],
-    ["another runner, stopped", { ...THIS_JOB, [LABEL.runner]: "mac-2" }, "stopped", "stale"],
-    ["another runner, stopping", { ...THIS_JOB, [LABEL.runner]: "mac-2" }, "stopping", "stale"],
-    ["another runner, running: maybe in use", { ...THIS_JOB, [LABEL.runner]: "mac-2" }, "running", "busy"],
+    ["another runner, stopped", { ...THIS_JOB, ...MAC_2 }, "stopped", "stale"],
+    ["another runner, stopping", { ...THIS_JOB, ...MAC_2 }, "stopping", "stale"],
+    ["another runner, running: maybe in use", { ...THIS_JOB, ...MAC_2 }, "running", "busy"],
+    // Defect 2: RUNNER_NAME is not unique on a Mac; the name alone proves nothing.
+    ["another install of the same runner name, running", { ...THIS_JOB, ...TWIN }, "running", "busy"],
+    ["runner name only (older labels), running, even our name", NAME_ONLY, "running", "busy"],
+    ["runner name only (older labels), stopped", NAME_ONLY, "stopped", "stale"],
   ])("%s → %s", (_, labels, s, want) => {
-    expect(classifyExisting(state(labels, s), { clusterName: "kina" }, "mac-1")).toBe(want);
+    expect(classifyExisting(state(labels, s), { clusterName: "kina" }, ENV)).toBe(want);
   });
 });
 
 describe("ownedByThisRunner", () => {
-  it("needs this action's and this runner's labels; the job may be an earlier one", () => {
+  it("needs this action's and this runner install's labels; the job may be an earlier one", () => {
     expect(ownedByThisRunner(state(THIS_JOB), ENV)).toBe(true);
     expect(ownedByThisRunner(state({ ...THIS_JOB, [LABEL.job]: "o/r/6/1/e2e" }), ENV)).toBe(true);
-    expect(ownedByThisRunner(state({ ...THIS_JOB, [LABEL.runner]: "mac-2" }), ENV)).toBe(false);
+    expect(ownedByThisRunner(state({ ...THIS_JOB, ...MAC_2 }), ENV)).toBe(false);
     expect(ownedByThisRunner(state({ ...THIS_JOB, [LABEL.createdBy]: "someone" }), ENV)).toBe(false);
     expect(ownedByThisRunner(state({}), ENV)).toBe(false);
+  });
+
+  it("tells two runner installs with the same RUNNER_NAME apart, and never owns a name-only node", () => {
+    expect(ownedByThisRunner(state({ ...THIS_JOB, ...TWIN }), ENV)).toBe(false);
+    expect(ownedByThisRunner(state(NAME_ONLY), ENV)).toBe(false);
+    // RUNNER_WORKSPACE (<work folder>/<repo>) where RUNNER_TEMP is missing: still per install.
+    const ws = (w: string) => runnerId({ RUNNER_NAME: "mac-1", RUNNER_WORKSPACE: w });
+    expect(ws("/Users/ci/runner-a/_work/r")).not.toBe(ws("/Users/ci/runner-b/_work/r"));
+  });
+});
+
+describe("ownedByThisJob", () => {
+  it("needs this runner install and this job", () => {
+    expect(ownedByThisJob(state(THIS_JOB), ENV)).toBe(true);
+    expect(ownedByThisJob(state({ ...THIS_JOB, [LABEL.job]: "o/r/6/1/e2e" }), ENV)).toBe(false);
+    expect(ownedByThisJob(state({ ...THIS_JOB, ...TWIN }), ENV)).toBe(false);
   });
 });
 
@@ -111,6 +146,8 @@ describe("against the simulated service", () => {
   });
 
   const SERVICE: SimulatorOptions = { serviceRunning: true, kernelInstalled: true };
+  /** The job's environment on that Mac (its HOME holds the jobs folder). */
+  const envOf = (s: Simulator) => ({ ...ENV, HOME: s.env.HOME! });
 
   async function run(s: Simulator, name: string, labels: Record<string, string>, image = IMAGE) {
     const l = Object.entries(labels)
@@ -149,7 +186,11 @@ describe("against the simulated service", () => {
     const kubeconfig = join(dir, "kina.kubeconfig");
     writeFileSync(kubeconfig, "x");
     s.faults.push({ when: /^container delete /, code: 1, stderr: "Error: internalError: storage busy" });
-    await teardown(new ContainerCli(), { node: NODE, kubeconfig, serviceStartedByUs: true }, { env: ENV });
+    await teardown(
+      new ContainerCli(),
+      { node: NODE, kubeconfig, serviceStartedByUs: true },
+      { env: envOf(s) },
+    );
     expect(warnings()).toEqual([
       `::warning::Cleanup: could not remove node ${NODE}: 'container delete --force ${NODE}' exited 1: Error: internalError: storage busy`,
     ]);
@@ -160,15 +201,15 @@ describe("against the simulated service", () => {
 
   test("leaves a same-named node that another runner created", async ({ onMac }) => {
     const s = await onMac(SERVICE);
-    await run(s, NODE, { ...THIS_JOB, [LABEL.runner]: "mac-2" });
+    await run(s, NODE, { ...THIS_JOB, ...MAC_2 });
     const before = s.calls.length;
     await teardown(
       new ContainerCli(),
       { node: NODE, kubeconfig: "", serviceStartedByUs: false },
-      { env: ENV },
+      { env: envOf(s) },
     );
     expect(warnings()).toEqual([
-      `::warning::Cleanup: ${NODE} was not created by this action on this runner (runner label 'mac-2'); left untouched.`,
+      `::warning::Cleanup: ${NODE} was not created by this job (runner label 'mac-2', job 'o/r/7/1/e2e'); left untouched.`,
     ]);
     expect(s.calls.slice(before).map((c) => c.argv.join(" "))).toEqual([`inspect ${NODE}`]);
     expect(s.containers().map((c) => c.state)).toEqual(["running"]);
@@ -177,15 +218,15 @@ describe("against the simulated service", () => {
   test("keeps a service it started running while another runner's containers use it", async ({ onMac }) => {
     const s = await onMac(SERVICE);
     await run(s, NODE, THIS_JOB);
-    await run(s, "ci-b-control-plane", { ...THIS_JOB, [LABEL.cluster]: "ci-b", [LABEL.runner]: "mac-2" });
+    await run(s, "ci-b-control-plane", { ...THIS_JOB, [LABEL.cluster]: "ci-b", ...MAC_2 });
     await teardown(
       new ContainerCli(),
       { node: NODE, kubeconfig: "", serviceStartedByUs: true },
-      { env: ENV },
+      { env: envOf(s) },
     );
     expect(warnings()).toEqual([]);
     expect(out).toContain(
-      "::notice::This job started the container service, but it is left running: other containers use it (ci-b-control-plane).",
+      "::notice::This job started the container service, but it is left running: other containers use it (ci-b-control-plane (runner mac-2, job o/r/7/1/e2e)).",
     );
     expect(s.serviceRunning).toBe(true);
     expect(s.containers().map((c) => `${c.name} ${c.state}`)).toEqual(["ci-b-control-plane running"]);
@@ -202,7 +243,7 @@ describe("against the simulated service", () => {
     await teardown(
       new ContainerCli(),
       { node: NODE, kubeconfig: "", serviceStartedByUs: false },
-      { env: ENV },
+      { env: envOf(s) },
     );
     expect(warnings()).toEqual([]);
     expect(s.containers()).toEqual([]);
@@ -249,7 +290,11 @@ describe("against the simulated service", () => {
       s.faults.push({ when: /^container /, hang: true });
       const [inspect, status] = [boundSeconds("inspect"), boundSeconds("system status")];
       const t0 = performance.now();
-      await teardown(new ContainerCli(), { node: NODE, kubeconfig, serviceStartedByUs: true }, { env: ENV });
+      await teardown(
+        new ContainerCli(),
+        { node: NODE, kubeconfig, serviceStartedByUs: true },
+        { env: envOf(s) },
+      );
       expect(performance.now() - t0).toBeLessThan((inspect + status + 10) * 1000);
       expect(warnings()).toHaveLength(2);
       expect(warnings()[0]).toContain(

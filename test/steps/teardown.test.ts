@@ -258,7 +258,7 @@ describe("against the simulated service", () => {
     await run(s, NODE, THIS_JOB);
     await run(s, workers[0]!, { ...THIS_JOB, [LABEL.role]: "worker" });
     // Another runner's container that happens to carry a recorded name stays.
-    await run(s, workers[1]!, { ...THIS_JOB, [LABEL.role]: "worker", [LABEL.runner]: "mac-2" });
+    await run(s, workers[1]!, { ...THIS_JOB, [LABEL.role]: "worker", ...MAC_2 });
     // workers[2] was recorded but never created.
     const stop = await hostShell(s, "container system stop");
     expect(stop.code).toBe(0);
@@ -268,7 +268,7 @@ describe("against the simulated service", () => {
       { env: ENV },
     );
     expect(warnings()).toEqual([
-      "::warning::Cleanup: kina-worker-2 was not created by this action on this runner (runner label 'mac-2'); left untouched.",
+      "::warning::Cleanup: kina-worker-2 was not created by this job (runner label 'mac-2', job 'o/r/7/1/e2e'); left untouched.",
     ]);
     expect(s.containers().map((c) => c.name)).toEqual(["kina-worker-2"]);
     expect(out).toContain("Node kina-worker-3 does not exist");

@@ -34,6 +34,27 @@ async function containerRun(sim: Simulator, name: string, labels: Record<string,
   expect(r.code, r.stderr).toBe(0);
 }
 
+/**
+ * Holds the next `container image pull` until `releasePull()`; `pulling` resolves once it has started:
+ * another job in the middle of setting up, with no container yet.
+ */
+function holdNextPull(sim: Simulator): { pulling: Promise<void>; releasePull: () => void } {
+  let started!: () => void;
+  const pulling = new Promise<void>((resolve) => (started = resolve));
+  let releasePull!: () => void;
+  const released = new Promise<void>((resolve) => (releasePull = resolve));
+  sim.faults.push({
+    when: "container image pull",
+    times: 1,
+    passThrough: true,
+    run: () => {
+      started();
+      return released;
+    },
+  });
+  return { pulling, releasePull };
+}
+
 describe("defect 1: the node name was taken by another runner just before this job's `container run`", () => {
   test("post leaves that node and the service it runs in, though this job started the service", async ({
     mac,
@@ -126,20 +147,8 @@ describe("defect 3: post of the job that started the service, while another job 
     mac,
   }) => {
     const sim = await mac(COLD_SERVICE);
-    let bPulling!: () => void;
-    const pulling = new Promise<void>((resolve) => (bPulling = resolve));
-    let releasePull!: () => void;
-    const released = new Promise<void>((resolve) => (releasePull = resolve));
     // B's pull waits (with no container of B anywhere) until A's post has run.
-    sim.faults.push({
-      when: "container image pull",
-      times: 1,
-      passThrough: true,
-      run: () => {
-        bPulling();
-        return released;
-      },
-    });
+    const { pulling, releasePull } = holdNextPull(sim);
     let b: Promise<Awaited<ReturnType<typeof runStep>>> | undefined;
     const { main, post } = await runJob({
       sim,
@@ -170,19 +179,7 @@ describe("defect 3: post of the job that started the service, while another job 
 describe("defect 3, the same kind in main: stopping the service for an upgrade or a skew restart", () => {
   test("is refused while another job of this action is still pulling its image", async ({ mac }) => {
     const sim = await mac(WARM);
-    let bPulling!: () => void;
-    const pulling = new Promise<void>((resolve) => (bPulling = resolve));
-    let releasePull!: () => void;
-    const released = new Promise<void>((resolve) => (releasePull = resolve));
-    sim.faults.push({
-      when: "container image pull",
-      times: 1,
-      passThrough: true,
-      run: () => {
-        bPulling();
-        return released;
-      },
-    });
+    const { pulling, releasePull } = holdNextPull(sim);
     const b = runStep("main", {
       sim,
       inputs: { "cluster-name": "b", "kubernetes-version": "1.36" },

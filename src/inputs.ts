@@ -124,20 +124,26 @@ const MAX_WAIT_SECONDS = 3600;
 /** Below this, reclaim-after is more likely a typo ("6" for 6 hours) than a decision. */
 const MIN_RECLAIM_SECONDS = 3600;
 
+/** Hex digits of the hash a changed or cut cluster name carries: 16.7 million values. */
+const NAME_HASH_LENGTH = 6;
+
 /**
- * A valid cluster name from what the workflow gave, so `kina-${{ runner.name }}` works for runner names
- * such as `Mac-Studio-02` or `Build Mac.local`: lowercased, every run of other characters turned into
- * one '-', '-' trimmed from the ends; a name still too long is cut and given a hash of the whole, so two
- * long names stay distinct. Undefined when nothing usable is left.
+ * A valid cluster name (lowercase letters, digits and '-', at most MAX_CLUSTER_NAME characters) from what
+ * the workflow gave, so `kina-${{ runner.name }}` works for any runner name. Lowercasing alone keeps the
+ * name readable (`Mac-Studio-02` → `mac-studio-02`). When more changes (every run of other characters
+ * becomes one '-', '-' is trimmed from the ends) or the name is too long, it ends in `-` and the first 6
+ * hex digits of the SHA-256 of the name as given: `mac_1`, `mac.1` and `kina-🚀` would otherwise become
+ * `mac-1`, `mac-1` and the default `kina`, and two runners sharing a Mac would share a cluster.
+ * Undefined when no letter or digit is left.
  */
 export function clusterNameFrom(given: string): string | undefined {
-  let name = given
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "");
-  if (name.length > MAX_CLUSTER_NAME) {
-    const hash = createHash("sha256").update(given).digest("hex").slice(0, 6);
-    name = `${name.slice(0, MAX_CLUSTER_NAME - 7).replace(/-+$/, "")}-${hash}`;
+  const lower = given.toLowerCase();
+  let name = lower.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  if (!name) return undefined;
+  if (name !== lower || name.length > MAX_CLUSTER_NAME) {
+    const hash = createHash("sha256").update(given).digest("hex").slice(0, NAME_HASH_LENGTH);
+    const room = MAX_CLUSTER_NAME - NAME_HASH_LENGTH - 1;
+    name = `${name.slice(0, room).replace(/-+$/, "")}-${hash}`;
   }
   return CLUSTER_NAME.test(name) ? name : undefined;
 }

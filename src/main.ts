@@ -54,7 +54,10 @@ async function run(): Promise<void> {
     cli = new ContainerCli({ waitSeconds: i.waitSeconds });
     if (i.clusterNameGiven)
       core.notice(
-        `cluster-name '${i.clusterNameGiven}' is used as '${i.clusterName}' (lowercase letters, digits, '-').`,
+        `cluster-name '${i.clusterNameGiven}' is used as '${i.clusterName}' (lowercase letters, digits, '-'` +
+          (i.clusterName === i.clusterNameGiven.toLowerCase()
+            ? ")."
+            : "; it ends in a hash of the name as given, so names that differ in other characters stay distinct)."),
       );
     save(STATE.clusterName, i.clusterName);
     save(STATE.cleanup, String(i.cleanup));

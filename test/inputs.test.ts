@@ -154,16 +154,39 @@ describe("parseInputs", () => {
   // Behaviour change (issue 12): names are normalised, so `kina-${{ runner.name }}` works as written;
   // before, 'Kina' and 'bad name!' were refused. The VM network is checked against what the runtime
   // reports (vmNetworkConflict), not a fixed 192.168.64.0/24.
+  // Behaviour change (tester findings): a name whose characters were replaced or dropped, not only
+  // lowercased, ends in a hash of the name as given (sha256, 6 hex digits), so `mac_1`, `mac.1` and
+  // `kina-🚀` no longer become `mac-1`, `mac-1` and `kina`.
   it.each([
     ["Mac-Studio-02", "mac-studio-02"],
-    ["kina-Build Mac.local", "kina-build-mac-local"],
-    ["  kina_mac__3 ", "kina-mac-3"],
-    ["bad name!", "bad-name"],
+    ["kina-Build Mac.local", "kina-build-mac-local-c0b4da"],
+    ["  kina_mac__3 ", "kina-mac-3-3eb435"],
+    ["bad name!", "bad-name-12ad77"],
+    ["kina-🚀", "kina-ec7849"],
+    ["kina-", "kina-82da87"],
   ])("cluster-name %j is used as %j", (given, name) => {
     const i = parseInputs(source({ "cluster-name": given }));
     expect(i.clusterName).toBe(name);
     expect(i.nodeName).toBe(`${name}-control-plane`);
     expect(i.clusterNameGiven).toBe(given.trim());
+  });
+
+  it("gives distinct names for names that differ in replaced or dropped characters", () => {
+    const given = [
+      "kina-mac_1",
+      "kina-mac.1",
+      "kina-mac 1",
+      "kina-mac-1",
+      "kina-é",
+      "kina-è",
+      "kina-🚀",
+      "kina",
+    ];
+    const names = given.map((g) => clusterNameFrom(g));
+    expect(new Set(names).size).toBe(given.length);
+    expect(clusterNameFrom("kina-mac-1")).toBe("kina-mac-1");
+    expect(clusterNameFrom("KINA-MAC-1")).toBe("kina-mac-1");
+    expect(clusterNameFrom("🚀")).toBeUndefined();
   });
 
   it("keeps a valid cluster-name as it is, and cuts a long one with a hash of the whole", () => {

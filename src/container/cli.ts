@@ -453,7 +453,8 @@ export class ContainerCli {
   async run(spec: RunSpec, cliVersion: string): Promise<void> {
     await this.call(runArgs(spec, cliVersion), {
       op: "run",
-      name: "container run",
+      // The node's name: with workers, several `run`s are in flight at once.
+      name: `container run --name ${spec.name}`,
       env: spec.env,
       echo: true,
     });
@@ -543,23 +544,24 @@ export class ContainerCli {
 
   /**
    * Runs argv in the node (`container exec`; `-i` when there is input). The bound is `op`'s: plain
-   * `exec` unless the command is one of the table's long ones.
+   * `exec` unless the command is one of the table's long ones. Errors name the node and `command`
+   * (default: argv's first two words; a wrapper such as `sh -c` should name what it wraps).
    */
   async exec(
     node: string,
     argv: string[],
-    o: Omit<CallOptions, "op" | "name"> & { op?: Operation } = {},
+    o: Omit<CallOptions, "op" | "name"> & { op?: Operation; command?: string } = {},
   ): Promise<RunResult> {
     const args = ["exec", ...(o.input !== undefined ? ["-i"] : []), node, ...argv];
-    const { op = "exec", ...rest } = o;
-    return this.call(args, { ...rest, op, name: ["container", "exec", node, ...argv.slice(0, 2)].join(" ") });
+    const { op = "exec", command = argv.slice(0, 2).join(" "), ...rest } = o;
+    return this.call(args, { ...rest, op, name: `container exec ${node} ${command}` });
   }
 
   /** Runs a shell script in the node. */
   async sh(
     node: string,
     script: string,
-    o: Omit<CallOptions, "op" | "name"> & { op?: Operation } = {},
+    o: Omit<CallOptions, "op" | "name"> & { op?: Operation; command?: string } = {},
   ): Promise<RunResult> {
     return this.exec(node, ["sh", "-c", script], o);
   }
@@ -583,6 +585,7 @@ export class ContainerCli {
     const display = `container exec ${node} sh -c '<${o.what}: ${total} steps>'`;
     const r = await this.exec(node, ["sh", "-c", script], {
       op: o.op,
+      command: `sh -c '<${o.what}>'`,
       allowFailure: true,
       display,
       ...(o.echo ? { echo: true } : {}),
@@ -617,6 +620,7 @@ export class ContainerCli {
     const dir = path.slice(0, path.lastIndexOf("/")) || "/";
     const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
     await this.sh(node, o.then ? `${write} && ${o.then}` : write, {
+      command: `sh -c '<write ${path}>'`,
       input: content,
       ...(o.echo ? { echo: true } : {}),
     });

@@ -60,6 +60,7 @@ export async function joinWorkers(
         ["sh", "-c", `kubeadm join --config ${path}; rc=$?; rm -f ${path}; exit $rc`],
         {
           op: "kubeadm join",
+          command: "kubeadm join",
           allowFailure: true,
           echo: true,
           display: `container exec ${w.name} kubeadm join --config ${path}`,

@@ -218,53 +218,98 @@ const duration = (seconds: number) =>
   seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)}h`;
 
-async function clearStale(cli: ContainerCli, inputs: Inputs, env: NodeJS.ProcessEnv): Promise<void> {
-  const existing = await cli.inspect(inputs.nodeName);
-  if (!existing) return;
-  const l = existing.labels;
-  const age = nodeAgeMs(existing);
-  const created = age !== undefined ? `, created ${hours(age)} ago` : "";
+/** The role label first (control plane before workers), then by name: the order notices and errors use. */
+function byRole(a: ContainerState, b: ContainerState): number {
+  const rank = (c: ContainerState) => (c.labels[LABEL.role] === "control-plane" ? 0 : 1);
+  return rank(a) - rank(b) || a.id.localeCompare(b.id, "en", { numeric: true });
+}
+
+/**
+ * Clears what is left of this cluster on this Mac before any of its nodes is created, from one
+ * `container list --all`:
+ * - a container with one of `names` (the nodes this job will create) that this action did not make for
+ *   this cluster is foreign: refused, never touched;
+ * - every container labelled with this action's created-by and this cluster (whatever its name: a
+ *   leftover `-worker-2` when this job wants one worker) is classified on its own (classifyExisting).
+ *   When any of them is busy the whole cluster is refused, one command naming all its nodes, so no part of
+ *   another job's running cluster is ever deleted; otherwise all of them (stale or abandoned) are removed.
+ * Throws an Error with the message the user reads; `container` failures as the adapter throws them.
+ */
+export async function clearCluster(
+  cli: ContainerCli,
+  inputs: Inputs,
+  names: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  now = Date.now(),
+): Promise<void> {
+  const all = await cli.list();
+  const isMember = (c: ContainerState) =>
+    c.labels[LABEL.createdBy] === CREATED_BY && c.labels[LABEL.cluster] === inputs.clusterName;
+  const foreign = names.filter((n) => all.some((c) => c.id === n && !isMember(c)));
+  if (foreign.length) {
+    const them = foreign.join(" ");
+    throw new Error(
+      `a container named ${foreign.join(", ")} exists and was not created by this action for cluster ` +
+        `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
+        `('container delete --force ${them}') or choose another cluster-name.`,
+    );
+  }
+  const members = all.filter(isMember).sort(byRole);
+  if (!members.length) return;
+  const kinds = members.map((c) => classifyExisting(c, inputs, env, now));
+  const busy = members.filter((_, i) => kinds[i] === "busy");
+  if (busy.length) throw new Error(busyMessage(inputs, env, busy[0]!, members, now));
+  await Promise.all(
+    members.map(async (c, i) => {
+      const l = c.labels;
+      const job = l[LABEL.job] ?? "unknown";
+      const owner = l[LABEL.runner] ?? "unknown";
+      if (kinds[i] === "abandoned") {
+        const age = nodeAgeMs(c, now);
+        const created = age !== undefined ? `, created ${hours(age)} ago` : "";
+        core.notice(
+          `Removing ${c.id} (running, job ${job} on runner ${owner}${created}): it is older than ` +
+            `reclaim-after (${duration(inputs.reclaimAfterSeconds!)}), so the job that created it has ended.`,
+        );
+      } else {
+        core.notice(`Removing ${c.id} (${c.state}) left by an earlier job (${job} on runner ${owner}).`);
+      }
+      await removeNode(cli, c.id);
+    }),
+  );
+}
+
+/** Why a cluster with a busy node is refused, and the one command that removes every node of it. */
+function busyMessage(
+  inputs: Inputs,
+  env: NodeJS.ProcessEnv,
+  busy: ContainerState,
+  members: ContainerState[],
+  now: number,
+): string {
+  const l = busy.labels;
+  const age = nodeAgeMs(busy, now);
   const job = l[LABEL.job] ?? "unknown";
   const owner = l[LABEL.runner] ?? "unknown";
-  switch (classifyExisting(existing, inputs, env)) {
-    case "foreign":
-      throw new Error(
-        `a container named ${inputs.nodeName} exists and was not created by this action for cluster ` +
-          `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
-          `('container delete --force ${inputs.nodeName}') or choose another cluster-name.`,
-      );
-    case "busy": {
-      const reclaim =
-        inputs.reclaimAfterSeconds !== undefined
-          ? `reclaim-after (${duration(inputs.reclaimAfterSeconds)}) removes it once older than that`
-          : "reclaim-after is empty, so it is never removed automatically";
-      // Same name, other install (or a node from before runner-id labels): the name proves nothing.
-      const sameName =
-        owner === runnerName(env)
-          ? ` It carries this runner's name, but ${l[LABEL.runnerId] ? "another runner install on this Mac has the same name" : "it predates runner-id labels, so it may be another install's of the same name"}.`
-          : "";
-      throw new Error(
-        `cluster ${inputs.clusterName} is running for runner ${owner} (job ${job}) on this Mac and may be in use` +
-          ` (${created.slice(2) || "age unknown"}), so it is left untouched.${sameName} Runners sharing a Mac need distinct ` +
-          "cluster-name values (cluster-name: kina-${{ runner.name }} works for any runner name). If that runner " +
-          "is gone (an ephemeral runner that " +
-          `died mid-job), ${reclaim}; set reclaim-after no shorter than your longest job, or remove it now with ` +
-          `'container delete --force ${inputs.nodeName}'.`,
-      );
-    }
-    case "abandoned":
-      core.notice(
-        `Removing ${inputs.nodeName} (running, job ${job} on runner ${owner}${created}): it is older than ` +
-          `reclaim-after (${duration(inputs.reclaimAfterSeconds!)}), so the job that created it has ended.`,
-      );
-      await removeNode(cli, inputs.nodeName);
-      return;
-    case "stale":
-      core.notice(
-        `Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${job} on runner ${owner}).`,
-      );
-      await removeNode(cli, inputs.nodeName);
-  }
+  const reclaim =
+    inputs.reclaimAfterSeconds !== undefined
+      ? `reclaim-after (${duration(inputs.reclaimAfterSeconds)}) removes it once older than that`
+      : "reclaim-after is empty, so it is never removed automatically";
+  // Same name, other install (or a node from before runner-id labels): the name proves nothing.
+  const sameName =
+    owner === runnerName(env)
+      ? ` It carries this runner's name, but ${l[LABEL.runnerId] ? "another runner install on this Mac has the same name" : "it predates runner-id labels, so it may be another install's of the same name"}.`
+      : "";
+  const nodes = members.map((c) => c.id);
+  const which = nodes.length > 1 ? ` (nodes ${nodes.join(", ")})` : "";
+  return (
+    `cluster ${inputs.clusterName} is running for runner ${owner} (job ${job}) on this Mac and may be in use` +
+    ` (${age !== undefined ? `created ${hours(age)} ago` : "age unknown"}), so it is left untouched${which}.${sameName} Runners sharing a Mac need distinct ` +
+    "cluster-name values (cluster-name: kina-${{ runner.name }} works for any runner name). If that runner " +
+    "is gone (an ephemeral runner that " +
+    `died mid-job), ${reclaim}; set reclaim-after no shorter than your longest job, or remove it now with ` +
+    `'container delete --force ${nodes.join(" ")}'.`
+  );
 }
 
 const RUNNING_TIMEOUT_MS = OTHER_BOUNDS.nodeRunning.seconds * 1000;
@@ -306,11 +351,8 @@ async function listedNetworks(cli: ContainerCli, inputs: Inputs): Promise<Cidr[]
 }
 
 /**
- * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd). The
- * VM network is read, not assumed: from the runtime's listing where there is one, and from the node's
- * own address and prefix everywhere; pod and service subnets are checked against both, and the node's
- * NO_PROXY is built from them (a node whose network the listing missed is recreated once with it).
- * `beforeCreate` records the name in state first, so a cancelled job's post step still removes it.
+ * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd): the
+ * control plane alone, as createNodeVms creates it with `workers: 0`.
  */
 export async function createNodeVm(
   cli: ContainerCli,
@@ -319,9 +361,8 @@ export async function createNodeVm(
   beforeCreate: (name: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<NodeVm> {
-  const listed = await listedNetworks(cli, inputs);
-  const vmNetworks = listed?.map((c) => c.text) ?? [ASSUMED_VM_NETWORK];
-  return (await createOne(cli, inputs, cliVersion, beforeCreate, env, vmNetworks)) as NodeVm;
+  const vms = await createNodeVms(cli, { ...inputs, workers: 0 }, cliVersion, (n) => beforeCreate(n), env);
+  return vms.controlPlane;
 }
 
 export interface NodeVms {
@@ -331,8 +372,13 @@ export interface NodeVms {
 }
 
 /**
- * The control plane and `inputs.workers` workers, created in parallel, each as createNodeVm creates
- * the control plane (same checks, labels, size and NO_PROXY; workers publish nothing). Every creation
+ * The control plane and `inputs.workers` workers, created in parallel (same labels, size and NO_PROXY;
+ * workers publish nothing). The VM network is read, not assumed: from the runtime's listing where there
+ * is one, and from each node's own address and prefix everywhere; pod and service subnets are checked
+ * against both, and NO_PROXY is built from them (a node whose network the listing missed is recreated
+ * once with it). What is left of this cluster is cleared first, all of it or none (clearCluster), so a
+ * busy or foreign node refuses the job before any VM boots. `beforeCreate` records each name in state
+ * before its `container run`, so a cancelled job's post step still removes it. Every creation
  * settles before the first error (the control plane's first, then the workers' in order) is thrown, so
  * no `container run` is still in flight when the post step removes what `beforeCreate` recorded.
  */
@@ -347,6 +393,7 @@ export async function createNodeVms(
   const vmNetworks = listed?.map((c) => c.text) ?? [ASSUMED_VM_NETWORK];
   const workers = Array.from({ length: inputs.workers }, (_, i) => workerName(inputs.clusterName, i + 1));
   const nodeNames = [inputs.nodeName, ...workers];
+  await clearCluster(cli, inputs, nodeNames, env);
   const settled = await Promise.allSettled([
     createOne(cli, inputs, cliVersion, (n) => beforeCreate(n, "control-plane"), env, [...vmNetworks], {
       nodeNames,
@@ -374,9 +421,6 @@ async function createOne(
   o: { worker?: { name: string }; nodeNames?: string[] } = {},
 ): Promise<VmNode | NodeVm> {
   const name = o.worker?.name ?? inputs.nodeName;
-  // The stale/busy/foreign rules are the control plane's, applied to this node's name.
-  const asNode = o.worker ? { ...inputs, nodeName: name } : inputs;
-  await clearStale(cli, asNode, env);
   beforeCreate(name);
   for (let attempt = 1; ; attempt++) {
     const apiPort = o.worker ? 0 : await freePort();

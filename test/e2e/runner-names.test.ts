@@ -8,8 +8,10 @@ import { DEFAULT_IMAGE, describe, expect, test, WARM } from "../fixtures/mac.ts"
 describe("cluster-name: kina-${{ runner.name }}", () => {
   test.for([
     ["Mac-Studio-02", "kina-mac-studio-02"],
-    ["Build Mac.local", "kina-build-mac-local"],
-    ["mac_mini_3", "kina-mac-mini-3"],
+    // Characters replaced, not only lowercased: a hash of `kina-<runner>` keeps them distinct (tester
+    // findings; before, `kina-build-mac-local` and `kina-mac-mini-3`).
+    ["Build Mac.local", "kina-build-mac-local-c0b4da"],
+    ["mac_mini_3", "kina-mac-mini-3-7225c3"],
   ])("runner %s works as written, as cluster %s", async ([runner, cluster], { mac }) => {
     const sim = await mac(WARM);
     const { main, post } = await runJob({
@@ -24,6 +26,39 @@ describe("cluster-name: kina-${{ runner.name }}", () => {
     expect(main.stdout).toContain(`cluster-name 'kina-${runner}' is used as '${cluster}'`);
     expect(post.code).toBe(0);
     expect(sim.containers()).toEqual([]);
+  });
+});
+
+describe("runners whose names differ only in characters the name cannot keep", () => {
+  test("mac_1 and mac.1 on one Mac get a cluster each, and kina-🚀 is not the default kina", async ({
+    mac,
+  }) => {
+    const sim = await mac(WARM);
+    const up = async (runner: string, cluster: string) => {
+      const r = await runStep("main", {
+        sim,
+        inputs: { "cluster-name": `kina-${runner}` },
+        env: { RUNNER_NAME: runner },
+      });
+      expect(errors(r.stdout), r.stdout.slice(-2000)).toEqual([]);
+      expect(r.outputs["cluster-name"]).toBe(cluster);
+      expect(r.stdout).toContain(
+        `cluster-name 'kina-${runner}' is used as '${cluster}' (lowercase letters, digits, '-'; it ends in a hash of the name as given`,
+      );
+    };
+    await up("mac_1", "kina-mac-1-c61ba8");
+    await up("mac.1", "kina-mac-1-e2a50b");
+    await up("🚀", "kina-ec7849");
+    expect(
+      sim
+        .containers()
+        .map((c) => `${c.name} ${c.state}`)
+        .sort(),
+    ).toEqual([
+      "kina-ec7849-control-plane running",
+      "kina-mac-1-c61ba8-control-plane running",
+      "kina-mac-1-e2a50b-control-plane running",
+    ]);
   });
 });
 

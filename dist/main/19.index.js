@@ -2,6 +2,75 @@ export const id = 19;
 export const ids = [19];
 export const modules = {
 
+/***/ 87002:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   V: () => (/* binding */ reopeningWatch)
+/* harmony export */ });
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(14358);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(82431);
+// The one watch of the Kubernetes side: a watch that is reopened whenever it ends, with backoff after
+// failures, until its signal aborts. client-node's Watch bounds each connection itself (30 s to
+// connect, 30 s without data).
+
+
+/** A watch that ends sooner than this without error still counts as a failure for backoff. */
+const SHORT_WATCH_MS = 1_000;
+/**
+ * Watches `path` until `signal` aborts; resolves then. No resourceVersion: a reopened watch replays the
+ * current objects as ADDED, so nothing that changed while it was down is missed, and there is no
+ * expired-version case; callers skip what they have seen.
+ */
+async function reopeningWatch(kc, o) {
+    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__.Watch(kc);
+    const backoff = new _backoff_js__WEBPACK_IMPORTED_MODULE_1__/* .Backoff */ .n({ minMs: 100, maxMs: 5_000 });
+    while (!o.signal.aborted) {
+        const started = Date.now();
+        const ended = await new Promise((resolve) => {
+            let controller;
+            // Leave at once: a watch still connecting is aborted as soon as client-node hands its controller.
+            const onAbort = () => {
+                controller?.abort();
+                resolve(null);
+            };
+            o.signal.addEventListener("abort", onAbort, { once: true });
+            const done = (err) => {
+                o.signal.removeEventListener("abort", onAbort);
+                resolve(err ?? null);
+            };
+            watch
+                .watch(o.path, { ...o.query }, (type, obj) => {
+                if (o.signal.aborted)
+                    return;
+                if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+                    backoff.reset();
+                    o.onEvent(type, obj);
+                }
+            }, done)
+                .then((ac) => {
+                controller = ac;
+                if (o.signal.aborted)
+                    ac.abort();
+            }, done);
+        });
+        if (o.signal.aborted)
+            return;
+        // client-node ends a watch idle for 30 s with a TimeoutError: routine, reopen at once.
+        const routine = ended === null || (ended instanceof Error && ended.name === "TimeoutError");
+        if (routine && Date.now() - started >= SHORT_WATCH_MS) {
+            backoff.reset();
+            continue;
+        }
+        const delay = backoff.next();
+        o.onFailure?.(ended, backoff.count, delay);
+        await (0,_backoff_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .y)(delay, o.signal).catch(() => undefined);
+    }
+}
+
+
+/***/ }),
+
 /***/ 99019:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
@@ -15,68 +84,50 @@ __webpack_require__.d(__webpack_exports__, {
 var core = __webpack_require__(33838);
 // EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
 var dist = __webpack_require__(14358);
+// EXTERNAL MODULE: ./src/backoff.ts
+var src_backoff = __webpack_require__(82431);
+// EXTERNAL MODULE: ./src/kube/client.ts
+var client = __webpack_require__(31934);
+// EXTERNAL MODULE: ./src/kube/watch.ts
+var watch = __webpack_require__(87002);
 ;// CONCATENATED MODULE: ./src/kube/watch-until.ts
 
 /**
  * Resolves with the first object for which `done` is truthy. The server sends the current objects as
- * ADDED first, so an object already in the wanted state resolves at once. A watch the server closes is
- * reopened; the caller's signal (the readiness budget) bounds it all.
+ * ADDED first, so an object already in the wanted state resolves at once. The watch is reopened when it
+ * ends (watch.ts); the caller's signal (the readiness budget) bounds it all and rejects at once.
  */
 function watchUntil(kc, o) {
-    const watch = new dist.Watch(kc);
+    const found = new AbortController();
     return new Promise((resolve, reject) => {
-        let current;
-        let settled = false;
-        let retryTimer;
-        let failures = 0;
-        const finish = (fn) => {
-            if (settled)
-                return;
-            settled = true;
-            clearTimeout(retryTimer);
-            o.signal.removeEventListener("abort", onAbort);
-            current?.abort();
-            fn();
-        };
-        const onAbort = () => finish(() => reject(o.signal.reason ?? new Error("aborted")));
-        o.signal.addEventListener("abort", onAbort, { once: true });
-        const start = () => {
-            if (settled)
-                return;
-            watch
-                .watch(o.path, { ...o.query, timeoutSeconds: 300, allowWatchBookmarks: false }, (type, obj) => {
-                if (type === "ADDED" || type === "MODIFIED") {
-                    failures = 0;
-                    o.observe?.(obj);
-                    if (o.done(obj))
-                        finish(() => resolve(obj));
-                }
-            }, (err) => {
-                if (settled)
-                    return;
-                // Back off only after errors; a server-side close after a timeout reopens at once.
-                failures = err ? failures + 1 : 0;
-                retryTimer = setTimeout(start, err ? Math.min(100 * 2 ** failures, 2000) : 0);
-            })
-                .then((ac) => {
-                current = ac;
-                if (settled)
-                    ac.abort();
-            }, () => {
-                if (settled)
-                    return;
-                failures++;
-                retryTimer = setTimeout(start, Math.min(100 * 2 ** failures, 2000));
-            });
+        const onAbort = () => {
+            found.abort();
+            reject(o.signal.reason ?? new Error("aborted"));
         };
         if (o.signal.aborted)
-            onAbort();
-        else
-            start();
+            return onAbort();
+        o.signal.addEventListener("abort", onAbort, { once: true });
+        void (0,watch/* reopeningWatch */.V)(kc, {
+            path: o.path,
+            query: { ...o.query, timeoutSeconds: 300, allowWatchBookmarks: false },
+            signal: found.signal,
+            onEvent: (type, obj) => {
+                if (type === "DELETED" || found.signal.aborted)
+                    return;
+                o.observe?.(obj);
+                if (o.done(obj)) {
+                    o.signal.removeEventListener("abort", onAbort);
+                    found.abort();
+                    resolve(obj);
+                }
+            },
+        });
     });
 }
 
 ;// CONCATENATED MODULE: ./src/steps/readiness.ts
+
+
 
 
 
@@ -161,10 +212,11 @@ async function waitReady(kc, o) {
         last: "no answer yet",
         run: async (signal) => {
             const health = new dist.Health(kc);
-            let delay = 50;
+            const backoff = new src_backoff/* Backoff */.n({ minMs: 50, maxMs: 500 });
             for (;;) {
                 try {
-                    if (await health.readyz({ signal }))
+                    const request = AbortSignal.any([signal, AbortSignal.timeout(client/* REQUEST_TIMEOUT_MS */.j2)]);
+                    if (await health.readyz({ signal: request }))
                         return;
                     api.last = "/readyz answered not ready";
                 }
@@ -174,11 +226,7 @@ async function waitReady(kc, o) {
                     const cause = err.cause;
                     api.last = cause?.code ?? cause?.message ?? String(err);
                 }
-                await new Promise((resolve, reject) => {
-                    const t = setTimeout(resolve, delay);
-                    signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
-                });
-                delay = Math.min(delay * 2, 500);
+                await (0,src_backoff/* sleep */.y)(backoff.next(), signal);
             }
         },
     };

@@ -9,32 +9,36 @@ export const modules = {
 /* harmony export */   untaintNode: () => (/* binding */ untaintNode)
 /* harmony export */ });
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(14358);
-/* harmony import */ var _kube_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(23646);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(80186);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(83916);
+/* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(31934);
+
+
 
 
 const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
 const ATTEMPTS = 5;
-const TIMEOUT_MS = 30_000;
+const TIMEOUT_MS = _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.untaint.seconds * 1000;
 /**
- * Lets workloads schedule on the single node by removing the control-plane NoSchedule taint; bounded,
- * since an API server that accepts connections but never answers would otherwise hold the job.
+ * Lets workloads schedule on the single node by removing the control-plane NoSchedule taint. Every
+ * request and the whole step are bounded: an API server that accepts connections but never answers
+ * would otherwise hold the job. Returns false when the taint was already gone.
  */
 async function untaintNode(kc, nodeName, timeoutMs = TIMEOUT_MS) {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the API server did not answer within ${timeoutMs / 1000}s`)), timeoutMs);
-    });
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-        return await Promise.race([removeTaint(kc, nodeName), timeout]);
+        return await removeTaint(kc, nodeName, signal);
     }
-    finally {
-        clearTimeout(timer);
+    catch (err) {
+        if (!signal.aborted)
+            throw err;
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .TimeoutError */ .MU(`removing the control-plane taint from ${nodeName}`, timeoutMs / 1000, "The API server accepts connections but does not answer: see the kube-apiserver and kubelet state in the diagnostics.", "did not finish");
     }
 }
-async function removeTaint(kc, nodeName) {
+async function removeTaint(kc, nodeName, signal) {
     const api = kc.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__.CoreV1Api);
     for (let attempt = 1;; attempt++) {
-        const node = await api.readNode({ name: nodeName });
+        const node = await api.readNode({ name: nodeName }, await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_3__/* .bounded */ .Mm)(signal));
         const index = (node.spec?.taints ?? []).findIndex((t) => t.key === CONTROL_PLANE_TAINT);
         if (index < 0)
             return false;
@@ -48,11 +52,11 @@ async function removeTaint(kc, nodeName) {
                     { op: "test", path: `/spec/taints/${index}/key`, value: CONTROL_PLANE_TAINT },
                     { op: "remove", path: `/spec/taints/${index}` },
                 ],
-            }, (0,_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__.setHeaderOptions)("Content-Type", _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__.PatchStrategy.JsonPatch));
+            }, (0,_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__.setHeaderOptions)("Content-Type", _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__.PatchStrategy.JsonPatch, await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_3__/* .bounded */ .Mm)(signal)));
             return true;
         }
         catch (err) {
-            const code = (0,_kube_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .apiStatus */ .$)(err)?.code;
+            const code = (0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .apiStatus */ .$T)(err)?.code;
             if (attempt >= ATTEMPTS || (code !== 409 && code !== 422))
                 throw err;
         }

@@ -13,6 +13,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
 var dist = __webpack_require__(14358);
+// EXTERNAL MODULE: ./src/kube/client.ts
+var client = __webpack_require__(31934);
 // EXTERNAL MODULE: ./node_modules/reflect-metadata/Reflect.js
 var Reflect = __webpack_require__(80477);
 // EXTERNAL MODULE: external "node:crypto"
@@ -253,32 +255,41 @@ function list(values) {
     return `[${values.map(q).join(", ")}]`;
 }
 
+// EXTERNAL MODULE: ./src/kube/watch.ts
+var watch = __webpack_require__(87002);
 ;// CONCATENATED MODULE: ./src/kube/csr-approver.ts
 // Approves the kubelet's serving-certificate CSR (serverTLSBootstrap) while the cluster comes up, and
 // nothing else: every request goes through the rules in csr-rules.ts.
 
 
+
+
 const CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
 const APPROVE_ATTEMPTS = 5;
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
-/** A watch that ends sooner than this counts as a failure for backoff, even without an error. */
-const SHORT_WATCH_MS = 1_000;
-/** About 15 s of failing, with the backoff above. */
+/** About 15 s of failing, with the watch's backoff (100 ms doubling to 5 s). */
 const WARN_AFTER_FAILURES = 8;
-function startCsrApprover(kc, node, log, opts = {}) {
+/**
+ * Watches kubelet-serving CSRs and approves those of `nodes` that pass the rules (csr-rules.ts). With
+ * several nodes, each CSR is judged against the one node whose name it was requested as, with that
+ * node's own names and addresses only, never the union of all nodes' (a worker asking for the control
+ * plane's address stays pending). A CSR of a node not in `nodes` stays pending (denied with `deny`).
+ * `firstApproval` follows the first node (the control plane).
+ */
+function startCsrApprover(kc, nodeOrNodes, log, opts = {}) {
+    const nodes = Array.isArray(nodeOrNodes) ? nodeOrNodes : [nodeOrNodes];
+    if (!nodes.length)
+        throw new Error("startCsrApprover needs at least one node");
     const api = kc.makeApiClient(dist.CertificatesV1Api);
-    const watch = new dist.Watch(kc);
     const decisions = [];
-    const requester = `system:node:${node.nodeName}`;
+    const requester = `system:node:${nodes[0].nodeName}`;
+    // A requester that is none of ours is judged against the first node, whose rules reject it by name.
+    const nodeOf = (csr) => nodes.find((n) => csr.spec?.username === `system:node:${n.nodeName}`) ?? nodes[0];
     // name → resourceVersion last handled, so each version of a CSR is looked at once, even when a
     // re-established watch replays every CSR as ADDED.
     const handled = new Map();
     let stopped = false;
     let queue = Promise.resolve();
-    let watchStart;
-    let retryTimer;
-    let failures = 0;
+    const watching = new AbortController();
     let resolveFirst;
     let rejectFirst;
     const firstApproval = new Promise((resolve, reject) => {
@@ -302,7 +313,6 @@ function startCsrApprover(kc, node, log, opts = {}) {
         }
         if (type !== "ADDED" && type !== "MODIFIED")
             return;
-        failures = 0;
         const rv = obj.metadata?.resourceVersion ?? "";
         if (handled.get(name) === rv)
             return;
@@ -324,7 +334,7 @@ function startCsrApprover(kc, node, log, opts = {}) {
                     resolveFirst(name);
                 return;
             }
-            const verdict = await evaluateCsr(csr, node);
+            const verdict = await evaluateCsr(csr, nodeOf(csr));
             if (stopped)
                 return;
             if (!verdict.approve && !opts.deny) {
@@ -351,7 +361,7 @@ function startCsrApprover(kc, node, log, opts = {}) {
                 status: { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] },
             };
             try {
-                await api.replaceCertificateSigningRequestApproval({ name, body });
+                await api.replaceCertificateSigningRequestApproval({ name, body }, await (0,client/* bounded */.Mm)());
             }
             catch (err) {
                 if (statusCode(err) !== 409 || attempt >= APPROVE_ATTEMPTS || stopped) {
@@ -359,7 +369,7 @@ function startCsrApprover(kc, node, log, opts = {}) {
                     return;
                 }
                 // Someone else wrote the CSR since we read it: judge the current version again.
-                csr = await api.readCertificateSigningRequest({ name });
+                csr = await api.readCertificateSigningRequest({ name }, await (0,client/* bounded */.Mm)());
                 continue;
             }
             decide(name, verdict.approve, verdict.reason);
@@ -373,53 +383,20 @@ function startCsrApprover(kc, node, log, opts = {}) {
             return;
         }
     }
-    const startWatch = () => {
-        if (stopped)
-            return;
-        const startedAt = Date.now();
-        // No resourceVersion: a new watch lists every CSR as ADDED, so nothing created while the previous
-        // one was down is missed, and there is no expired-version case to handle; `handled` skips repeats.
-        const started = watch
-            .watch(CSR_PATH, { fieldSelector: `spec.signerName=${KUBELET_SERVING_SIGNER}` }, onEvent, (err) => {
-            if (stopped)
-                return;
-            // client-node ends a watch idle for 30 s with a TimeoutError; that is routine, reopen at once.
-            const routine = !err || (err instanceof Error && err.name === "TimeoutError");
-            if (routine && Date.now() - startedAt >= SHORT_WATCH_MS)
-                failures = 0;
-            else
-                failures++;
-            if (!routine)
-                reportFailure(`the CSR watch ended: ${message(err)}`);
-            scheduleWatch();
-        })
-            .catch((err) => {
-            if (!stopped) {
-                failures++;
-                reportFailure(`could not watch CSRs: ${message(err)}`);
-                scheduleWatch();
-            }
-            return undefined;
-        });
-        watchStart = started;
-    };
     // A brief outage (the API server restarting) is routine; only a long one is worth a warning.
-    const reportFailure = (what) => {
-        if (failures === WARN_AFTER_FAILURES)
-            log.warning(`${what}; still retrying`);
-        else
-            log.info(`${what}; retrying`);
-    };
-    const scheduleWatch = () => {
-        if (stopped)
-            return;
-        const delay = failures === 0 ? 0 : Math.min(BACKOFF_MIN_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
-        retryTimer = setTimeout(() => {
-            retryTimer = undefined;
-            startWatch();
-        }, delay);
-    };
-    startWatch();
+    const watched = (0,watch/* reopeningWatch */.V)(kc, {
+        path: CSR_PATH,
+        query: { fieldSelector: `spec.signerName=${KUBELET_SERVING_SIGNER}` },
+        signal: watching.signal,
+        onEvent,
+        onFailure: (err, failures) => {
+            const what = `the CSR watch ended${err ? `: ${message(err)}` : " early"}`;
+            if (failures === WARN_AFTER_FAILURES)
+                log.warning(`${what}; still retrying`);
+            else
+                log.info(`${what}; retrying`);
+        },
+    });
     return {
         firstApproval,
         decisions,
@@ -427,9 +404,8 @@ function startCsrApprover(kc, node, log, opts = {}) {
             if (stopped)
                 return;
             stopped = true;
-            clearTimeout(retryTimer);
-            // The controller exists once the server has answered the watch request.
-            (await watchStart)?.abort();
+            watching.abort();
+            await watched;
             await queue;
             rejectFirst(new Error("the CSR approver stopped before it approved a kubelet serving certificate"));
         },
@@ -464,6 +440,75 @@ function message(err) {
         text = String(err);
     text = text.replace(/\s+/g, " ").trim();
     return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+
+/***/ }),
+
+/***/ 87002:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   V: () => (/* binding */ reopeningWatch)
+/* harmony export */ });
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(14358);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(82431);
+// The one watch of the Kubernetes side: a watch that is reopened whenever it ends, with backoff after
+// failures, until its signal aborts. client-node's Watch bounds each connection itself (30 s to
+// connect, 30 s without data).
+
+
+/** A watch that ends sooner than this without error still counts as a failure for backoff. */
+const SHORT_WATCH_MS = 1_000;
+/**
+ * Watches `path` until `signal` aborts; resolves then. No resourceVersion: a reopened watch replays the
+ * current objects as ADDED, so nothing that changed while it was down is missed, and there is no
+ * expired-version case; callers skip what they have seen.
+ */
+async function reopeningWatch(kc, o) {
+    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__.Watch(kc);
+    const backoff = new _backoff_js__WEBPACK_IMPORTED_MODULE_1__/* .Backoff */ .n({ minMs: 100, maxMs: 5_000 });
+    while (!o.signal.aborted) {
+        const started = Date.now();
+        const ended = await new Promise((resolve) => {
+            let controller;
+            // Leave at once: a watch still connecting is aborted as soon as client-node hands its controller.
+            const onAbort = () => {
+                controller?.abort();
+                resolve(null);
+            };
+            o.signal.addEventListener("abort", onAbort, { once: true });
+            const done = (err) => {
+                o.signal.removeEventListener("abort", onAbort);
+                resolve(err ?? null);
+            };
+            watch
+                .watch(o.path, { ...o.query }, (type, obj) => {
+                if (o.signal.aborted)
+                    return;
+                if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+                    backoff.reset();
+                    o.onEvent(type, obj);
+                }
+            }, done)
+                .then((ac) => {
+                controller = ac;
+                if (o.signal.aborted)
+                    ac.abort();
+            }, done);
+        });
+        if (o.signal.aborted)
+            return;
+        // client-node ends a watch idle for 30 s with a TimeoutError: routine, reopen at once.
+        const routine = ended === null || (ended instanceof Error && ended.name === "TimeoutError");
+        if (routine && Date.now() - started >= SHORT_WATCH_MS) {
+            backoff.reset();
+            continue;
+        }
+        const delay = backoff.next();
+        o.onFailure?.(ended, backoff.count, delay);
+        await (0,_backoff_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .y)(delay, o.signal).catch(() => undefined);
+    }
 }
 
 

@@ -31609,6 +31609,394 @@ module.exports = {
 
 /***/ }),
 
+/***/ 82431:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   n: () => (/* binding */ Backoff),
+/* harmony export */   y: () => (/* binding */ sleep)
+/* harmony export */ });
+// The one backoff (API watches and polls, node polls): retry delays that double from `minMs` up to
+// `maxMs`, and a sleep that an AbortSignal ends early.
+/** Delays minMs, 2·minMs, 4·minMs… capped at maxMs; `reset()` after a success starts over. */
+class Backoff {
+    o;
+    failures = 0;
+    constructor(o) {
+        this.o = o;
+    }
+    /** The delay before the next attempt, counting this failure. */
+    next() {
+        const ms = Math.min(this.o.minMs * 2 ** this.failures, this.o.maxMs);
+        this.failures++;
+        return ms;
+    }
+    reset() {
+        this.failures = 0;
+    }
+    /** Consecutive failures since the last reset. */
+    get count() {
+        return this.failures;
+    }
+}
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const onAbort = () => {
+            clearTimeout(t);
+            reject(signal.reason);
+        };
+        const t = setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener("abort", onAbort, { once: true });
+    });
+}
+
+
+/***/ }),
+
+/***/ 80186:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   l: () => (/* binding */ OTHER_BOUNDS)
+/* harmony export */ });
+// The bounds on every outside call and wait that is not a `container` command (those are the adapter's
+// table, container/bounds.ts). In one place so the bench can report them all; each is used where its
+// call is made.
+const OTHER_BOUNDS = {
+    hostTool: { seconds: 10, what: "sw_vers, sysctl, launchctl (preflight)" },
+    pkgutil: { seconds: 60, what: "pkgutil --check-signature of the installer" },
+    installer: { seconds: 600, what: "sudo -n installer -pkg … -target /" },
+    download: { seconds: 1800, what: "one download (container installer, kubectl)" },
+    kubectlVersion: { seconds: 30, what: "kubectl version --client" },
+    nodeRunning: { seconds: 60, what: "the node VM running with an address (inspect polls)" },
+    apiRequest: { seconds: 15, what: "one Kubernetes API request (taint, CSR approval, version, /readyz)" },
+    untaint: { seconds: 30, what: "removing the control-plane taint, all attempts" },
+    apiPort: { seconds: 5, what: "the API server answering on its published 127.0.0.1 port" },
+    diagnosticsSection: { seconds: 10, what: "each diagnostics section (collected in parallel)" },
+    cacheRestore: { seconds: 900, what: "one Actions cache restore" },
+    cacheSave: { seconds: 1200, what: "one Actions cache save (post)" },
+    jobsLock: {
+        seconds: 180,
+        what: "the per-user jobs folder's lock (a post step holds it around `system stop`); older is stale",
+    },
+};
+
+
+/***/ }),
+
+/***/ 79827:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   RQ: () => (/* binding */ renderCniConflist),
+/* harmony export */   iy: () => (/* binding */ CNI_CONFLIST_PATH)
+/* harmony export */ });
+/* unused harmony export buildCniConflist */
+const CNI_CONFLIST_PATH = "/etc/cni/net.d/10-ptp.conflist";
+/**
+ * The PTP network of ../shared/seed/ptp-cni-design.md: ptp (veth pair per pod, /32 host routes, no
+ * bridge, so no bridge netfilter) with host-local IPAM, then portmap for hostPort.
+ *
+ * cniVersion 0.4.0: the version the design was validated with on Apple container VMs; every plugin
+ * and containerd in the supported kindest/node images speaks it, and nothing here needs 1.0.0.
+ *
+ * MTU: the VM network's MTU is 1280 while ptp gives pods 1500. The conflist stays as designed; the
+ * node clamps TCP MSS to fit 1280 instead (steps/node-vm.ts), as Apple's own k8s recipe does, so
+ * pod-to-pod traffic inside the node keeps the larger MTU.
+ */
+function buildCniConflist(podSubnet) {
+    return {
+        cniVersion: "0.4.0",
+        name: "ptp-net",
+        plugins: [
+            {
+                type: "ptp",
+                ipMasq: true,
+                ipam: {
+                    type: "host-local",
+                    subnet: podSubnet.text,
+                    routes: [{ dst: "0.0.0.0/0" }],
+                },
+            },
+            { type: "portmap", capabilities: { portMappings: true } },
+        ],
+    };
+}
+function renderCniConflist(podSubnet) {
+    return JSON.stringify(buildCniConflist(podSubnet), null, 2) + "\n";
+}
+
+
+/***/ }),
+
+/***/ 46090:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Dm: () => (/* binding */ KUBEADM_CONFIG_PATH),
+/* harmony export */   H$: () => (/* binding */ IGNORED_PREFLIGHT_ERRORS),
+/* harmony export */   jn: () => (/* binding */ CRI_SOCKET),
+/* harmony export */   s4: () => (/* binding */ renderKubeadmConfig)
+/* harmony export */ });
+/* unused harmony export buildKubeadmConfig */
+/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(38815);
+/* harmony import */ var _node_cidrs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(56096);
+
+
+const KUBEADM_CONFIG_PATH = "/etc/kubernetes/kubeadm-config.yaml";
+/** Preflight checks the VM makes fail for reasons that do not matter to a CI cluster (init and join). */
+const IGNORED_PREFLIGHT_ERRORS = [
+    // The VM may report swap; KubeletConfiguration sets failSwapOn: false.
+    "Swap",
+    // kata kernels ship no /proc/config.gz or module tree for kubeadm's kernel verification.
+    "SystemVerification",
+    // kata kernels have no bridge netfilter; the PTP network does not need it.
+    "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",
+];
+/** containerd's CRI socket in kindest/node images. */
+const CRI_SOCKET = "unix:///run/containerd/containerd.sock";
+/** kubeadm v1beta4 documents (kubeadm 1.31+, the oldest supported node image). */
+function buildKubeadmConfig(c) {
+    return [
+        {
+            apiVersion: "kubeadm.k8s.io/v1beta4",
+            kind: "InitConfiguration",
+            localAPIEndpoint: { advertiseAddress: c.nodeIP, bindPort: 6443 },
+            nodeRegistration: {
+                name: c.nodeName,
+                criSocket: CRI_SOCKET,
+                kubeletExtraArgs: [{ name: "node-ip", value: c.nodeIP }],
+            },
+        },
+        {
+            apiVersion: "kubeadm.k8s.io/v1beta4",
+            kind: "ClusterConfiguration",
+            clusterName: c.clusterName,
+            ...(c.kubernetesVersion ? { kubernetesVersion: `v${c.kubernetesVersion}` } : {}),
+            controlPlaneEndpoint: `${c.nodeIP}:6443`,
+            networking: {
+                podSubnet: c.podSubnet.text,
+                serviceSubnet: c.serviceSubnet.text,
+                dnsDomain: "cluster.local",
+            },
+            apiServer: { certSANs: ["127.0.0.1", "localhost", c.nodeIP, c.nodeName] },
+            ...(c.nodeCidrMaskSize === undefined
+                ? {}
+                : {
+                    controllerManager: { extraArgs: (0,_node_cidrs_js__WEBPACK_IMPORTED_MODULE_1__/* .controllerManagerNodeCidrArgs */ .zs)(c.podSubnet, c.nodeCidrMaskSize) },
+                }),
+        },
+        {
+            apiVersion: "kubelet.config.k8s.io/v1beta1",
+            kind: "KubeletConfiguration",
+            // The serving certificate comes from a CSR the action approves (kube/csr-approver.ts), so
+            // kubectl logs/exec/port-forward verify against the cluster CA.
+            serverTLSBootstrap: true,
+            cgroupDriver: "systemd",
+            failSwapOn: false,
+        },
+        {
+            apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
+            kind: "KubeProxyConfiguration",
+            // Explicit: kube-proxy 1.37 warns when it is unset, and nftables is to become the default; the
+            // node's rules (MSS clamp) and the ptp plugin's masquerading are iptables rules.
+            mode: "iptables",
+            // kube-proxy would otherwise try to raise nf_conntrack_max, which a VM's namespaced sysctl refuses.
+            conntrack: { maxPerCore: 0 },
+        },
+    ];
+}
+function renderKubeadmConfig(c) {
+    return buildKubeadmConfig(c)
+        .map((doc) => (0,yaml__WEBPACK_IMPORTED_MODULE_0__/* .stringify */ .As)(doc))
+        .join("---\n");
+}
+
+
+/***/ }),
+
+/***/ 56096:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $_: () => (/* binding */ NODE_CIDR_MASK_SIZE),
+/* harmony export */   Wk: () => (/* binding */ podSubnetCapacityProblem),
+/* harmony export */   lt: () => (/* binding */ nodeCidr),
+/* harmony export */   zs: () => (/* binding */ controllerManagerNodeCidrArgs)
+/* harmony export */ });
+/* unused harmony export nodeCidrCapacity */
+/* harmony import */ var _cidr_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(88197);
+
+/**
+ * The size of each node's pod CIDR: kube-controller-manager's `--node-cidr-mask-size`.
+ *
+ * /24, the controller-manager's own IPv4 default (and so what kubeadm and kind clusters use), because:
+ * - 254 pod addresses per node stay above the kubelet's default `maxPods: 110`, so a node never runs
+ *   out of addresses before the scheduler stops placing pods on it;
+ * - pod addresses read like the node they run on (10.244.<node>.<pod>), which helps in CI logs;
+ * - the default pod-subnet /16 then holds 256 nodes, far more than a Mac can run.
+ * A smaller pod-subnet holds fewer nodes; `podSubnetCapacityProblem` says so at input time.
+ */
+const NODE_CIDR_MASK_SIZE = 24;
+/**
+ * How many node CIDRs of `/maskSize` the pod subnet holds: the controller-manager's CIDR set splits
+ * `--cluster-cidr` into 2^(maskSize − prefix) subnets (kubernetes/kubernetes,
+ * pkg/controller/nodeipam/ipam/cidrset/cidr_set.go). 0 when the mask is wider than the subnet.
+ */
+function nodeCidrCapacity(podSubnet, maskSize = NODE_CIDR_MASK_SIZE) {
+    if (!Number.isInteger(maskSize) || maskSize < podSubnet.prefix || maskSize > 32)
+        return 0;
+    return 2 ** (maskSize - podSubnet.prefix);
+}
+/**
+ * The `index`-th node CIDR (0-based), in the order the controller-manager's range allocator hands them
+ * out: it takes the lowest free subnet, so the control plane, the only node when it registers during
+ * `kubeadm init`, gets index 0. Later nodes get theirs in the order they register, which for workers
+ * joining in parallel is not known in advance: read `spec.podCIDR` from each Node for those.
+ * Throws a RangeError when the subnet holds fewer than index + 1 node CIDRs.
+ */
+function nodeCidr(podSubnet, index, maskSize = NODE_CIDR_MASK_SIZE) {
+    const capacity = nodeCidrCapacity(podSubnet, maskSize);
+    if (!Number.isInteger(index) || index < 0 || index >= capacity) {
+        throw new RangeError(`${podSubnet.text} holds ${capacity} node CIDRs of /${maskSize}; there is no node CIDR ${index}`);
+    }
+    const network = (podSubnet.network + index * 2 ** (32 - maskSize)) >>> 0;
+    return { network, prefix: maskSize, text: `${(0,_cidr_js__WEBPACK_IMPORTED_MODULE_0__/* .formatIPv4 */ .fD)(network)}/${maskSize}` };
+}
+/**
+ * Why the pod subnet cannot give each of `nodes` nodes (control plane included) its own `/maskSize`,
+ * with the fix; undefined when it can.
+ */
+function podSubnetCapacityProblem(podSubnet, nodes, maskSize = NODE_CIDR_MASK_SIZE) {
+    const capacity = nodeCidrCapacity(podSubnet, maskSize);
+    if (nodes <= capacity)
+        return undefined;
+    // The longest prefix that still holds `nodes` node CIDRs.
+    const needed = maskSize - Math.ceil(Math.log2(nodes));
+    return (`pod-subnet ${podSubnet.text} holds ${capacity} node CIDR${capacity === 1 ? "" : "s"} of /${maskSize} ` +
+        `(one per node), but ${nodes} nodes need one each; use a pod-subnet of /${needed} or larger ` +
+        `(e.g. the default 10.244.0.0/16), or fewer workers`);
+}
+/**
+ * kube-controller-manager flags that make it give every Node its own `spec.podCIDR` out of the pod
+ * subnet. kubeadm already sets the first two from `networking.podSubnet`
+ * (cmd/kubeadm/app/phases/controlplane/manifests.go, getControllerManagerCommand); they are spelled
+ * out so the mask the input check assumed is the mask the cluster uses, whatever a future default.
+ */
+function controllerManagerNodeCidrArgs(podSubnet, maskSize = NODE_CIDR_MASK_SIZE) {
+    return [
+        { name: "allocate-node-cidrs", value: "true" },
+        { name: "cluster-cidr", value: podSubnet.text },
+        { name: "node-cidr-mask-size", value: String(maskSize) },
+    ];
+}
+
+
+/***/ }),
+
+/***/ 93573:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Rd: () => (/* binding */ renderNodeConflist),
+/* harmony export */   Wu: () => (/* binding */ buildPodMasquerade),
+/* harmony export */   X$: () => (/* binding */ buildNodeRoutes),
+/* harmony export */   XA: () => (/* binding */ routeCommand)
+/* harmony export */ });
+/* unused harmony exports buildNodeConflist, POD_MASQUERADE_CHAIN */
+/* harmony import */ var _cidr_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(88197);
+
+/**
+ * The node's PTP conflist: host-local allocates from the node's own podCIDR (gateway: its first
+ * address), portmap serves hostPort.
+ *
+ * `ipMasq: false`: ptp's ipMasq accepts traffic to the *IPAM subnet* (here the node's podCIDR) and
+ * masquerades the rest, so a pod on another node would see this node's VM address instead of the
+ * client pod's. buildPodMasquerade does the masquerading instead, exempting the whole pod subnet.
+ * Same cniVersion, name and file as the single-node conflist (builders/cni-conflist.ts).
+ */
+function buildNodeConflist(podCidr) {
+    return {
+        cniVersion: "0.4.0",
+        name: "ptp-net",
+        plugins: [
+            {
+                type: "ptp",
+                ipMasq: false,
+                ipam: {
+                    type: "host-local",
+                    subnet: podCidr.text,
+                    routes: [{ dst: "0.0.0.0/0" }],
+                },
+            },
+            { type: "portmap", capabilities: { portMappings: true } },
+        ],
+    };
+}
+function renderNodeConflist(podCidr) {
+    return JSON.stringify(buildNodeConflist(podCidr), null, 2) + "\n";
+}
+/**
+ * The routes node `self` needs: each other node's podCIDR via that node's VM address. The nodes come
+ * from Node objects and `container inspect`, so they are checked first: every podCIDR inside the pod
+ * subnet and disjoint from the others, addresses valid and distinct. A bad set would otherwise route
+ * node traffic into a VM. Throws, naming the node, when a check fails or `self` is not among them.
+ */
+function buildNodeRoutes(self, nodes, podSubnet) {
+    if (!nodes.some((n) => n.name === self))
+        throw new Error(`node ${self} is not among the cluster's nodes`);
+    nodes.forEach((n, i) => {
+        if ((0,_cidr_js__WEBPACK_IMPORTED_MODULE_0__/* .parseIPv4 */ .vm)(n.ip) === undefined)
+            throw new Error(`node ${n.name}: address ${n.ip} is not IPv4`);
+        if (!(0,_cidr_js__WEBPACK_IMPORTED_MODULE_0__/* .cidrContainsCidr */ .Ss)(podSubnet, n.podCidr))
+            throw new Error(`node ${n.name}: podCIDR ${n.podCidr.text} is outside the pod subnet ${podSubnet.text}`);
+        for (const o of nodes.slice(0, i)) {
+            if (o.name === n.name)
+                throw new Error(`node ${n.name} is listed twice`);
+            if (o.ip === n.ip)
+                throw new Error(`nodes ${o.name} and ${n.name} share the address ${n.ip}`);
+            if ((0,_cidr_js__WEBPACK_IMPORTED_MODULE_0__/* .cidrOverlaps */ .h7)(o.podCidr, n.podCidr))
+                throw new Error(`nodes ${o.name} and ${n.name} have overlapping podCIDRs ${o.podCidr.text}, ${n.podCidr.text}`);
+        }
+    });
+    return nodes.filter((n) => n.name !== self).map((n) => ({ dst: n.podCidr.text, gateway: n.ip }));
+}
+/** The argv that installs one route; `replace` makes it idempotent. */
+function routeCommand(r) {
+    return ["ip", "route", "replace", r.dst, "via", r.gateway];
+}
+/** The nat chain of buildPodMasquerade. */
+const POD_MASQUERADE_CHAIN = "KINA-MASQUERADE";
+/**
+ * Input for `iptables-restore --noflush` on a node: pod traffic (source in the pod subnet) to the pod
+ * subnet keeps its addresses; to anywhere else (other VMs, the Mac, the internet) it is masqueraded
+ * to the node's address, since nothing outside the nodes routes pod addresses back. Multicast is left
+ * alone, as ptp's ipMasq does. Declaring the chain flushes it, so a rerun leaves one copy of the chain
+ * (the POSTROUTING jump is appended: apply once per node).
+ */
+function buildPodMasquerade(podSubnet) {
+    const c = POD_MASQUERADE_CHAIN;
+    return [
+        "*nat",
+        `:${c} - [0:0]`,
+        `-A POSTROUTING -s ${podSubnet.text} -m comment --comment "kina: pod traffic" -j ${c}`,
+        `-A ${c} -d ${podSubnet.text} -m comment --comment "kina: pod to pod keeps pod addresses" -j RETURN`,
+        `-A ${c} -d 224.0.0.0/4 -j RETURN`,
+        `-A ${c} -m comment --comment "kina: leaving the pod subnet" -j MASQUERADE`,
+        "COMMIT",
+        "",
+    ].join("\n");
+}
+
+
+/***/ }),
+
 /***/ 50414:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -31621,11 +32009,30 @@ module.exports = {
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(80186);
+
 
 
 
 function reason(err) {
     return err instanceof Error ? err.message : String(err);
+}
+/**
+ * Outer bounds on a whole restore or save (~0.7 GB at worst). The library bounds each request itself
+ * (segmentTimeoutInMs, 10 min by default) but takes no signal: on expiry the step goes on without the
+ * cache, and the process exits at the end of the step regardless.
+ */
+const RESTORE_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_3__/* .OTHER_BOUNDS */ .l.cacheRestore.seconds;
+const SAVE_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_3__/* .OTHER_BOUNDS */ .l.cacheSave.seconds;
+function within(p, seconds, what) {
+    let timer;
+    return Promise.race([
+        p,
+        new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`${what} did not finish within ${seconds}s`)), seconds * 1000);
+            timer.unref();
+        }),
+    ]).finally(() => clearTimeout(timer));
 }
 class ActionsCache {
     cache;
@@ -31635,7 +32042,7 @@ class ActionsCache {
     async restore(dir, key) {
         try {
             // The library reports service errors itself and returns undefined, as on a miss.
-            return (await this.cache.restoreCache([dir], key)) === key;
+            return (await within(this.cache.restoreCache([dir], key), RESTORE_TIMEOUT_S, "the restore")) === key;
         }
         catch (err) {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`Could not restore ${key} from the Actions cache (${reason(err)}); downloading instead.`);
@@ -31644,7 +32051,7 @@ class ActionsCache {
     }
     async save(dir, key) {
         try {
-            return (await this.cache.saveCache([dir], key)) !== -1;
+            return (await within(this.cache.saveCache([dir], key), SAVE_TIMEOUT_S, "the save")) !== -1;
         }
         catch (err) {
             if (err instanceof this.cache.ReserveCacheError)
@@ -31690,7 +32097,8 @@ function cacheDir(name) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   RG: () => (/* binding */ download),
-/* harmony export */   nM: () => (/* binding */ verifySha256)
+/* harmony export */   nM: () => (/* binding */ verifySha256),
+/* harmony export */   nV: () => (/* binding */ DownloadError)
 /* harmony export */ });
 /* unused harmony export sha256File */
 /* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(59805);
@@ -31706,6 +32114,9 @@ function cacheDir(name) {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_5__);
 /* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(73136);
 /* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_6___default = /*#__PURE__*/__nccwpck_require__.n(node_url__WEBPACK_IMPORTED_MODULE_6__);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(80186);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(83916);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(27194);
 
 
 
@@ -31713,9 +32124,24 @@ function cacheDir(name) {
 
 
 
+
+
+
+/** A download the server refused: `status` is its HTTP status, when there was one. */
+class DownloadError extends Error {
+    status;
+    constructor(message, status, options) {
+        super(message, options);
+        this.status = status;
+        this.name = "DownloadError";
+    }
+}
+/** The installer is ~120 MB, kubectl ~60 MB: half an hour is a stalled download on any CI network. */
+const DOWNLOAD_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_7__/* .OTHER_BOUNDS */ .l.download.seconds;
 /**
  * Fetches `url` into a new temporary file: http(s) through the tool cache's downloader (with its
- * retries), file:// (a mirror on an air-gapped runner) by copying.
+ * retries), file:// (a mirror on an air-gapped runner) by copying. Throws a DownloadError (the URL in it
+ * shown by displayUrl), or a TimeoutError after OTHER_BOUNDS.download.
  */
 async function download(url) {
     if (url.startsWith("file://")) {
@@ -31723,12 +32149,25 @@ async function download(url) {
         await node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.copyFile((0,node_url__WEBPACK_IMPORTED_MODULE_6__.fileURLToPath)(url), dest);
         return dest;
     }
+    let timer;
     try {
-        return await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_0__/* .downloadTool */ .bq(url);
+        // The tool cache's downloader takes no signal: the bound ends the wait, and the step with it.
+        return await Promise.race([
+            _actions_tool_cache__WEBPACK_IMPORTED_MODULE_0__/* .downloadTool */ .bq(url),
+            new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .TimeoutError */ .MU(`downloading ${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_9__/* .displayUrl */ .Qy)(url)}`, DOWNLOAD_TIMEOUT_S, "Check the runner's network or proxy, or use a mirror (installer-url, kubectl-url).", "did not finish")), DOWNLOAD_TIMEOUT_S * 1000);
+                timer.unref();
+            }),
+        ]);
     }
     catch (err) {
+        if (err instanceof _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .TimeoutError */ .MU)
+            throw err;
         const status = err.httpStatusCode;
-        throw new Error(`could not download ${url}: ${status ? `HTTP ${status}` : err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new DownloadError(`could not download ${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_9__/* .displayUrl */ .Qy)(url)}: ${status ? `HTTP ${status}` : err instanceof Error ? err.message : String(err)}`, status, { cause: err });
+    }
+    finally {
+        clearTimeout(timer);
     }
 }
 async function sha256File(file) {
@@ -31748,306 +32187,19 @@ async function verifySha256(file, expected, what) {
 
 /***/ }),
 
-/***/ 67589:
+/***/ 88197:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   G4: () => (/* binding */ sameImage),
-/* harmony export */   OJ: () => (/* binding */ ContainerError),
-/* harmony export */   Wv: () => (/* binding */ ContainerCli)
+/* harmony export */   Af: () => (/* binding */ networkOf),
+/* harmony export */   GN: () => (/* binding */ parseCidr),
+/* harmony export */   Ss: () => (/* binding */ cidrContainsCidr),
+/* harmony export */   eX: () => (/* binding */ cidrContains),
+/* harmony export */   fD: () => (/* binding */ formatIPv4),
+/* harmony export */   h7: () => (/* binding */ cidrOverlaps),
+/* harmony export */   vm: () => (/* binding */ parseIPv4)
 /* harmony export */ });
-/* unused harmony exports splitImageRef, parseContainerState */
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(31421);
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(33838);
-/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(75260);
-
-
-
-/** A failed `container` command: the command line, its exit code and what it said. */
-class ContainerError extends Error {
-    args;
-    code;
-    stderr;
-    constructor(args, code, stderr) {
-        const said = stderr.trim().split("\n").slice(-3).join(" | ");
-        super(`'container ${args.join(" ")}' exited ${code}${said ? `: ${said}` : ""}`);
-        this.args = args;
-        this.code = code;
-        this.stderr = stderr;
-        this.name = "ContainerError";
-    }
-    get serviceDown() {
-        return /XPC connection error|container system service has been started/i.test(this.stderr);
-    }
-    get notFound() {
-        return /not found/i.test(this.stderr);
-    }
-}
-/** `docker.io/library/nginx:1.27@sha256:…` → repository, tag and digest, with Docker Hub's defaults. */
-function splitImageRef(ref) {
-    const at = ref.indexOf("@");
-    const digest = at >= 0 ? ref.slice(at + 1) : undefined;
-    let name = at >= 0 ? ref.slice(0, at) : ref;
-    let tag = "latest";
-    const colon = name.lastIndexOf(":");
-    if (colon > name.lastIndexOf("/"))
-        [name, tag] = [name.slice(0, colon), name.slice(colon + 1)];
-    const first = name.split("/")[0];
-    if (!name.includes("/"))
-        name = `docker.io/library/${name}`;
-    else if (!/[.:]/.test(first) && first !== "localhost")
-        name = `docker.io/${name}`;
-    return { repo: name, tag, digest };
-}
-/**
- * Whether a listed image is the wanted one. A digest-pinned reference matches only that digest, so a
- * tag that moved on the host is not mistaken for the pinned image.
- */
-function sameImage(wanted, listed) {
-    const w = splitImageRef(wanted);
-    const l = splitImageRef(listed.ref);
-    if (w.repo !== l.repo)
-        return false;
-    const digest = l.digest ?? listed.digest;
-    if (w.digest)
-        return digest === w.digest;
-    return w.tag === l.tag;
-}
-/** Normalises the 1.x, 0.8–0.12 and ≤0.7 shapes of `container inspect`/`list --format json` elements. */
-function parseContainerState(raw) {
-    const o = (raw ?? {});
-    const conf = (o.configuration ?? {});
-    const status = o.status;
-    let state = "unknown";
-    let networks;
-    if (status && typeof status === "object") {
-        const s = status;
-        state = String(s.state ?? "unknown");
-        networks = s.networks;
-    }
-    else {
-        if (typeof status === "string")
-            state = status;
-        networks = o.networks;
-    }
-    let ipv4;
-    let mtu;
-    for (const n of Array.isArray(networks) ? networks : []) {
-        const net = (n ?? {});
-        const addr = net.ipv4Address ?? net.address;
-        if (typeof addr === "string" && addr) {
-            ipv4 = addr.split("/")[0];
-            if (typeof net.mtu === "number")
-                mtu = net.mtu;
-            break;
-        }
-    }
-    const labels = (conf.labels ?? o.labels ?? {});
-    return { id: String(o.id ?? conf.id ?? ""), state, labels, ipv4, mtu };
-}
-/** The only place that knows the Apple `container` CLI: its flags, JSON shapes and errors. */
-class ContainerCli {
-    bin;
-    constructor(bin = "container") {
-        this.bin = bin;
-    }
-    async call(args, opts = {}) {
-        let r;
-        if (opts.timeoutMs !== undefined) {
-            r = await this.callWithin(args, opts.timeoutMs, { show: opts.show });
-        }
-        else {
-            // Not silent: @actions/exec echoes the command line and streams its output.
-            const e = await (0,_actions_exec__WEBPACK_IMPORTED_MODULE_2__/* .getExecOutput */ .H)(this.bin, args, {
-                silent: !opts.show,
-                ignoreReturnCode: true,
-                ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
-                ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
-            });
-            r = { code: e.exitCode, stdout: e.stdout, stderr: e.stderr };
-        }
-        if (r.code !== 0 && !opts.allowFailure)
-            throw new ContainerError(args, r.code, r.stderr);
-        return r;
-    }
-    /**
-     * A call killed after `ms`. `call` cannot be aborted (@actions/exec has no signal), and cleanup and
-     * diagnostics must end even when the container service is wedged.
-     */
-    callWithin(args, ms, o = {}) {
-        if (o.show)
-            _actions_core__WEBPACK_IMPORTED_MODULE_1__.info(`[command]container ${args.join(" ")}`);
-        return new Promise((resolve, reject) => {
-            const p = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(this.bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-            let stdout = "";
-            let stderr = "";
-            let timedOut = false;
-            p.stdout.on("data", (d) => (stdout += d.toString()));
-            p.stderr.on("data", (d) => (stderr += d.toString()));
-            const kill = () => p.kill("SIGKILL");
-            const timer = setTimeout(() => {
-                timedOut = true;
-                kill();
-            }, ms);
-            o.signal?.addEventListener("abort", kill, { once: true });
-            const settle = () => {
-                clearTimeout(timer);
-                o.signal?.removeEventListener("abort", kill);
-            };
-            p.on("error", (err) => {
-                settle();
-                reject(err);
-            });
-            p.on("close", (code) => {
-                settle();
-                if (timedOut)
-                    stderr += `${stderr && !stderr.endsWith("\n") ? "\n" : ""}(no answer within ${ms / 1000}s; killed)`;
-                if (o.show && (stdout + stderr).trim())
-                    _actions_core__WEBPACK_IMPORTED_MODULE_1__.info((stdout + stderr).trimEnd());
-                resolve({ code: timedOut ? -1 : (code ?? -1), stdout, stderr, timedOut });
-            });
-        });
-    }
-    /** `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined when the CLI is missing. */
-    async version() {
-        try {
-            const r = await this.call(["--version"], { allowFailure: true });
-            return /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
-        }
-        catch {
-            return undefined; // not on PATH
-        }
-    }
-    async serviceRunning() {
-        return (await this.call(["system", "status"], { allowFailure: true })).code === 0;
-    }
-    async systemStatusJson() {
-        const r = await this.call(["system", "status", "--format", "json"], { allowFailure: true });
-        if (r.code !== 0)
-            return undefined;
-        try {
-            return JSON.parse(r.stdout);
-        }
-        catch {
-            return undefined; // before 0.10.0 there is no JSON form
-        }
-    }
-    async inspect(name, o = {}) {
-        const r = await this.call(["inspect", name], { ...o, allowFailure: true });
-        if (r.code !== 0) {
-            if (/not found/i.test(r.stderr))
-                return undefined;
-            throw new ContainerError(["inspect", name], r.code, r.stderr);
-        }
-        const arr = JSON.parse(r.stdout);
-        return arr.length ? parseContainerState(arr[0]) : undefined;
-    }
-    async list(o = {}) {
-        const r = await this.call(["list", "--all", "--format", "json"], o);
-        return JSON.parse(r.stdout || "[]").map(parseContainerState);
-    }
-    async exec(name, argv, opts = {}) {
-        return this.call(["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], opts);
-    }
-    /** Runs a shell script in the node. */
-    async sh(name, script, opts = {}) {
-        return this.exec(name, ["sh", "-c", script], opts);
-    }
-    /** Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets). */
-    /**
-     * Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets), atomically
-     * (temporary file, then rename); `then` runs in the same exec afterwards, saving a round trip.
-     */
-    async writeFile(name, path, content, o = {}) {
-        const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-        const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
-        await this.sh(name, o.then ? `${write} && ${o.then}` : write, { input: content, show: o.show });
-    }
-    async readFile(name, path) {
-        return (await this.exec(name, ["cat", path])).stdout;
-    }
-    /** Stops every container and the launchd services (before upgrading the CLI). */
-    /** Starts the service without ever prompting: the kernel is installed explicitly elsewhere. */
-    async startService(o = {}) {
-        await this.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
-            ...o,
-            show: true,
-            input: "",
-        });
-    }
-    async stopService(o = {}) {
-        await this.call(["system", "stop"], { ...o, show: true });
-    }
-    /** Makes the kernel the CLI recommends for its version the default, downloading it. */
-    async setRecommendedKernel() {
-        await this.call(["system", "kernel", "set", "--recommended", "--force"], { show: true });
-    }
-    /** Installs a kernel file as the default; it is copied to `<appRoot>/kernels/<basename>`. */
-    async setKernelBinary(file) {
-        await this.call(["system", "kernel", "set", "--binary", file, "--force"], { show: true });
-    }
-    async imagePull(ref) {
-        await this.call(["image", "pull", ref], { show: true });
-    }
-    /** Writes an OCI archive of the image to `file`. */
-    async imageSave(ref, file) {
-        await this.call(["image", "save", "-o", file, ref], { show: true });
-    }
-    async imageLoad(file) {
-        await this.call(["image", "load", "-i", file], { show: true });
-    }
-    /** Host images: their references and, where `image ls` shows it, the index digest. */
-    async images() {
-        const r = await this.call(["image", "ls", "--format", "json"]);
-        const out = [];
-        for (const raw of JSON.parse(r.stdout || "[]")) {
-            // ≤0.x: {reference, descriptor}; 1.x: {id, configuration: {name, descriptor}, variants}.
-            const conf = raw.configuration;
-            const ref = raw.reference ?? conf?.reference ?? conf?.name ?? raw.name;
-            const descriptor = (conf?.descriptor ?? raw.descriptor);
-            if (typeof ref !== "string")
-                continue;
-            out.push({ ref, digest: typeof descriptor?.digest === "string" ? descriptor.digest : undefined });
-        }
-        return out;
-    }
-    /** `container image save REF | container exec -i NODE …`, streamed without a temporary file. */
-    async pipeImageInto(ref, node, argv) {
-        const save = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(this.bin, ["image", "save", ref], { stdio: ["ignore", "pipe", "pipe"] });
-        const load = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(this.bin, ["exec", "-i", node, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
-        save.stdout.pipe(load.stdin);
-        const collect = (p) => new Promise((resolve, reject) => {
-            let stdout = "";
-            let stderr = "";
-            p.stdout?.on("data", (d) => (stdout += d.toString()));
-            p.stderr?.on("data", (d) => (stderr += d.toString()));
-            p.on("error", reject);
-            p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-        });
-        const [s, l] = await Promise.all([collect(save), collect(load)]);
-        if (s.code !== 0)
-            throw new ContainerError(["image", "save", ref], s.code, s.stderr);
-        if (l.code !== 0)
-            throw new ContainerError(["exec", "-i", node, ...argv], l.code, l.stderr);
-    }
-}
-
-
-/***/ }),
-
-/***/ 14512:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  TL: () => (/* binding */ parseInputs)
-});
-
-// UNUSED EXPORTS: InputError, VM_NETWORK, parseDuration, parseMemory
-
-;// CONCATENATED MODULE: ./src/cidr.ts
+/* unused harmony export nthAddress */
 function parseIPv4(text) {
     const parts = text.split(".");
     if (parts.length !== 4)
@@ -32095,12 +32247,852 @@ function cidrContains(c, ip) {
 function nthAddress(c, n) {
     return formatIPv4((c.network + n) >>> 0);
 }
+/** Whether `inner` lies entirely inside `outer`. */
+function cidrContainsCidr(outer, inner) {
+    return inner.prefix >= outer.prefix && (inner.network & mask(outer.prefix)) >>> 0 === outer.network;
+}
+/** The network `ip/prefix` lies in (`192.168.64.3`, 24 → 192.168.64.0/24); undefined for a bad address. */
+function networkOf(ip, prefix) {
+    const v = parseIPv4(ip);
+    if (v === undefined || !(prefix >= 0 && prefix <= 32))
+        return undefined;
+    const network = (v & mask(prefix)) >>> 0;
+    return { network, prefix, text: `${formatIPv4(network)}/${prefix}` };
+}
 
+
+/***/ }),
+
+/***/ 57627:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Wv: () => (/* binding */ ContainerCli),
+  OJ: () => (/* binding */ ContainerError),
+  G4: () => (/* binding */ sameImage)
+});
+
+// UNUSED EXPORTS: parseContainerState, parseNetworks, parseSystemStatus, runArgs, shQuote, splitImageRef
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(51455);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var io = __nccwpck_require__(88701);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(83916);
+// EXTERNAL MODULE: ./src/process.ts
+var process = __nccwpck_require__(34006);
 // EXTERNAL MODULE: ./src/versions.ts
 var versions = __nccwpck_require__(27902);
-;// CONCATENATED MODULE: ./src/inputs.ts
+;// CONCATENATED MODULE: ./src/container/bounds.ts
+// How long each `container` operation may take before the action gives up on it, and what the user can
+// do then. One table: the adapter applies it to every call, errors quote it, the bench prints it.
+/** `wait` bounds the slow creation stages too, but never below this: kubeadm init alone takes ~1 min. */
+const STAGE_FLOOR_SECONDS = 60;
+const SERVICE_WEDGED = "The container service (container-apiserver) is not responding: restart it on the Mac with " +
+    "`container system stop` then `container system start` (this stops every container of the user), or restart the Mac.";
+const BOUNDS = {
+    version: {
+        seconds: 15,
+        fix: "The container CLI does not answer; reinstall it from Apple's signed installer.",
+    },
+    "system status": { seconds: 15, fix: SERVICE_WEDGED },
+    // Started with `--timeout 30` (the CLI's own wait for the apiserver); this bound backs it up.
+    "system start": { seconds: 45, fix: SERVICE_WEDGED },
+    "system stop": { seconds: 60, fix: "Stop it on the Mac with `container system stop`, or restart the Mac." },
+    // Downloads a ~700 MB kata tarball (apple-container release notes, kata 3.32.0).
+    "kernel set --recommended": {
+        seconds: 1800,
+        fix: "The kernel download is stalled: check the runner's network or proxy to github.com.",
+    },
+    "kernel set --binary": { seconds: 120, fix: SERVICE_WEDGED },
+    "network ls": { seconds: 15, fix: SERVICE_WEDGED },
+    "image ls": { seconds: 30, fix: SERVICE_WEDGED },
+    "image pull": {
+        seconds: 1800,
+        fix: "The image pull is stalled: check the runner's network or proxy to the registry, or pre-pull the image with `container image pull`.",
+    },
+    "image save": { seconds: 900, fix: SERVICE_WEDGED },
+    "image load": { seconds: 900, fix: SERVICE_WEDGED },
+    "image import": {
+        seconds: 900,
+        fix: "Loading the image into the node's containerd stalled: see the containerd journal in the diagnostics.",
+    },
+    run: {
+        seconds: "stage",
+        fix: "The VM did not start: see `container logs --boot` in the diagnostics; on a busy Mac raise `wait` (it also bounds this).",
+    },
+    inspect: { seconds: 15, fix: SERVICE_WEDGED },
+    list: { seconds: 15, fix: SERVICE_WEDGED },
+    delete: { seconds: 30, fix: SERVICE_WEDGED },
+    logs: { seconds: 15, fix: SERVICE_WEDGED },
+    exec: {
+        seconds: 60,
+        fix: "The node stopped responding: see `container logs --boot` and the journals in the diagnostics.",
+    },
+    // Waits up to 120 s inside the node for containerd to come up after boot, then restarts it.
+    "node preparation": {
+        seconds: 180,
+        fix: "The node stopped responding: see `container logs --boot` and the journals in the diagnostics.",
+    },
+    "kubeadm init": {
+        seconds: "stage",
+        fix: "See the kubelet journal and kubeadm's output in the diagnostics; on a slow Mac raise `wait` (it also bounds kubeadm init).",
+    },
+    // A worker's discovery, TLS bootstrap and registration take seconds; kubeadm itself would retry
+    // discovery for 5 min (discovery.timeout), longer than a CI job should wait on an unreachable API.
+    "kubeadm join": {
+        seconds: 180,
+        fix: "The worker could not reach the control plane at its VM address: see the worker's kubelet journal in the diagnostics, and check that the Mac's firewall lets the VMs talk to each other.",
+    },
+};
+/** Seconds `op` may take; `stage` operations take the `wait` input, at least STAGE_FLOOR_SECONDS. */
+function boundSeconds(op, o = {}) {
+    const b = BOUNDS[op].seconds;
+    if (b !== "stage")
+        return b;
+    return Math.max(o.waitSeconds ?? 300, STAGE_FLOOR_SECONDS);
+}
+
+;// CONCATENATED MODULE: ./src/container/cli.ts
+// The only place that spells a `container` command line or reads its output: flags by CLI version, JSON
+// shapes across releases, error texts. Every call is bounded by the table in bounds.ts.
 
 
+
+
+
+
+/** A failed `container` command: the command line, its exit code and what it said. */
+class ContainerError extends errors/* CommandError */.Qd {
+    args;
+    constructor(args, code, stderr) {
+        super(["container", ...args], code, stderr);
+        this.args = args;
+        this.name = "ContainerError";
+    }
+    /** The container service is not running or not reachable (XPC). */
+    get serviceDown() {
+        return /XPC connection error|container system service has been started/i.test(this.stderr);
+    }
+    get notFound() {
+        return /not found/i.test(this.stderr);
+    }
+    /** `-p` asked for a host port something else holds (bind: Address already in use). */
+    get portInUse() {
+        return /address already in use/i.test(this.stderr);
+    }
+}
+/** `docker.io/library/nginx:1.27@sha256:…` → repository, tag and digest, with Docker Hub's defaults. */
+function splitImageRef(ref) {
+    const at = ref.indexOf("@");
+    const digest = at >= 0 ? ref.slice(at + 1) : undefined;
+    let name = at >= 0 ? ref.slice(0, at) : ref;
+    let tag = "latest";
+    const colon = name.lastIndexOf(":");
+    if (colon > name.lastIndexOf("/"))
+        [name, tag] = [name.slice(0, colon), name.slice(colon + 1)];
+    const first = name.split("/")[0];
+    if (!name.includes("/"))
+        name = `docker.io/library/${name}`;
+    else if (!/[.:]/.test(first) && first !== "localhost")
+        name = `docker.io/${name}`;
+    return { repo: name, tag, digest };
+}
+/** Whether the reference names a tag (`repo:tag`, `repo:tag@sha256:…`), not only a digest or nothing. */
+function hasTag(ref) {
+    const name = ref.split("@")[0];
+    return name.lastIndexOf(":") > name.lastIndexOf("/");
+}
+/**
+ * Whether a listed image is the wanted one. A digest-pinned reference matches only that digest, so a
+ * tag that moved on the host is not mistaken for the pinned image. A wanted tag (no tag means `latest`)
+ * matches only a listed reference with that tag: a digest-only one (`kindest/node@sha256:…`) says
+ * nothing about which tag it is.
+ */
+function sameImage(wanted, listed) {
+    const w = splitImageRef(wanted);
+    const l = splitImageRef(listed.ref);
+    if (w.repo !== l.repo)
+        return false;
+    const digest = l.digest ?? listed.digest;
+    if (w.digest)
+        return digest === w.digest;
+    return hasTag(listed.ref) && w.tag === l.tag;
+}
+/** Normalises the 1.x, 0.8–0.12 and ≤0.7 shapes of `container inspect`/`list --format json` elements. */
+function parseContainerState(raw) {
+    const o = (raw ?? {});
+    const conf = (o.configuration ?? {});
+    const status = o.status;
+    let state = "unknown";
+    let networks;
+    let started = o.startedDate;
+    if (status && typeof status === "object") {
+        const s = status;
+        state = String(s.state ?? "unknown");
+        networks = s.networks;
+        started = s.startedDate ?? started;
+    }
+    else {
+        if (typeof status === "string")
+            state = status;
+        networks = o.networks;
+    }
+    let ipv4;
+    let ipv4Prefix;
+    let mtu;
+    for (const n of Array.isArray(networks) ? networks : []) {
+        const net = (n ?? {});
+        const addr = net.ipv4Address ?? net.address;
+        if (typeof addr === "string" && addr) {
+            const [ip, prefix] = addr.split("/");
+            ipv4 = ip;
+            ipv4Prefix = prefix !== undefined && /^\d{1,2}$/.test(prefix) ? Number(prefix) : undefined;
+            if (typeof net.mtu === "number")
+                mtu = net.mtu;
+            break;
+        }
+    }
+    const labels = (conf.labels ?? o.labels ?? {});
+    return {
+        id: String(o.id ?? conf.id ?? ""),
+        state,
+        labels,
+        ipv4,
+        ipv4Prefix,
+        mtu,
+        startedDate: typeof started === "string" ? started : undefined,
+    };
+}
+const versionIn = (v) => (typeof v === "string" ? /(\d+\.\d+\.\d+)/.exec(v)?.[1] : undefined);
+const nonEmpty = (v) => (typeof v === "string" && v !== "" ? v.replace(/\/+$/, "") : undefined);
+/**
+ * Normalises both JSON shapes of `container system status --format json` (the nested one arrived
+ * with 1.4.1: https://github.com/apple/container/releases/tag/1.4.1):
+ * - 0.10.0–1.3.x, flat: `{status, appRoot, installRoot, logRoot, apiServerVersion: "container-apiserver
+ *   version 1.3.1 (build: …)", …}`, the same keys with empty values when the service is down;
+ * - 1.4.1+, nested: `{status, client: {version, …}, server: {version, …}, paths: {appRoot, installRoot},
+ *   resources: {containersRunning, …}, host: {…}}`; only `{status}` when it is down.
+ * Anything else (not an object) gives status `unknown`, not running.
+ */
+function parseSystemStatus(raw) {
+    const o = raw && typeof raw === "object" ? raw : {};
+    const sub = (k) => o[k] && typeof o[k] === "object" ? o[k] : {};
+    const status = typeof o.status === "string" ? o.status : "unknown";
+    const running = sub("resources").containersRunning;
+    return {
+        status,
+        running: status === "running",
+        appRoot: nonEmpty(sub("paths").appRoot ?? o.appRoot),
+        installRoot: nonEmpty(sub("paths").installRoot ?? o.installRoot),
+        clientVersion: versionIn(sub("client").version),
+        serverVersion: versionIn(sub("server").version ?? o.apiServerVersion),
+        containersRunning: typeof running === "number" ? running : undefined,
+    };
+}
+/**
+ * `container network ls --format json` elements (PrintableNetwork {id, state, config, status}): status
+ * {ipv4Subnet, ipv4Gateway} in 1.x, {address, gateway} before; networks without a subnet are skipped.
+ * Source: apple/container Sources/CLI/Network/NetworkList.swift and
+ * Sources/Services/ContainerNetworkService/NetworkState.swift.
+ */
+function parseNetworks(raw) {
+    const out = [];
+    for (const e of Array.isArray(raw) ? raw : []) {
+        const o = (e ?? {});
+        const config = (o.config ?? o.configuration ?? {});
+        const status = (o.status ?? {});
+        const subnet = status.ipv4Subnet ?? status.address ?? config.ipv4Subnet ?? config.subnet;
+        const gateway = status.ipv4Gateway ?? status.gateway;
+        const id = o.id ?? config.id ?? config.name;
+        if (typeof subnet !== "string" || !subnet.includes("/"))
+            continue;
+        out.push({
+            id: typeof id === "string" ? id : "",
+            subnet,
+            gateway: typeof gateway === "string" ? gateway : undefined,
+        });
+    }
+    return out;
+}
+/** `container run` arguments for `spec` on CLI `cliVersion`. */
+function runArgs(spec, cliVersion) {
+    const args = ["run", "-d", "--name", spec.name, "-c", String(spec.cpus), "-m", `${spec.memoryMiB}M`];
+    for (const [k, v] of Object.entries(spec.labels))
+        args.push("-l", `${k}=${v}`);
+    if (spec.privileged) {
+        // --cap-add exists from 0.12.0; 1.2.0 made /proc/sys read-only and 1.2.1 can lift it.
+        if ((0,versions/* compareVersions */.Zy)(cliVersion, "0.12.0") >= 0)
+            args.push("--cap-add", "ALL");
+        if ((0,versions/* compareVersions */.Zy)(cliVersion, "1.2.1") >= 0)
+            args.push("--read-only-path", "NONE", "--masked-path", "NONE");
+    }
+    for (const name of Object.keys(spec.env))
+        args.push("-e", name);
+    for (const p of spec.publish)
+        args.push("-p", `${p.hostIp}:${p.hostPort}:${p.containerPort}`);
+    args.push(spec.image);
+    return args;
+}
+/** The Apple `container` CLI, found through PATH. */
+class ContainerCli {
+    o;
+    bin = "container";
+    constructor(o = {}) {
+        this.o = o;
+    }
+    /** Seconds `op` may take with this job's inputs. */
+    boundSeconds(op) {
+        return boundSeconds(op, this.o);
+    }
+    async call(args, c) {
+        const seconds = this.boundSeconds(c.op);
+        const signal = c.signal && this.o.signal ? AbortSignal.any([c.signal, this.o.signal]) : (c.signal ?? this.o.signal);
+        const r = await (0,process/* runProcess */.R3)(this.bin, args, {
+            timeoutMs: seconds * 1000,
+            ...(c.input !== undefined ? { input: c.input } : {}),
+            ...(c.env ? { env: c.env } : {}),
+            ...(signal ? { signal } : {}),
+            ...(c.echo ? { echo: true } : {}),
+            ...(c.display ? { display: c.display } : {}),
+            ...(c.maxBuffer ? { maxBuffer: c.maxBuffer } : {}),
+        });
+        const name = c.name ?? ["container", ...args.slice(0, 2)].join(" ");
+        if (r.timedOut)
+            throw new errors/* TimeoutError */.MU(`\`${name}\``, seconds, BOUNDS[c.op].fix);
+        if (r.cancelled)
+            throw new Error(`\`${name}\` was cancelled`);
+        if (r.code !== 0 && !c.allowFailure)
+            throw new ContainerError(args, r.code, r.stderr);
+        return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    }
+    /**
+     * `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined only when there is no `container` on
+     * PATH. A CLI that exits non-zero or prints no version throws: "did not answer" is not "not
+     * installed", and taking it for that would install over a running service.
+     */
+    async version() {
+        return this.versionOf(this.bin);
+    }
+    /** The version of the `container` binary at `bin` (a path, or a name looked up on PATH); as version(). */
+    async versionOf(bin) {
+        let r;
+        const seconds = this.boundSeconds("version");
+        try {
+            r = await (0,process/* runProcess */.R3)(bin, ["--version"], { timeoutMs: seconds * 1000 });
+        }
+        catch (err) {
+            if (err.code === "ENOENT")
+                return undefined; // not on PATH
+            throw err;
+        }
+        if (r.timedOut)
+            throw new errors/* TimeoutError */.MU(`\`${bin} --version\``, seconds, BOUNDS.version.fix);
+        const v = /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
+        if (r.code === 0 && v)
+            return v;
+        const said = (r.stdout + r.stderr).trim().split("\n").slice(-2).join(" | ").slice(0, 300);
+        throw new Error(`'${bin} --version' ${r.code !== 0 ? `exited ${r.code}` : "printed no version"}${said ? ` (${said})` : ""}, so which ` +
+            "container CLI this Mac has is unknown; nothing was installed or stopped. Run 'container --version' on the Mac: " +
+            "if it fails, reinstall Apple's CLI (or remove a broken one from PATH), then run the job again");
+    }
+    /** `container system status` exits 0 only while the service runs. */
+    async serviceRunning() {
+        const r = await this.call(["system", "status"], { op: "system status", allowFailure: true });
+        return r.code === 0;
+    }
+    /**
+     * The service's status in one shape (see parseSystemStatus). A CLI before 0.10.0 has no JSON form:
+     * then only `running` is known, from the exit code. A service that does not answer within the bound
+     * throws a TimeoutError: a wedged service is not a stopped one.
+     */
+    async systemStatus() {
+        const r = await this.call(["system", "status", "--format", "json"], {
+            op: "system status",
+            name: "container system status",
+            allowFailure: true,
+        });
+        try {
+            return parseSystemStatus(JSON.parse(r.stdout));
+        }
+        catch {
+            return {
+                ...parseSystemStatus({}),
+                status: r.code === 0 ? "running" : "not running",
+                running: r.code === 0,
+            };
+        }
+    }
+    /**
+     * The absolute path of the `container` that PATH resolves to, as it will be run, with symlinks
+     * resolved (Homebrew links its binaries from its Cellar); undefined when there is none.
+     */
+    async path() {
+        const found = await (0,io/* which */.K7)(this.bin, false);
+        return found ? (0,promises_.realpath)(found).catch(() => found) : undefined;
+    }
+    /**
+     * Starts the service without ever prompting (stdin closed, kernel installed explicitly elsewhere);
+     * `--timeout` is the CLI's own wait for the apiserver.
+     */
+    async startService() {
+        await this.call(["system", "start", "--disable-kernel-install", "--timeout", "30"], {
+            op: "system start",
+            echo: true,
+            input: "",
+        });
+    }
+    /** Stops every container of this user and the launchd services. */
+    async stopService() {
+        await this.call(["system", "stop"], { op: "system stop", echo: true });
+    }
+    /** Makes the kernel the CLI recommends for its version the default, downloading it. */
+    async setRecommendedKernel() {
+        await this.call(["system", "kernel", "set", "--recommended", "--force"], {
+            op: "kernel set --recommended",
+            name: "container system kernel set --recommended",
+            echo: true,
+        });
+    }
+    /** Installs a kernel file as the default; it is copied to `<appRoot>/kernels/<basename>`. */
+    async setKernelBinary(file) {
+        await this.call(["system", "kernel", "set", "--binary", file, "--force"], {
+            op: "kernel set --binary",
+            name: "container system kernel set --binary",
+            echo: true,
+        });
+    }
+    /**
+     * The runtime's networks from `container network ls --format json`; undefined where there is no such
+     * listing (macOS 15, older CLIs) or it says nothing usable.
+     */
+    async networks() {
+        const r = await this.call(["network", "ls", "--format", "json"], {
+            op: "network ls",
+            allowFailure: true,
+        });
+        if (r.code !== 0)
+            return undefined;
+        try {
+            const list = parseNetworks(JSON.parse(r.stdout));
+            return list.length ? list : undefined;
+        }
+        catch {
+            return undefined;
+        }
+    }
+    async imagePull(ref) {
+        await this.call(["image", "pull", ref], { op: "image pull", echo: true });
+    }
+    /** Writes an OCI archive of the image to `file`. */
+    async imageSave(ref, file) {
+        await this.call(["image", "save", "-o", file, ref], { op: "image save", echo: true });
+    }
+    async imageLoad(file) {
+        await this.call(["image", "load", "-i", file], { op: "image load", echo: true });
+    }
+    /** Host images: their references and, where `image ls` shows it, the index digest. */
+    async images() {
+        const r = await this.call(["image", "ls", "--format", "json"], { op: "image ls" });
+        const out = [];
+        for (const raw of JSON.parse(r.stdout || "[]")) {
+            // ≤0.x: {reference, descriptor}; 1.x: {id, configuration: {name, descriptor}, variants}.
+            const conf = raw.configuration;
+            const ref = raw.reference ?? conf?.reference ?? conf?.name ?? raw.name;
+            const descriptor = (conf?.descriptor ?? raw.descriptor);
+            if (typeof ref !== "string")
+                continue;
+            out.push({ ref, digest: typeof descriptor?.digest === "string" ? descriptor.digest : undefined });
+        }
+        return out;
+    }
+    /** Starts a detached container (`container run -d`); the env values travel in the CLI's environment. */
+    async run(spec, cliVersion) {
+        await this.call(runArgs(spec, cliVersion), {
+            op: "run",
+            // The node's name: with workers, several `run`s are in flight at once.
+            name: `container run --name ${spec.name}`,
+            env: spec.env,
+            echo: true,
+        });
+    }
+    /** The container's state, or undefined when there is none of that name. */
+    async inspect(name) {
+        const r = await this.call(["inspect", name], { op: "inspect", allowFailure: true });
+        if (r.code !== 0) {
+            if (/not found/i.test(r.stderr))
+                return undefined;
+            throw new ContainerError(["inspect", name], r.code, r.stderr);
+        }
+        const arr = JSON.parse(r.stdout);
+        return arr.length ? parseContainerState(arr[0]) : undefined;
+    }
+    /** Every container of this user, stopped ones too. */
+    async list() {
+        const r = await this.call(["list", "--all", "--format", "json"], { op: "list" });
+        return JSON.parse(r.stdout || "[]").map(parseContainerState);
+    }
+    /**
+     * Containers that run now; none when the service is down (nothing can run then). Throws a
+     * ContainerError on any other failure, or a TimeoutError when the service does not answer.
+     */
+    async running() {
+        const args = ["list", "--format", "json"];
+        const r = await this.call(args, { op: "list", allowFailure: true });
+        if (r.code !== 0) {
+            const err = new ContainerError(args, r.code, r.stderr);
+            if (err.serviceDown)
+                return [];
+            throw err;
+        }
+        return JSON.parse(r.stdout || "[]")
+            .map(parseContainerState)
+            .filter((s) => s.state === "running");
+    }
+    /**
+     * Deletes the container at once (`delete --force`: a CI node holds nothing worth a graceful stop).
+     * Returns false when there was none of that name.
+     */
+    async remove(name) {
+        const args = ["delete", "--force", name];
+        const r = await this.call(args, {
+            op: "delete",
+            name: `container delete --force ${name}`,
+            echo: true,
+            allowFailure: true,
+        });
+        if (r.code === 0)
+            return true;
+        if (/not found/i.test(r.stderr))
+            return false;
+        throw new ContainerError(args, r.code, r.stderr);
+    }
+    /** Text for diagnostics: what the command printed, or why it could not. */
+    async text(args, op, signal) {
+        const r = await this.call(args, { op, allowFailure: true, ...(signal ? { signal } : {}) });
+        return r.stdout + (r.code !== 0 ? `\n(exit ${r.code}) ${r.stderr}` : r.stderr);
+    }
+    /** `container list --all` as the CLI's table. */
+    listText(signal) {
+        return this.text(["list", "--all"], "list", signal);
+    }
+    /** `container inspect NAME` as the CLI prints it (JSON). */
+    inspectText(name, signal) {
+        return this.text(["inspect", name], "inspect", signal);
+    }
+    /** The container's console output (`--boot`: the VM's boot log), the last `lines` lines. */
+    logs(name, o = {}) {
+        const args = ["logs", ...(o.boot ? ["--boot"] : []), ...(o.lines ? ["-n", String(o.lines)] : []), name];
+        return this.text(args, "logs", o.signal);
+    }
+    /** A systemd unit's journal in the node. */
+    journal(node, unit, lines, signal) {
+        return this.text(["exec", node, "journalctl", "-u", unit, "--no-pager", "-n", String(lines)], "exec", signal);
+    }
+    /**
+     * Runs argv in the node (`container exec`; `-i` when there is input). The bound is `op`'s: plain
+     * `exec` unless the command is one of the table's long ones. Errors name the node and `command`
+     * (default: argv's first two words; a wrapper such as `sh -c` should name what it wraps).
+     */
+    async exec(node, argv, o = {}) {
+        const args = ["exec", ...(o.input !== undefined ? ["-i"] : []), node, ...argv];
+        const { op = "exec", command = argv.slice(0, 2).join(" "), ...rest } = o;
+        return this.call(args, { ...rest, op, name: `container exec ${node} ${command}` });
+    }
+    /** Runs a shell script in the node. */
+    async sh(node, script, o = {}) {
+        return this.exec(node, ["sh", "-c", script], o);
+    }
+    /**
+     * Runs `steps` in the node as one shell script (one round trip) that stops at the first failing step.
+     * A failure names that step, its exit code and its own output, not the whole script.
+     */
+    async script(node, steps, o) {
+        const total = steps.length;
+        const marker = (i) => `[kina step ${i}/${total}]`;
+        const script = [
+            "set -e",
+            "exec 2>&1",
+            ...steps.flatMap((s, i) => [`printf '%s\\n' ${shQuote(`${marker(i + 1)} ${s.split("\n")[0]}`)}`, s]),
+        ].join("\n");
+        const display = `container exec ${node} sh -c '<${o.what}: ${total} steps>'`;
+        const r = await this.exec(node, ["sh", "-c", script], {
+            op: o.op,
+            command: `sh -c '<${o.what}>'`,
+            allowFailure: true,
+            display,
+            ...(o.echo ? { echo: true } : {}),
+        });
+        if (r.code === 0)
+            return;
+        const out = r.stdout + r.stderr;
+        let index = 0;
+        let at = 0;
+        for (let i = total; i >= 1; i--) {
+            const pos = out.lastIndexOf(`${marker(i)} `);
+            if (pos >= 0) {
+                index = i;
+                at = out.indexOf("\n", pos) + 1;
+                break;
+            }
+        }
+        const command = ["container", "exec", node, "sh", "-c", `<${o.what}>`];
+        if (!index)
+            throw new ContainerError(["exec", node, "sh", "-c", `<${o.what}>`], r.code, out);
+        throw new errors/* ScriptStepError */.AG(command, steps[index - 1], index, total, r.code, at > 0 ? out.slice(at) : "");
+    }
+    /**
+     * Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets), atomically
+     * (temporary file, then rename); `then` runs in the same exec afterwards, saving a round trip.
+     */
+    async writeFile(node, path, content, o = {}) {
+        const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+        const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
+        await this.sh(node, o.then ? `${write} && ${o.then}` : write, {
+            command: `sh -c '<write ${path}>'`,
+            input: content,
+            ...(o.echo ? { echo: true } : {}),
+        });
+    }
+    /** A file of the node, at most `maxBytes` of it (what comes out of the node is untrusted). */
+    async readFile(node, path, maxBytes = 1024 * 1024) {
+        const r = await this.exec(node, ["cat", path], { maxBuffer: maxBytes + 1 });
+        if (Buffer.byteLength(r.stdout) > maxBytes)
+            throw new Error(`${path} in ${node} is larger than ${maxBytes} bytes`);
+        return r.stdout;
+    }
+    /** `container image save REF | container exec -i NODE argv…`, streamed without a temporary file. */
+    async pipeImageInto(ref, node, argv) {
+        const save = ["image", "save", ref];
+        const load = ["exec", "-i", node, ...argv];
+        const seconds = this.boundSeconds("image import");
+        const [s, l] = await (0,process/* runPipe */.Gp)({ cmd: this.bin, args: save }, { cmd: this.bin, args: load }, { timeoutMs: seconds * 1000, echo: true, ...(this.o.signal ? { signal: this.o.signal } : {}) });
+        if (s.timedOut || l.timedOut)
+            throw new errors/* TimeoutError */.MU(`\`container image save ${ref} | container exec -i ${node} ${argv.slice(0, 2).join(" ")}\``, seconds, BOUNDS["image import"].fix);
+        if (l.code !== 0)
+            throw new ContainerError(load, l.code, l.stderr);
+        if (s.code !== 0)
+            throw new ContainerError(save, s.code, s.stderr);
+    }
+}
+/** Single-quotes `s` for sh. */
+function shQuote(s) {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+
+/***/ }),
+
+/***/ 83916:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $T: () => (/* binding */ apiStatus),
+/* harmony export */   AG: () => (/* binding */ ScriptStepError),
+/* harmony export */   Ic: () => (/* binding */ describeFailure),
+/* harmony export */   MU: () => (/* binding */ TimeoutError),
+/* harmony export */   Qd: () => (/* binding */ CommandError),
+/* harmony export */   gJ: () => (/* binding */ errorMessage),
+/* harmony export */   oh: () => (/* binding */ failureMessage),
+/* harmony export */   wo: () => (/* binding */ PhaseError)
+/* harmony export */ });
+/* unused harmony exports lastLines, causes, systemCode */
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(27194);
+// Everything the user reads about a failure: the error types the action throws and how they are turned
+// into the one ::error:: line and into failure.txt of the diagnostics.
+
+/** An error that carries the phase it happened in, so the user reads where creation stopped. */
+class PhaseError extends Error {
+    phase;
+    cause;
+    constructor(phase, cause) {
+        super(`${phase}: ${errorMessage(cause)}`);
+        this.phase = phase;
+        this.cause = cause;
+        this.name = "PhaseError";
+    }
+}
+/** A program that exited non-zero: its command line (program first), exit code and what it said. */
+class CommandError extends Error {
+    command;
+    code;
+    stderr;
+    constructor(command, code, stderr, message) {
+        const said = lastLines(stderr, 3);
+        super(message ?? `'${command.join(" ")}' exited ${code}${said ? `: ${said}` : ""}`);
+        this.command = command;
+        this.code = code;
+        this.stderr = stderr;
+        this.name = "CommandError";
+    }
+}
+/** An operation that did not finish within its bound (src/container/bounds.ts, or a step's own). */
+class TimeoutError extends Error {
+    operation;
+    seconds;
+    fix;
+    constructor(
+    /** How the user would spell it, e.g. "`container system status`". */
+    operation, seconds, 
+    /** What to try, one sentence. */
+    fix, verb = "did not answer") {
+        super(`${operation} ${verb} within ${seconds}s. ${fix}`);
+        this.operation = operation;
+        this.seconds = seconds;
+        this.fix = fix;
+        this.name = "TimeoutError";
+    }
+}
+/** One step of a script run in the node failed: which one, its exit code and its own output. */
+class ScriptStepError extends CommandError {
+    step;
+    index;
+    total;
+    output;
+    constructor(command, step, index, total, code, output) {
+        const said = lastLines(output, 4);
+        super(command, code, output, `step ${index} of ${total}, \`${oneLine(step, 120)}\`, failed (exit ${code})${said ? `: ${said}` : ""}`);
+        this.step = step;
+        this.index = index;
+        this.total = total;
+        this.output = output;
+        this.name = "ScriptStepError";
+    }
+}
+/** The last `n` non-empty lines of `text`, joined with " | ". */
+function lastLines(text, n) {
+    return text
+        .trim()
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(-n)
+        .join(" | ");
+}
+function oneLine(text, max) {
+    const t = text.replace(/\s*\n\s*/g, " ⏎ ").trim();
+    return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+/** The HTTP code and the Status message of a client-node ApiException, whose own message is a dump. */
+function apiStatus(err) {
+    const e = err;
+    if (typeof e?.code !== "number" || e.body === undefined)
+        return undefined;
+    let message = typeof e.body === "string" ? e.body : JSON.stringify(e.body);
+    try {
+        const status = (typeof e.body === "string" ? JSON.parse(e.body) : e.body);
+        if (status?.message)
+            message = status.message;
+    }
+    catch {
+        // not JSON: keep the raw body
+    }
+    return { code: e.code, message: message.slice(0, 500) };
+}
+function errorMessage(err) {
+    const api = apiStatus(err);
+    if (api)
+        return `Kubernetes API answered HTTP ${api.code}: ${api.message}`;
+    return err instanceof Error ? err.message : String(err);
+}
+/** The chain of causes, outermost first. */
+function causes(error) {
+    const out = [];
+    for (let e = error; e !== undefined && out.length < 10; e = e.cause) {
+        out.push(e);
+        if (!(e instanceof Error))
+            break;
+    }
+    return out;
+}
+/** A Node system error's code (ECONNRESET, ENOENT…). */
+function systemCode(e) {
+    const code = e?.code;
+    return typeof code === "string" ? code : undefined;
+}
+/**
+ * The one line for ::error::, credentials blanked. `fetch failed` alone explains nothing: the socket
+ * error under it (ECONNREFUSED, ECONNRESET, …) is appended.
+ */
+function failureMessage(error) {
+    let msg = errorMessage(error);
+    const low = causes(error)
+        .slice(1)
+        .findLast((e) => e instanceof Error && systemCode(e));
+    if (low instanceof Error && !msg.includes(low.message))
+        msg = `${msg} (${systemCode(low)}: ${low.message})`;
+    return (0,_secrets_js__WEBPACK_IMPORTED_MODULE_0__/* .redact */ .E$)(msg.replace(/\s*\n\s*/g, " | "));
+}
+/** failure.txt: the step, the error, its causes and, for a failed command, its line, exit code and stderr. */
+function describeFailure(error) {
+    const chain = causes(error);
+    const phase = chain.find((e) => e instanceof PhaseError);
+    const cause = phase ? phase.cause : error;
+    const lines = [`failed step: ${phase?.phase ?? "unknown"}`, `error: ${errorMessage(cause)}`];
+    for (const e of causes(cause).slice(1)) {
+        const code = systemCode(e);
+        lines.push(`caused by: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}`);
+    }
+    const failed = chain.find((e) => e instanceof CommandError);
+    if (failed) {
+        lines.push(`command: ${failed.command.join(" ")}`, `exit code: ${failed.code}`, failed instanceof ScriptStepError ? "output:" : "stderr:", failed.stderr.trimEnd() || "(empty)");
+    }
+    return (0,_secrets_js__WEBPACK_IMPORTED_MODULE_0__/* .redact */ .E$)(lines.join("\n") + "\n");
+}
+
+
+/***/ }),
+
+/***/ 38422:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   EV: () => (/* binding */ hostResources),
+/* harmony export */   TL: () => (/* binding */ parseInputs),
+/* harmony export */   ek: () => (/* binding */ vmNetworkConflict),
+/* harmony export */   wP: () => (/* binding */ resolveNodeResources)
+/* harmony export */ });
+/* unused harmony exports maxWorkers, InputError, MAX_CLUSTER_NAME, clusterNameFrom, parseDuration, parseMemory */
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(27194);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(48161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _builders_node_cidrs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(56096);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(77598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _cidr_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(88197);
+/* harmony import */ var _versions_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(27902);
+
+
+
+
+
+
+function hostResources() {
+    return { cpus: node_os__WEBPACK_IMPORTED_MODULE_1__.cpus().length, memoryMiB: Math.floor(node_os__WEBPACK_IMPORTED_MODULE_1__.totalmem() / 1024 / 1024) };
+}
+/**
+ * Each node VM's size: the inputs, else a quarter of the host with at least 2 CPUs and 2 GiB, as
+ * Apple's k8s plugin sizes its nodes (the same rule as steps/node-vm.ts, nodeResources).
+ */
+function resolveNodeResources(inputs, host) {
+    return {
+        cpus: inputs.cpus ?? Math.max(2, Math.floor(host.cpus / 4)),
+        memoryMiB: inputs.memoryMiB ?? Math.max(2048, Math.floor(host.memoryMiB / 4)),
+    };
+}
+/**
+ * How many workers fit next to the control plane, every node of size `node`: together the nodes
+ * may use all of the host's CPUs (more vCPUs than cores starves etcd and the kubelets, and a CI job
+ * then fails on timeouts, not on its tests) and three quarters of its memory (the rest for macOS,
+ * the runner and the container service). With the default sizes that allows 2 workers.
+ */
+function maxWorkers(host, node) {
+    const nodes = Math.min(Math.floor(host.cpus / node.cpus), Math.floor((host.memoryMiB * 3) / 4 / node.memoryMiB));
+    return Math.max(0, nodes - 1);
+}
 class InputError extends Error {
     input;
     value;
@@ -32111,35 +33103,71 @@ class InputError extends Error {
         this.name = "InputError";
     }
 }
-/** The default network of Apple's vmnet NAT; pod and service ranges must not shadow it. */
-const VM_NETWORK = parseCidr("192.168.64.0/24");
-const LOOPBACK = parseCidr("127.0.0.0/8");
+const LOOPBACK = (0,_cidr_js__WEBPACK_IMPORTED_MODULE_4__/* .parseCidr */ .GN)("127.0.0.0/8");
 const NODE_SUFFIX = "-control-plane";
 // Apple's container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]+ up to 63 characters; the node name is also a
 // Kubernetes node name (RFC 1123, lowercase), so the cluster name takes the intersection.
 const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const MAX_CONTAINER_NAME = 63;
+const MAX_CLUSTER_NAME = MAX_CONTAINER_NAME - NODE_SUFFIX.length;
 const MAX_WAIT_SECONDS = 3600;
+/** Below this, reclaim-after is more likely a typo ("6" for 6 hours) than a decision. */
+const MIN_RECLAIM_SECONDS = 3600;
+/** Hex digits of the hash a changed or cut cluster name carries: 16.7 million values. */
+const NAME_HASH_LENGTH = 6;
+/**
+ * A valid cluster name (lowercase letters, digits and '-', at most MAX_CLUSTER_NAME characters) from what
+ * the workflow gave, so `kina-${{ runner.name }}` works for any runner name. Lowercasing alone keeps the
+ * name readable (`Mac-Studio-02` → `mac-studio-02`). When more changes (every run of other characters
+ * becomes one '-', '-' is trimmed from the ends) or the name is too long, it ends in `-` and the first 6
+ * hex digits of the SHA-256 of the name as given: `mac_1`, `mac.1` and `kina-🚀` would otherwise become
+ * `mac-1`, `mac-1` and the default `kina`, and two runners sharing a Mac would share a cluster.
+ * Undefined when no letter or digit is left.
+ */
+function clusterNameFrom(given) {
+    const lower = given.toLowerCase();
+    let name = lower.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    if (!name)
+        return undefined;
+    if (name !== lower || name.length > MAX_CLUSTER_NAME) {
+        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_2__.createHash)("sha256").update(given).digest("hex").slice(0, NAME_HASH_LENGTH);
+        const room = MAX_CLUSTER_NAME - NAME_HASH_LENGTH - 1;
+        name = `${name.slice(0, room).replace(/-+$/, "")}-${hash}`;
+    }
+    return CLUSTER_NAME.test(name) ? name : undefined;
+}
 function cidrInput(src, name, minPrefix, maxPrefix) {
     const value = src.get(name);
-    const cidr = parseCidr(value);
+    const cidr = (0,_cidr_js__WEBPACK_IMPORTED_MODULE_4__/* .parseCidr */ .GN)(value);
     const accepted = `expected an IPv4 network such as 10.244.0.0/16 (host bits zero) with a prefix from /${minPrefix} to /${maxPrefix}`;
     if (!cidr || cidr.prefix < minPrefix || cidr.prefix > maxPrefix)
         throw new InputError(name, value, accepted);
-    for (const [other, what] of [
-        [VM_NETWORK, "the container VM network 192.168.64.0/24"],
-        [LOOPBACK, "the loopback network 127.0.0.0/8"],
-    ]) {
-        if (cidrOverlaps(cidr, other))
-            throw new InputError(name, value, `it overlaps ${what}; ${accepted}`);
-    }
+    if ((0,_cidr_js__WEBPACK_IMPORTED_MODULE_4__/* .cidrOverlaps */ .h7)(cidr, LOOPBACK))
+        throw new InputError(name, value, `it overlaps the loopback network 127.0.0.0/8; ${accepted}`);
     return cidr;
 }
+/**
+ * Why the pod or service subnet cannot be used on this VM network, or undefined. Pod and service
+ * addresses that shadow the VMs' own network make the node unreachable from inside the cluster.
+ * `network` is the VM network; `source` says where it was read (for the message).
+ */
+function vmNetworkConflict(inputs, network, source) {
+    for (const [input, cidr] of [
+        ["pod-subnet", inputs.podSubnet],
+        ["service-subnet", inputs.serviceSubnet],
+    ]) {
+        if ((0,_cidr_js__WEBPACK_IMPORTED_MODULE_4__/* .cidrOverlaps */ .h7)(cidr, network))
+            return (`${input} ${cidr.text} overlaps the container VM network ${network.text} (${source}); its addresses ` +
+                `would shadow the node's own. Choose a ${input} outside ${network.text}.`);
+    }
+    return undefined;
+}
+/** `90`, `90s`, `5m`, `1m30s`, `6h`, `5d` → seconds. */
 function parseDuration(text) {
-    const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
-    if (!m || text.trim() === "" || (m[1] ?? m[2] ?? m[3]) === undefined)
+    const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+    if (!m || text.trim() === "" || (m[1] ?? m[2] ?? m[3] ?? m[4]) === undefined)
         return undefined;
-    return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+    return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
 }
 /** `4G`, `4096M`, `4096MB`, `4g` → MiB. */
 function parseMemory(text) {
@@ -32151,42 +33179,67 @@ function parseMemory(text) {
     const mib = unit === "K" ? n / 1024 : unit === "M" ? n : unit === "G" ? n * 1024 : n * 1024 * 1024;
     return Math.floor(mib);
 }
-function parseInputs(src) {
+/** `host`: the Mac's size, which bounds `workers` (default: this machine's). */
+function parseInputs(src, host = hostResources()) {
     const podSubnet = cidrInput(src, "pod-subnet", 8, 24);
     const serviceSubnet = cidrInput(src, "service-subnet", 12, 28);
-    if (cidrOverlaps(podSubnet, serviceSubnet)) {
+    if ((0,_cidr_js__WEBPACK_IMPORTED_MODULE_4__/* .cidrOverlaps */ .h7)(podSubnet, serviceSubnet)) {
         throw new InputError("pod-subnet", podSubnet.text, `it overlaps service-subnet ${serviceSubnet.text}; choose two disjoint ranges`);
     }
     const nodeImageInput = src.get("node-image").trim();
     const requested = src.get("kubernetes-version").trim();
     let kubernetesVersion;
     let nodeImage;
+    const warnings = [];
     if (nodeImageInput) {
         if (/\s/.test(nodeImageInput)) {
             throw new InputError("node-image", nodeImageInput, "expected an image reference such as kindest/node:v1.35.8");
         }
         nodeImage = nodeImageInput;
-        kubernetesVersion = (0,versions/* versionFromImage */.Qr)(nodeImage);
+        kubernetesVersion = (0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .versionFromImage */ .Qr)(nodeImage);
+        // Refused before any pull: kubeadm before 1.31 cannot read the v1beta4 config the action writes.
+        if (kubernetesVersion && (0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .compareVersions */ .Zy)((0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .releaseOf */ .l7)(kubernetesVersion), _versions_js__WEBPACK_IMPORTED_MODULE_3__/* .MIN_KUBERNETES_VERSION */ .Z5) < 0) {
+            throw new InputError("node-image", nodeImageInput, `its tag says Kubernetes ${kubernetesVersion}, and node images older than ${_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .MIN_KUBERNETES_VERSION */ .Z5.replace(/\.0$/, "")} cannot read the kubeadm v1beta4 config this action writes; use a newer kindest/node image or set kubernetes-version (${(0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .supportedKubernetesVersions */ .cX)().join(", ")})`);
+        }
+        // The default (the newest supported) cannot be told from an explicit choice of it.
+        const asked = requested ? (0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .resolveKubernetesVersion */ .$b)(requested) : undefined;
+        if (requested && asked !== (0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .newestKubernetesVersion */ .$v)() && asked !== kubernetesVersion) {
+            warnings.push(`node-image ${nodeImageInput} is used and kubernetes-version ${requested} is ignored: the image decides the ` +
+                `Kubernetes version (${kubernetesVersion ? `its tag says ${kubernetesVersion}` : "its tag names none"}). ` +
+                "Remove kubernetes-version, or node-image to use the pinned image of that version.");
+        }
     }
     else {
-        kubernetesVersion = (0,versions/* resolveKubernetesVersion */.$b)(requested);
+        kubernetesVersion = (0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .resolveKubernetesVersion */ .$b)(requested);
         if (!kubernetesVersion) {
-            throw new InputError("kubernetes-version", requested, `expected one of ${(0,versions/* supportedKubernetesVersions */.cX)().join(", ")} (also as v1.35, 1.35 or v1.35.8), or set node-image`);
+            // YAML reads an unquoted `1.30` as the number 1.3, which reaches the action as "1.3".
+            const number = /^v?(\d+)\.(\d)$/.exec(requested);
+            const hint = number
+                ? ` YAML reads an unquoted ${number[1]}.${number[2]}0 as the number ${number[1]}.${number[2]}: ` +
+                    `quote the version (kubernetes-version: "${number[1]}.${number[2]}0").`
+                : "";
+            throw new InputError("kubernetes-version", requested, `expected one of ${(0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .supportedKubernetesVersions */ .cX)().join(", ")} (also as v1.35, 1.35 or v1.35.8), or set node-image.${hint}`);
         }
-        nodeImage = versions/* NODE_IMAGES */.qm[kubernetesVersion];
+        nodeImage = _versions_js__WEBPACK_IMPORTED_MODULE_3__/* .NODE_IMAGES */ .qm[kubernetesVersion];
     }
-    const clusterName = src.get("cluster-name").trim();
-    const maxName = MAX_CONTAINER_NAME - NODE_SUFFIX.length;
-    if (!CLUSTER_NAME.test(clusterName) || clusterName.length > maxName) {
-        throw new InputError("cluster-name", clusterName, `expected lowercase letters, digits and '-', starting and ending with a letter or digit, at most ${maxName} characters (the node VM is named <cluster-name>${NODE_SUFFIX})`);
+    const clusterNameInput = src.get("cluster-name").trim();
+    const clusterName = clusterNameFrom(clusterNameInput);
+    if (!clusterName) {
+        throw new InputError("cluster-name", clusterNameInput, `expected a name with letters or digits, e.g. kina or kina-\${{ runner.name }} (the node VM is named <cluster-name>${NODE_SUFFIX})`);
     }
-    const containerVersion = src.get("container-version").trim() || versions/* DEFAULT_CONTAINER_VERSION */.xO;
-    if (containerVersion !== "installed" && !/^\d+\.\d+\.\d+$/.test(containerVersion)) {
-        throw new InputError("container-version", containerVersion, "expected a release such as 1.2.2, or 'installed'");
+    const containerVersion = (src.get("container-version").trim() || "supported");
+    if (!["supported", "installed"].includes(containerVersion)) {
+        if (!/^\d+\.\d+\.\d+$/.test(containerVersion)) {
+            throw new InputError("container-version", containerVersion, "expected 'supported' (the installed CLI when it is supported, else the newest tested release), 'installed', or a release such as 1.5.0");
+        }
+        const why = (0,_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .unsupportedContainerReason */ .Jz)(containerVersion);
+        if (why) {
+            throw new InputError("container-version", containerVersion, `${why}; choose a release from ${_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .CONTAINER_VERSIONS */ .u.minimum} on (tested: ${_versions_js__WEBPACK_IMPORTED_MODULE_3__/* .CONTAINER_VERSIONS */ .u.tested.join(", ")}) or 'supported'`);
+        }
     }
     const installerUrl = src.get("installer-url").trim() || undefined;
     if (installerUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(installerUrl)) {
-        throw new InputError("installer-url", installerUrl, "expected an http(s):// or file:// URL; {version} is replaced");
+        throw new InputError("installer-url", (0,_secrets_js__WEBPACK_IMPORTED_MODULE_0__/* .displayUrl */ .Qy)(installerUrl), "expected an http(s):// or file:// URL; {version} is replaced");
     }
     const kubectlInput = src.get("kubectl-version").trim();
     const kubectlMatch = /^v?(\d+\.\d+\.\d+)$/.exec(kubectlInput);
@@ -32195,7 +33248,7 @@ function parseInputs(src) {
     }
     const kubectlUrl = src.get("kubectl-url").trim() || undefined;
     if (kubectlUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(kubectlUrl)) {
-        throw new InputError("kubectl-url", kubectlUrl, "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at <url>.sha256; {version} is replaced");
+        throw new InputError("kubectl-url", (0,_secrets_js__WEBPACK_IMPORTED_MODULE_0__/* .displayUrl */ .Qy)(kubectlUrl), "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at the same URL with .sha256 after the path; {version} is replaced");
     }
     const cpusText = src.get("cpus").trim();
     let cpus;
@@ -32218,6 +33271,33 @@ function parseInputs(src) {
     if (waitSeconds === undefined || waitSeconds < 1 || waitSeconds > MAX_WAIT_SECONDS) {
         throw new InputError("wait", waitText, `expected seconds (300) or a duration (5m, 90s, 1m30s) from 1s to ${MAX_WAIT_SECONDS / 60}m`);
     }
+    const workersText = src.get("workers").trim() || "0";
+    if (!/^\d{1,3}$/.test(workersText)) {
+        throw new InputError("workers", workersText, "expected a whole number of worker nodes (0: a single-node cluster)");
+    }
+    const workers = Number(workersText);
+    if (workers > 0) {
+        // Before any VM: a cluster that cannot fit fails now, not after minutes of creating nodes.
+        const subnetProblem = (0,_builders_node_cidrs_js__WEBPACK_IMPORTED_MODULE_5__/* .podSubnetCapacityProblem */ .Wk)(podSubnet, workers + 1);
+        if (subnetProblem)
+            throw new InputError("workers", workersText, subnetProblem);
+        const node = resolveNodeResources({ cpus, memoryMiB }, host);
+        const max = maxWorkers(host, node);
+        if (workers > max) {
+            throw new InputError("workers", workersText, `this Mac has ${host.cpus} CPUs and ${host.memoryMiB} MiB; ${workers + 1} nodes of ${node.cpus} CPUs ` +
+                `and ${node.memoryMiB} MiB each need ${(workers + 1) * node.cpus} CPUs and ${(workers + 1) * node.memoryMiB} MiB, ` +
+                `but all nodes together get at most the host's CPUs and three quarters of its memory, so at most ` +
+                `${max} worker${max === 1 ? "" : "s"}; set smaller cpus and memory, or fewer workers`);
+        }
+    }
+    const reclaimText = src.get("reclaim-after").trim();
+    let reclaimAfterSeconds;
+    if (reclaimText) {
+        reclaimAfterSeconds = parseDuration(reclaimText);
+        if (reclaimAfterSeconds === undefined || reclaimAfterSeconds < MIN_RECLAIM_SECONDS) {
+            throw new InputError("reclaim-after", reclaimText, "expected a duration of at least 1h, such as 6h or 120h, or empty to never remove another runner's node");
+        }
+    }
     const loadImages = src
         .get("load-images")
         .split("\n")
@@ -32233,6 +33313,7 @@ function parseInputs(src) {
         podSubnet,
         serviceSubnet,
         clusterName,
+        clusterNameGiven: clusterName === clusterNameInput ? undefined : clusterNameInput,
         nodeName: clusterName + NODE_SUFFIX,
         containerVersion,
         installerUrl,
@@ -32241,37 +33322,236 @@ function parseInputs(src) {
         cpus,
         memoryMiB,
         waitSeconds,
+        reclaimAfterSeconds,
         cache: src.getBoolean("cache"),
         cleanup: src.getBoolean("cleanup"),
         approveCsrs: src.getBoolean("approve-csrs"),
         loadImages,
+        workers,
+        warnings,
     };
 }
 
 
 /***/ }),
 
-/***/ 23646:
+/***/ 15995:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   $: () => (/* binding */ apiStatus)
+/* harmony export */   Lt: () => (/* binding */ otherJobs),
+/* harmony export */   kz: () => (/* binding */ register)
 /* harmony export */ });
-/** The HTTP code and the Status message of a client-node ApiException, whose own message is a dump. */
-function apiStatus(err) {
-    const e = err;
-    if (typeof e?.code !== "number" || e.body === undefined)
-        return undefined;
-    let message = typeof e.body === "string" ? e.body : JSON.stringify(e.body);
+/* unused harmony exports jobsDir, withJobsLock, unregister */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(51455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(48161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(76760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(82431);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(80186);
+/* harmony import */ var _ownership_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(92334);
+// Which jobs of this action use the container service of this user right now. The service is per
+// user, and `container system stop` stops every container of the user and breaks every job that is
+// pulling or starting one, so a post step stops the service only when no other job is registered.
+
+
+
+
+
+
+
+/** A self-hosted job may run for up to 5 days (GitHub's "Usage limits" for self-hosted runners). */
+const MAX_JOB_MS = 5 * 24 * 3600_000;
+const LOCK_MS = _bounds_js__WEBPACK_IMPORTED_MODULE_4__/* .OTHER_BOUNDS */ .l.jobsLock.seconds * 1000;
+/**
+ * `~/Library/Application Support/io.kina.setup-cluster/jobs`: per user like the service, next to its
+ * app root (`~/Library/Application Support/com.apple.container`).
+ */
+function jobsDir(env) {
+    return node_path__WEBPACK_IMPORTED_MODULE_3__.join(env.HOME || node_os__WEBPACK_IMPORTED_MODULE_2__.homedir(), "Library", "Application Support", "io.kina.setup-cluster", "jobs");
+}
+const fileOf = (dir, env) => node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, `${(0,_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .runnerId */ .Ug)(env)}.json`);
+function alive(pid) {
     try {
-        const status = (typeof e.body === "string" ? JSON.parse(e.body) : e.body);
-        if (status?.message)
-            message = status.message;
+        process.kill(pid, 0);
+        return true;
     }
-    catch {
-        // not JSON: keep the raw body
+    catch (err) {
+        return err.code === "EPERM";
     }
-    return { code: e.code, message: message.slice(0, 500) };
+}
+/**
+ * Runs `fn` holding the folder's lock (an atomic mkdir). Waits at most OTHER_BOUNDS.jobsLock for it; a
+ * lock older than that is left over by a killed step and is taken over.
+ */
+async function withJobsLock(env, fn) {
+    const dir = jobsDir(env);
+    await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.mkdir(dir, { recursive: true, mode: 0o700 });
+    const lock = node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, ".lock");
+    const deadline = Date.now() + LOCK_MS;
+    for (;;) {
+        try {
+            await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.mkdir(lock);
+            break;
+        }
+        catch (err) {
+            if (err.code !== "EEXIST")
+                throw err;
+            const since = await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+            if (since > LOCK_MS || Date.now() > deadline) {
+                // Its holder was killed (a post step holds it for one `system stop` at most).
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Taking over ${lock}: held for more than ${_bounds_js__WEBPACK_IMPORTED_MODULE_4__/* .OTHER_BOUNDS */ .l.jobsLock.seconds}s.`);
+                await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.rm(lock, { recursive: true, force: true });
+                continue;
+            }
+            await (0,_backoff_js__WEBPACK_IMPORTED_MODULE_6__/* .sleep */ .y)(100);
+        }
+    }
+    try {
+        return await fn();
+    }
+    finally {
+        await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.rm(lock, { recursive: true, force: true });
+    }
+}
+/** Registers this job (one file per runner install: a runner runs one job at a time). */
+async function register(env, now = Date.now()) {
+    const r = {
+        runner: (0,_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .runnerName */ .iC)(env),
+        runnerId: (0,_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .runnerId */ .Ug)(env),
+        job: (0,_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .jobLabel */ .OP)(env),
+        workerPid: process.ppid,
+        registeredAt: new Date(now).toISOString(),
+    };
+    await withJobsLock(env, () => node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.writeFile(fileOf(jobsDir(env), env), JSON.stringify(r), { mode: 0o600 }));
+}
+/** Removes this job's registration; none is fine. */
+async function unregister(env) {
+    await fs.rm(fileOf(jobsDir(env), env), { force: true });
+}
+/**
+ * Other jobs registered and alive (their runner's worker process runs, registered less than 5 days
+ * ago); expired registrations are removed. Call it holding the lock.
+ */
+async function otherJobs(env, now = Date.now()) {
+    const dir = jobsDir(env);
+    const mine = node_path__WEBPACK_IMPORTED_MODULE_3__.basename(fileOf(dir, env));
+    const names = await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readdir(dir).catch(() => []);
+    const out = [];
+    for (const name of names) {
+        if (!name.endsWith(".json") || name === mine)
+            continue;
+        const file = node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, name);
+        let r = {};
+        try {
+            r = JSON.parse(await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readFile(file, "utf8"));
+        }
+        catch {
+            // Unreadable or half-written: judged by its age alone.
+        }
+        const at = Date.parse(r.registeredAt ?? "");
+        const age = Number.isFinite(at)
+            ? now - at
+            : now -
+                (await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.stat(file).then((s) => s.mtimeMs, () => 0));
+        const live = age < MAX_JOB_MS && (typeof r.workerPid !== "number" || alive(r.workerPid));
+        if (live)
+            out.push({ runner: "?", runnerId: name.slice(0, -5), job: "?", workerPid: 0, registeredAt: "", ...r });
+        else
+            await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.rm(file, { force: true });
+    }
+    return out;
+}
+
+
+/***/ }),
+
+/***/ 31934:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Mm: () => (/* binding */ bounded),
+/* harmony export */   _D: () => (/* binding */ probeServer),
+/* harmony export */   j2: () => (/* binding */ REQUEST_TIMEOUT_MS),
+/* harmony export */   loadKubeConfig: () => (/* binding */ loadKubeConfig)
+/* harmony export */ });
+/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(77030);
+/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_tls__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(41692);
+/* harmony import */ var node_tls__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_tls__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(80186);
+// The action's Kubernetes client: the kubeconfig it wrote (from an allowlist, builders/kubeconfig.ts),
+// and a bound on every request.
+
+
+
+/** Bound on one API request that is not a watch: a live API server answers in milliseconds. */
+const REQUEST_TIMEOUT_MS = _bounds_js__WEBPACK_IMPORTED_MODULE_2__/* .OTHER_BOUNDS */ .l.apiRequest.seconds * 1000;
+async function loadKubeConfig(path) {
+    const { KubeConfig } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358)]).then(__nccwpck_require__.bind(__nccwpck_require__, 14358));
+    const kc = new KubeConfig();
+    kc.loadFromFile(path);
+    return kc;
+}
+/**
+ * Request options that bind a client-node call to `signal` (default: REQUEST_TIMEOUT_MS from now): the
+ * fetch is aborted and the request's own dispatcher (client-node makes one per request) destroyed,
+ * closing its kept-alive socket.
+ */
+async function bounded(signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)) {
+    const { Observable } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358)]).then(__nccwpck_require__.bind(__nccwpck_require__, 14358));
+    return {
+        middleware: [
+            {
+                pre: (ctx) => {
+                    ctx.setSignal(signal);
+                    const dispatcher = ctx.getDispatcher();
+                    const destroy = () => void dispatcher?.destroy?.().catch(() => undefined);
+                    if (signal.aborted)
+                        destroy();
+                    else
+                        signal.addEventListener("abort", destroy, { once: true });
+                    return new Observable(Promise.resolve(ctx));
+                },
+                post: (ctx) => new Observable(Promise.resolve(ctx)),
+            },
+        ],
+        middlewareMergeStrategy: "append",
+    };
+}
+/**
+ * Why the server at `url` cannot be reached, or undefined when it completes a TLS handshake within `ms`
+ * (a plain TCP connect for http). A socket of our own can be closed mid-handshake; one of undici's
+ * lingers until its connect timeout. The `code` is the socket error's (ECONNRESET…) or TIMEOUT.
+ */
+function probeServer(url, ms) {
+    const u = new URL(url);
+    const secure = u.protocol === "https:";
+    const port = Number(u.port || (secure ? 443 : 80));
+    return new Promise((resolve) => {
+        const sock = secure
+            ? node_tls__WEBPACK_IMPORTED_MODULE_1__.connect({
+                host: u.hostname,
+                port,
+                rejectUnauthorized: false,
+                ...(node_net__WEBPACK_IMPORTED_MODULE_0__.isIP(u.hostname) ? {} : { servername: u.hostname }),
+            })
+            : node_net__WEBPACK_IMPORTED_MODULE_0__.connect({ host: u.hostname, port });
+        const done = (why) => {
+            clearTimeout(timer);
+            sock.destroy();
+            resolve(why);
+        };
+        const timer = setTimeout(() => done({
+            code: "TIMEOUT",
+            message: `no ${secure ? "TLS handshake" : "connection"} within ${ms / 1000}s`,
+        }), ms);
+        sock.once(secure ? "secureConnect" : "connect", () => done());
+        sock.once("error", (e) => done({ code: e.code ?? "ERROR", message: e.message }));
+    });
 }
 
 
@@ -32282,23 +33562,37 @@ function apiStatus(err) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
-/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(67589);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(14512);
-/* harmony import */ var _phase_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(30528);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2462);
-/* harmony import */ var _steps_preflight_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(31464);
-/* harmony import */ var _steps_cli_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(43597);
-/* harmony import */ var _steps_service_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(61616);
-/* harmony import */ var _steps_kernel_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(44418);
-/* harmony import */ var _steps_node_image_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(27271);
-/* harmony import */ var _steps_kubectl_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(65341);
-/* harmony import */ var _cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(50414);
-/* harmony import */ var _steps_node_vm_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(68081);
-/* harmony import */ var _steps_prepare_node_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(52137);
-/* harmony import */ var _steps_kubeadm_init_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(46077);
-/* harmony import */ var _steps_kubeconfig_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(83228);
-/* harmony import */ var _steps_cni_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(95013);
-/* harmony import */ var _steps_diagnostics_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(94931);
+/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(57627);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(83916);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(38422);
+/* harmony import */ var _phase_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(30528);
+/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(34006);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(27194);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2462);
+/* harmony import */ var _steps_preflight_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(31464);
+/* harmony import */ var _steps_cli_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(43597);
+/* harmony import */ var _steps_service_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(61616);
+/* harmony import */ var _steps_kernel_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(44418);
+/* harmony import */ var _steps_node_image_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(27271);
+/* harmony import */ var _steps_kubectl_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(65341);
+/* harmony import */ var _cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(50414);
+/* harmony import */ var _steps_node_vm_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(68081);
+/* harmony import */ var _steps_prepare_node_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(52137);
+/* harmony import */ var _steps_kubeadm_init_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(3067);
+/* harmony import */ var _steps_kubeconfig_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(41062);
+/* harmony import */ var _steps_cni_js__WEBPACK_IMPORTED_MODULE_24__ = __nccwpck_require__(74995);
+/* harmony import */ var _steps_api_port_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(62539);
+/* harmony import */ var _steps_load_images_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(26274);
+/* harmony import */ var _steps_diagnostics_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(94931);
+/* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_22__ = __nccwpck_require__(31934);
+/* harmony import */ var _jobs_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(15995);
+
+
+
+
+
+
+
 
 
 
@@ -32318,9 +33612,13 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 async function run() {
-    const cli = new _container_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .ContainerCli */ .Wv();
+    // Before anything is printed: the runner masks what is registered from here on.
+    (0,_secrets_js__WEBPACK_IMPORTED_MODULE_6__/* .maskProxyCredentials */ .P_)();
+    let cli = new _container_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .ContainerCli */ .Wv();
     let inputs;
     let node;
+    // Worker names as recorded in state (before each one's `container run`).
+    const workerNames = [];
     let kubeconfig;
     let kubeadmOutput;
     let approver;
@@ -32328,40 +33626,86 @@ async function run() {
     let diagnose = false;
     try {
         try {
-            inputs = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInputs */ .TL)({ get: (n) => _actions_core__WEBPACK_IMPORTED_MODULE_0__.getInput(n), getBoolean: (n) => _actions_core__WEBPACK_IMPORTED_MODULE_0__.getBooleanInput(n) });
+            inputs = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInputs */ .TL)({ get: (n) => _actions_core__WEBPACK_IMPORTED_MODULE_0__.getInput(n), getBoolean: (n) => _actions_core__WEBPACK_IMPORTED_MODULE_0__.getBooleanInput(n) });
         }
         catch (err) {
-            throw new _phase_js__WEBPACK_IMPORTED_MODULE_3__/* .PhaseError */ .wo("inputs", err);
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .PhaseError */ .wo("inputs", err);
         }
         const i = inputs;
-        (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c4.clusterName, i.clusterName);
-        (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c4.cleanup, String(i.cleanup));
-        const pf = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Preflight", _steps_preflight_js__WEBPACK_IMPORTED_MODULE_5__/* .preflight */ .M);
+        for (const w of i.warnings)
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(w);
+        // Mirror URLs may carry tokens: masked before anything could print them.
+        (0,_secrets_js__WEBPACK_IMPORTED_MODULE_6__/* .registerUrlSecrets */ .AI)(i.installerUrl);
+        (0,_secrets_js__WEBPACK_IMPORTED_MODULE_6__/* .registerUrlSecrets */ .AI)(i.kubectlUrl);
+        // The slow creation stages (VM start, kubeadm init) are bounded by `wait` too (container/bounds.ts).
+        cli = new _container_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .ContainerCli */ .Wv({ waitSeconds: i.waitSeconds });
+        if (i.clusterNameGiven)
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`cluster-name '${i.clusterNameGiven}' is used as '${i.clusterName}' (lowercase letters, digits, '-'` +
+                (i.clusterName === i.clusterNameGiven.toLowerCase()
+                    ? ")."
+                    : "; it ends in a hash of the name as given, so names that differ in other characters stay distinct)."));
+        (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.clusterName, i.clusterName);
+        (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.cleanup, String(i.cleanup));
+        // Before the service is touched: another job's post step then leaves it running for this one.
+        await (0,_jobs_js__WEBPACK_IMPORTED_MODULE_23__/* .register */ .kz)(process.env).catch((e) => _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(`could not register this job as a user of the container service (${(0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(e)}); another job's post step may stop the service while this job uses it`));
+        const pf = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Preflight", () => (0,_steps_preflight_js__WEBPACK_IMPORTED_MODULE_8__/* .preflight */ .M)({ workers: i.workers }));
         if (pf.warning)
             _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(pf.warning);
         // From here on a failure leaves evidence worth collecting; before, the error says it all.
         diagnose = true;
         // The Kubernetes client is most of the bundle's load time; load it while the VM work waits on the CLI.
         void Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358)]).then(__nccwpck_require__.bind(__nccwpck_require__, 14358)).catch(() => undefined);
-        const installed = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Container CLI", () => (0,_steps_cli_js__WEBPACK_IMPORTED_MODULE_6__/* .ensureCli */ .l5)(cli, { version: i.containerVersion, installerUrl: i.installerUrl }));
-        const cliVersion = installed.version;
-        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Container service", () => (0,_steps_service_js__WEBPACK_IMPORTED_MODULE_7__/* .ensureService */ .M)(cli, () => (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c4.serviceStartedByUs, "true"), {
-            stoppedForUpgrade: installed.stoppedService,
+        const installed = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Container CLI", () => (0,_steps_cli_js__WEBPACK_IMPORTED_MODULE_9__/* .ensureCli */ .l5)(cli, {
+            version: i.containerVersion,
+            installerUrl: i.installerUrl,
+            beforeStop: () => (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.serviceStopped, "true"),
         }));
-        const openCache = (0,_cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_11__/* .cacheOpener */ .m)(i.cache);
-        const [kernel, image] = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Kernel and node image", () => Promise.all([(0,_steps_kernel_js__WEBPACK_IMPORTED_MODULE_8__/* .ensureKernel */ .u5)(cli, cliVersion, openCache), (0,_steps_node_image_js__WEBPACK_IMPORTED_MODULE_9__/* .ensureNodeImage */ .M)(cli, i.nodeImage, openCache)]));
+        const cliVersion = installed.version;
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("container-version", cliVersion);
+        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Container service", () => (0,_steps_service_js__WEBPACK_IMPORTED_MODULE_10__/* .ensureService */ .MK)(cli, () => (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.serviceStartedByUs, "true"), {
+            stoppedForUpgrade: installed.stoppedService,
+            cliVersion,
+            beforeStop: () => (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.serviceStopped, "true"),
+        }));
+        // It runs again (ensureService): nothing for the post step to start.
+        (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.serviceStopped, "false");
+        const openCache = (0,_cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_14__/* .cacheOpener */ .m)(i.cache);
+        const [kernel, image] = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Kernel and node image", async () => {
+            const got = await Promise.all([
+                (0,_steps_kernel_js__WEBPACK_IMPORTED_MODULE_11__/* .ensureKernel */ .u5)(cli, cliVersion, openCache),
+                (0,_steps_node_image_js__WEBPACK_IMPORTED_MODULE_12__/* .ensureNodeImage */ .M)(cli, i.nodeImage, openCache),
+            ]);
+            // Before any VM exists: loading happens minutes later, once the cluster is up.
+            await (0,_steps_load_images_js__WEBPACK_IMPORTED_MODULE_20__/* .checkLoadImages */ .X)(cli, i.loadImages);
+            return got;
+        });
         // Restores from the Actions cache count as hits: nothing came from upstream.
         const cacheHit = !kernel.downloaded && !image.pulled;
         const pendingSaves = [kernel.save, image.save].filter((p) => p !== undefined);
         if (pendingSaves.length)
-            (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c4.cacheSave, JSON.stringify(pendingSaves));
-        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("kubectl", () => (0,_steps_kubectl_js__WEBPACK_IMPORTED_MODULE_10__/* .ensureKubectl */ .nM)({ version: i.kubectlVersion, fallback: i.kubernetesVersion, url: i.kubectlUrl }));
-        const vm = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Node VM", () => (0,_steps_node_vm_js__WEBPACK_IMPORTED_MODULE_12__/* .createNodeVm */ .Mf)(cli, i, cliVersion, (name) => (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c4.node, name)));
+            (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.cacheSave, JSON.stringify(pendingSaves));
+        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("kubectl", () => (0,_steps_kubectl_js__WEBPACK_IMPORTED_MODULE_13__/* .ensureKubectl */ .nM)({ version: i.kubectlVersion, fallback: i.kubernetesVersion, url: i.kubectlUrl }));
+        const vms = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)(i.workers ? "Node VMs" : "Node VM", () => (0,_steps_node_vm_js__WEBPACK_IMPORTED_MODULE_15__/* .createNodeVms */ .Fm)(cli, i, cliVersion, (name, role) => {
+            if (role === "control-plane")
+                return (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.node, name);
+            // Workers start in parallel: the whole list, re-saved before each one's `container run`.
+            workerNames.push(name);
+            (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.workers, JSON.stringify(workerNames));
+        }));
+        const vm = vms.controlPlane;
+        const workers = vms.workers;
+        const allNodes = [vm, ...workers];
         node = vm;
-        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Node preparation", () => (0,_steps_prepare_node_js__WEBPACK_IMPORTED_MODULE_13__/* .prepareNode */ .m)(cli, vm));
-        const init = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("kubeadm init", async () => {
+        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Node preparation", async () => {
+            const settled = await Promise.allSettled(allNodes.map((n) => (0,_steps_prepare_node_js__WEBPACK_IMPORTED_MODULE_16__/* .prepareNode */ .m)(cli, n)));
+            const failed = settled.find((r) => r.status === "rejected");
+            if (failed)
+                throw failed.reason;
+        });
+        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("CNI (ptp)", () => (0,_steps_cni_js__WEBPACK_IMPORTED_MODULE_24__/* .installCni */ .u)(cli, vm, i));
+        const init = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("kubeadm init", async () => {
             try {
-                return await (0,_steps_kubeadm_init_js__WEBPACK_IMPORTED_MODULE_14__/* .kubeadmInit */ .o)(cli, vm, i);
+                return await (0,_steps_kubeadm_init_js__WEBPACK_IMPORTED_MODULE_17__/* .kubeadmInit */ .o)(cli, vm, i);
             }
             catch (err) {
                 kubeadmOutput = err.stderr;
@@ -32369,34 +33713,48 @@ async function run() {
             }
         });
         kubeadmOutput = init.output;
-        const kcPath = (0,_steps_kubeconfig_js__WEBPACK_IMPORTED_MODULE_15__/* .kubeconfigPath */ .l6)(i.clusterName);
-        (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c4.kubeconfig, kcPath);
-        const kcResult = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Kubeconfig", () => (0,_steps_kubeconfig_js__WEBPACK_IMPORTED_MODULE_15__/* .writeKubeconfig */ .fQ)(cli, vm, i.clusterName, kcPath));
+        const kcPath = (0,_steps_kubeconfig_js__WEBPACK_IMPORTED_MODULE_18__/* .kubeconfigPath */ .l)(i.clusterName);
+        (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .save */ .UN)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.kubeconfig, kcPath);
+        const kcResult = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Kubeconfig", () => (0,_steps_kubeconfig_js__WEBPACK_IMPORTED_MODULE_18__/* .writeKubeconfig */ .f)(cli, vm, i.clusterName, kcPath));
         kubeconfig = kcResult.path;
-        const { loadKubeConfig } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(934)]).then(__nccwpck_require__.bind(__nccwpck_require__, 31934));
-        const kc = loadKubeConfig(kcResult.path);
+        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("API server port", () => (0,_steps_api_port_js__WEBPACK_IMPORTED_MODULE_19__/* .checkApiPort */ .m)(kcResult.server, { cli, node: vm.name }));
+        const { loadKubeConfig } = await Promise.resolve(/* import() */).then(__nccwpck_require__.bind(__nccwpck_require__, 31934));
+        const kc = await loadKubeConfig(kcResult.path);
         if (i.approveCsrs) {
             const { startCsrApprover } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(631), __nccwpck_require__.e(826)]).then(__nccwpck_require__.bind(__nccwpck_require__, 96826));
-            approver = startCsrApprover(kc, { nodeName: vm.name, hostnames: [vm.name], ips: [vm.ip] }, _actions_core__WEBPACK_IMPORTED_MODULE_0__);
+            // Each node with its own name and address: a CSR is judged against its requester's only.
+            approver = startCsrApprover(kc, allNodes.map((n) => ({ nodeName: n.name, hostnames: [n.name], ips: [n.ip] })), _actions_core__WEBPACK_IMPORTED_MODULE_0__);
         }
-        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("CNI (ptp)", () => (0,_steps_cni_js__WEBPACK_IMPORTED_MODULE_17__/* .installCni */ .u)(cli, vm, i));
-        const { untaintNode } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(778)]).then(__nccwpck_require__.bind(__nccwpck_require__, 40778));
-        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Untaint control plane", () => untaintNode(kc, vm.name));
-        const { waitReady } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(19)]).then(__nccwpck_require__.bind(__nccwpck_require__, 99019));
         // The budget counts from the start of readiness work, not the start of the job.
         const deadline = Date.now() + i.waitSeconds * 1000;
-        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Readiness", () => waitReady(kc, { nodeName: vm.name, deadline, servingCertificate: i.approveCsrs }));
+        let podCidrs;
+        if (workers.length) {
+            const { joinWorkers } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(168)]).then(__nccwpck_require__.bind(__nccwpck_require__, 69168));
+            await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Join workers", () => joinWorkers(cli, kc, vm, workers));
+            const { setUpPodNetwork } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(391)]).then(__nccwpck_require__.bind(__nccwpck_require__, 49391));
+            const net = await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Pod network", () => setUpPodNetwork(cli, kc, vm, workers, { podSubnet: i.podSubnet, deadline }));
+            podCidrs = new Map(net.map((n) => [n.name, n.podCidr.text]));
+        }
+        else {
+            // As kind does (kubeadminit/init.go untaints only a single node): with workers the control plane
+            // keeps its NoSchedule taint, so workloads land on workers.
+            const { untaintNode } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(778)]).then(__nccwpck_require__.bind(__nccwpck_require__, 40778));
+            await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Untaint control plane", () => untaintNode(kc, vm.name));
+        }
+        const { waitReady } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(903)]).then(__nccwpck_require__.bind(__nccwpck_require__, 54903));
+        await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Readiness", () => waitReady(kc, { nodeNames: allNodes.map((n) => n.name), deadline, servingCertificate: i.approveCsrs }));
         if (i.loadImages.length) {
-            const { loadImages } = await __nccwpck_require__.e(/* import() */ 274).then(__nccwpck_require__.bind(__nccwpck_require__, 26274));
-            await (0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .phase */ .Oi)("Load images", () => loadImages(cli, vm, i.loadImages));
+            const { loadImages } = await Promise.resolve(/* import() */).then(__nccwpck_require__.bind(__nccwpck_require__, 26274));
+            await (0,_phase_js__WEBPACK_IMPORTED_MODULE_4__/* .phase */ .O)("Load images", () => loadImages(cli, allNodes, i.loadImages));
         }
         let version = i.kubernetesVersion ? `v${i.kubernetesVersion}` : undefined;
         if (!version) {
             const { VersionApi } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358)]).then(__nccwpck_require__.bind(__nccwpck_require__, 14358));
-            version = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
+            version = (await kc.makeApiClient(VersionApi).getCode(await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_22__/* .bounded */ .Mm)())).gitVersion;
         }
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("kubeconfig", kcResult.path);
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("node-ip", vm.ip);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("node-ips", allNodes.map((n) => n.ip).join("\n"));
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("cluster-name", i.clusterName);
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("kubernetes-version", version);
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("api-server", kcResult.server);
@@ -32409,25 +33767,29 @@ async function run() {
             nodeIp: vm.ip,
             server: kcResult.server,
             cacheHit,
+            ...(workers.length
+                ? { nodes: allNodes.map((n) => ({ name: n.name, ip: n.ip, podCidr: podCidrs?.get(n.name) ?? "" })) }
+                : {}),
         });
     }
     catch (err) {
         const diagnostics = inputs && diagnose
-            ? await (0,_steps_diagnostics_js__WEBPACK_IMPORTED_MODULE_16__/* .collectDiagnostics */ .R9)(cli, {
+            ? await (0,_steps_diagnostics_js__WEBPACK_IMPORTED_MODULE_21__/* .collectDiagnostics */ .R)(cli, {
                 clusterName: inputs.clusterName,
                 // Recorded before `container run`: its boot log explains a node that never came up.
-                node: node?.name ?? (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .saved */ ._C)(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c4.node),
+                node: node?.name ?? (0,_state_js__WEBPACK_IMPORTED_MODULE_7__/* .saved */ ._C)(_state_js__WEBPACK_IMPORTED_MODULE_7__/* .STATE */ .c4.node),
+                workers: workerNames,
                 kubeconfig,
                 kubeadmOutput,
                 error: err,
             }).catch((e) => {
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(`could not collect diagnostics: ${(0,_phase_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(e)}`);
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(`could not collect diagnostics: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(e)}`);
                 return undefined;
             })
             : undefined;
         if (diagnostics)
             _actions_core__WEBPACK_IMPORTED_MODULE_0__.setOutput("diagnostics", diagnostics);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__.setFailed((0,_steps_diagnostics_js__WEBPACK_IMPORTED_MODULE_16__/* .failureMessage */ .oh)(err));
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.setFailed((0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .failureMessage */ .oh)(err));
     }
     finally {
         // Leave once the work is done. With an API server that stopped answering, the approver's watch and
@@ -32464,13 +33826,19 @@ async function writeSummary(s) {
             { data: "Phase", header: true },
             { data: "Seconds", header: true },
         ],
-        ..._phase_js__WEBPACK_IMPORTED_MODULE_3__/* .timings */ .EX.map((t) => [t.phase, t.seconds.toFixed(2)]),
+        ..._phase_js__WEBPACK_IMPORTED_MODULE_4__/* .timings */ .E.map((t) => [t.phase, t.seconds.toFixed(2)]),
     ];
-    await _actions_core__WEBPACK_IMPORTED_MODULE_0__.summary
-        .addHeading(`Kubernetes cluster ${s.clusterName}`, 3)
-        .addTable(rows)
-        .addTable(phaseRows)
-        .write();
+    const summary = _actions_core__WEBPACK_IMPORTED_MODULE_0__.summary.addHeading(`Kubernetes cluster ${s.clusterName}`, 3).addTable(rows);
+    if (s.nodes)
+        summary.addTable([
+            [
+                { data: "Node", header: true },
+                { data: "VM address", header: true },
+                { data: "podCIDR", header: true },
+            ],
+            ...s.nodes.map((n) => [n.name, n.ip, n.podCidr]),
+        ]);
+    await summary.addTable(phaseRows).write();
 }
 /**
  * The runner cancels a step with SIGINT to this process, SIGTERM 7.5 s later, then kills the tree.
@@ -32483,7 +33851,9 @@ function onCancel(stop) {
         if (cancelled)
             process.exit(1);
         cancelled = true;
-        const last = _phase_js__WEBPACK_IMPORTED_MODULE_3__/* .timings */ .EX.at(-1)?.phase;
+        // No `container` call outlives the job's cancellation.
+        (0,_process_js__WEBPACK_IMPORTED_MODULE_5__/* .killAll */ .E7)();
+        const last = _phase_js__WEBPACK_IMPORTED_MODULE_4__/* .timings */ .E.at(-1)?.phase;
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.setFailed(`Cancelled (${signal}) ${last ? `after the phase "${last}"` : "before any phase ended"}; the post step removes what was created.`);
         void settledWithin(stop(), 2000).finally(() => process.stdout.write("", () => process.exit(1)));
     };
@@ -32497,30 +33867,104 @@ __webpack_async_result__();
 
 /***/ }),
 
+/***/ 92334:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   H0: () => (/* binding */ ownerLabels),
+/* harmony export */   Hz: () => (/* binding */ ownedByThisRunner),
+/* harmony export */   OP: () => (/* binding */ jobLabel),
+/* harmony export */   Ug: () => (/* binding */ runnerId),
+/* harmony export */   VI: () => (/* binding */ CREATED_BY),
+/* harmony export */   d_: () => (/* binding */ LABEL),
+/* harmony export */   iC: () => (/* binding */ runnerName)
+/* harmony export */ });
+/* unused harmony export ownedByThisJob */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(77598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(48161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+
+
+
+/** Labels this action puts on each node it creates. */
+const LABEL = {
+    createdBy: "io.kina.created-by",
+    cluster: "io.kina.cluster",
+    role: "io.kina.role",
+    /** RUNNER_NAME, for people: unique only per repository/organisation registration. */
+    runner: "io.kina.runner",
+    /** runnerId(): which runner install on this Mac created the node. */
+    runnerId: "io.kina.runner-id",
+    job: "io.kina.job",
+    /** When the node was created (ISO 8601): how old a leftover is. */
+    createdAt: "io.kina.created-at",
+};
+const CREATED_BY = "kina-setup-cluster";
+/** RUNNER_NAME, or the host name outside a runner: what people call the runner. */
+function runnerName(env) {
+    return env.RUNNER_NAME || node_os__WEBPACK_IMPORTED_MODULE_1__.hostname();
+}
+/**
+ * The runner install on this Mac, as 16 hex digits. RUNNER_NAME alone is not enough: it defaults to
+ * the host name and is unique only within one repository's or organisation's registration, so two
+ * runner installs on one Mac can share it. Each install has its own work folder, and RUNNER_TEMP is
+ * `<work folder>/_temp` in it ("RUNNER_TEMP: the path to a temporary directory on the runner",
+ * https://docs.github.com/en/actions/reference/workflows-and-actions/variables#default-environment-variables;
+ * the runner keeps it as `_temp` in the work folder `config.sh --work` chose). RUNNER_WORKSPACE
+ * (`<work folder>/<repository>`, set by the runner though not in that list) is the fallback. Hashed, so
+ * a label does not spell the runner's paths.
+ */
+function runnerId(env) {
+    const folder = env.RUNNER_TEMP || (env.RUNNER_WORKSPACE ? node_path__WEBPACK_IMPORTED_MODULE_2__.dirname(env.RUNNER_WORKSPACE) : "");
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)("sha256")
+        .update(`${runnerName(env)}\0${folder}`)
+        .digest("hex")
+        .slice(0, 16);
+}
+/** `owner/repo/run_id/run_attempt/job`: the same in a job's main and post steps ("local" outside Actions). */
+function jobLabel(env) {
+    return ([env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT, env.GITHUB_JOB]
+        .filter(Boolean)
+        .join("/") || "local");
+}
+/** The labels that say who owns a node made now (with LABEL.createdBy). */
+function ownerLabels(env) {
+    return {
+        [LABEL.runner]: runnerName(env),
+        [LABEL.runnerId]: runnerId(env),
+        [LABEL.job]: jobLabel(env),
+    };
+}
+/**
+ * Made by this action on this runner install (its runner-id label). A runner runs one job at a time, so
+ * such a container is this job's or an earlier job's leftover. Nodes from before the runner-id label
+ * (RUNNER_NAME only) are never this runner's: another install may share the name.
+ */
+function ownedByThisRunner(c, env) {
+    return c.labels[LABEL.createdBy] === CREATED_BY && c.labels[LABEL.runnerId] === runnerId(env);
+}
+/** Made by this very job (its main step) on this runner install: what this job's post may remove. */
+function ownedByThisJob(c, env) {
+    return ownedByThisRunner(c, env) && c.labels[LABEL.job] === jobLabel(env);
+}
+
+
+/***/ }),
+
 /***/ 30528:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   EX: () => (/* binding */ timings),
-/* harmony export */   Oi: () => (/* binding */ phase),
-/* harmony export */   gJ: () => (/* binding */ errorMessage),
-/* harmony export */   wo: () => (/* binding */ PhaseError)
+/* harmony export */   E: () => (/* binding */ timings),
+/* harmony export */   O: () => (/* binding */ phase)
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
-/* harmony import */ var _kube_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(23646);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(83916);
 
 
-/** An error that carries the phase it happened in, so the user reads where creation stopped. */
-class PhaseError extends Error {
-    phase;
-    cause;
-    constructor(phase, cause) {
-        super(`${phase}: ${errorMessage(cause)}`);
-        this.phase = phase;
-        this.cause = cause;
-        this.name = "PhaseError";
-    }
-}
 const timings = [];
 function seconds(startMs) {
     return Math.round((performance.now() - startMs) / 10) / 100;
@@ -32540,15 +33984,312 @@ async function phase(name, fn) {
             const s = seconds(start);
             timings.push({ phase: name, seconds: s });
             _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`${name}: failed after ${s}s`);
-            throw err instanceof PhaseError ? err : new PhaseError(name, err);
+            throw err instanceof _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PhaseError */ .wo ? err : new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PhaseError */ .wo(name, err);
         }
     });
 }
-function errorMessage(err) {
-    const api = (0,_kube_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .apiStatus */ .$)(err);
-    if (api)
-        return `Kubernetes API answered HTTP ${api.code}: ${api.message}`;
-    return err instanceof Error ? err.message : String(err);
+
+
+/***/ }),
+
+/***/ 34006:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E7: () => (/* binding */ killAll),
+/* harmony export */   Gp: () => (/* binding */ runPipe),
+/* harmony export */   R3: () => (/* binding */ runProcess)
+/* harmony export */ });
+/* unused harmony export quoteArg */
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(31421);
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(27194);
+// The one way the action runs a process: bounded in time, cancellable, stdin given or closed (never a
+// prompt), extra environment, and an optional echo of the command line and its output in the log, as
+// @actions/exec prints them, with credentials blanked. @actions/exec cannot be aborted or timed out.
+
+
+const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+/** After SIGKILL, how long to wait for the pipes to close (a grandchild may hold them) before leaving. */
+const CLOSE_GRACE_MS = 2_000;
+const running = new Set();
+/** Kills every process started here that still runs (the job was cancelled). */
+function killAll() {
+    for (const p of running)
+        p.kill("SIGKILL");
+}
+/** Quotes an argument for a readable command line (the log only; nothing is run through a shell). */
+function quoteArg(a) {
+    return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+/** Splits a stream into lines for the log, so redact() sees whole lines. */
+function lineEcho() {
+    let pending = "";
+    return {
+        push(d) {
+            pending += d.toString();
+            const nl = pending.lastIndexOf("\n");
+            if (nl < 0)
+                return;
+            process.stdout.write((0,_secrets_js__WEBPACK_IMPORTED_MODULE_1__/* .redact */ .E$)(pending.slice(0, nl + 1)));
+            pending = pending.slice(nl + 1);
+        },
+        flush() {
+            if (pending)
+                process.stdout.write((0,_secrets_js__WEBPACK_IMPORTED_MODULE_1__/* .redact */ .E$)(pending) + "\n");
+            pending = "";
+        },
+    };
+}
+function start(cmd, args, o, stdin) {
+    const t0 = performance.now();
+    if (o.echo)
+        process.stdout.write(`[command]${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_1__/* .redact */ .E$)(o.display ?? [cmd, ...args].map(quoteArg).join(" "))}\n`);
+    const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(cmd, args, {
+        stdio: ["pipe", "pipe", "pipe"],
+        ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
+    });
+    running.add(child);
+    const result = new Promise((resolve, reject) => {
+        const max = o.maxBuffer ?? DEFAULT_MAX_BUFFER;
+        const out = [];
+        const err = [];
+        let outBytes = 0;
+        let errBytes = 0;
+        let timedOut = false;
+        let cancelled = false;
+        let settled = false;
+        const echoOut = o.echo ? lineEcho() : undefined;
+        const echoErr = o.echo ? lineEcho() : undefined;
+        child.stdout.on("data", (d) => {
+            if (outBytes < max)
+                out.push(d);
+            outBytes += d.length;
+            echoOut?.push(d);
+        });
+        child.stderr.on("data", (d) => {
+            if (errBytes < max)
+                err.push(d);
+            errBytes += d.length;
+            echoErr?.push(d);
+        });
+        child.stdin.on("error", () => undefined); // the process may exit without reading its input
+        if (stdin === "input")
+            child.stdin.end(o.input ?? "");
+        const kill = () => child.kill("SIGKILL");
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill();
+        }, o.timeoutMs);
+        const onAbort = () => {
+            cancelled = true;
+            kill();
+        };
+        if (o.signal?.aborted)
+            onAbort();
+        else
+            o.signal?.addEventListener("abort", onAbort, { once: true });
+        let grace;
+        const finish = (code) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            clearTimeout(grace);
+            o.signal?.removeEventListener("abort", onAbort);
+            running.delete(child);
+            echoOut?.flush();
+            echoErr?.flush();
+            resolve({
+                code: timedOut || cancelled ? -1 : (code ?? -1),
+                stdout: Buffer.concat(out).toString(),
+                stderr: Buffer.concat(err).toString(),
+                timedOut,
+                cancelled,
+                ms: performance.now() - t0,
+            });
+        };
+        child.on("error", (e) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            running.delete(child);
+            reject(e);
+        });
+        child.on("exit", (code) => {
+            // Normally 'close' follows at once; a grandchild holding the pipes must not hold the action.
+            grace = setTimeout(() => {
+                child.stdout?.destroy();
+                child.stderr?.destroy();
+                finish(code);
+            }, CLOSE_GRACE_MS);
+        });
+        child.on("close", (code) => finish(code));
+    });
+    return { child, result };
+}
+/**
+ * Runs `cmd args…` and collects its output. Resolves whatever the exit code; rejects only when the
+ * program cannot be started (e.g. ENOENT: not on PATH).
+ */
+function runProcess(cmd, args, o) {
+    return start(cmd, args, o, "input").result;
+}
+/**
+ * `first | second`: the first's stdout streamed into the second's stdin, both under the same bound and
+ * signal. Resolves with both results once both ended.
+ */
+async function runPipe(first, second, o) {
+    const a = start(first.cmd, first.args, { ...o, echo: false, maxBuffer: 1 }, "input");
+    const b = start(second.cmd, second.args, { ...o, echo: false }, "pipe");
+    if (o.echo) {
+        const line = [first, second].map((c) => [c.cmd, ...c.args].map(quoteArg).join(" ")).join(" | ");
+        process.stdout.write(`[command]${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_1__/* .redact */ .E$)(o.display ?? line)}\n`);
+    }
+    a.child.stdout.pipe(b.child.stdin);
+    // If the reader fails, stop the writer rather than let it block on a full pipe.
+    return Promise.all([
+        a.result,
+        b.result.then((r) => {
+            if (r.code !== 0)
+                a.child.kill("SIGKILL");
+            return r;
+        }),
+    ]);
+}
+
+
+/***/ }),
+
+/***/ 27194:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   AI: () => (/* binding */ registerUrlSecrets),
+/* harmony export */   E$: () => (/* binding */ redact),
+/* harmony export */   P_: () => (/* binding */ maskProxyCredentials),
+/* harmony export */   Qy: () => (/* binding */ displayUrl),
+/* harmony export */   cl: () => (/* binding */ registerSecret)
+/* harmony export */ });
+/* unused harmony exports PROXY_VARIABLE, proxyCredentials */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
+// Credentials the action handles or passes on: registered with the runner (core.setSecret, so the runner
+// masks them in its log) before anything is printed, and blanked by redact() in whatever the action
+// prints or writes itself (command lines it echoes, diagnostics files, which the runner never masks).
+
+/** Shorter values are not registered: the runner would mask every occurrence of, say, "pw". */
+const MIN_SECRET_LENGTH = 4;
+const known = new Set();
+/** Registers `value` with the runner (::add-mask::) and with redact(). */
+function registerSecret(value) {
+    if (!value || value.length < MIN_SECRET_LENGTH || known.has(value))
+        return;
+    known.add(value);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__.setSecret(value);
+}
+/** HTTP_PROXY, https_proxy, ALL_PROXY, NO_PROXY, FTP_PROXY, SOCKS_PROXY… in any case. */
+const PROXY_VARIABLE = /^(?:https?|all|no|ftp|socks5?h?|rsync|grpc)_proxy$/i;
+/**
+ * The credentials in proxy-style variables: for each URL with userinfo (`scheme://user:pass@host`, or
+ * `user:pass@host` without a scheme), the userinfo as written, the password (or a lone user name, which
+ * carries tokens) as written, and percent-decoded when that differs. Values may be comma lists.
+ */
+function proxyCredentials(env) {
+    const out = new Set();
+    for (const [name, value] of Object.entries(env)) {
+        if (!value || !PROXY_VARIABLE.test(name))
+            continue;
+        for (const entry of value.split(/[\s,]+/)) {
+            const rest = entry.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+            const authority = rest.split(/[/?#]/)[0] ?? "";
+            const at = authority.lastIndexOf("@");
+            if (at <= 0)
+                continue;
+            const userinfo = authority.slice(0, at);
+            const colon = userinfo.indexOf(":");
+            const secret = colon >= 0 ? userinfo.slice(colon + 1) : userinfo;
+            for (const s of [userinfo, secret]) {
+                out.add(s);
+                try {
+                    out.add(decodeURIComponent(s));
+                }
+                catch {
+                    // not valid percent-encoding: the raw form is all there is
+                }
+            }
+        }
+    }
+    return [...out].filter((s) => s.length > 0);
+}
+/** Registers every proxy credential in the environment; call before anything is printed. */
+function maskProxyCredentials(env = process.env) {
+    for (const s of proxyCredentials(env))
+        registerSecret(s);
+}
+/** Bootstrap tokens as kubeadm prints them ([a-z0-9]{6}.[a-z0-9]{16}, kubeadm's token format). */
+const BOOTSTRAP_TOKEN = /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g;
+/**
+ * `text` with every registered secret, URL userinfo, kubeadm join secret, bootstrap token, PEM private
+ * key and kubeconfig credential field blanked.
+ */
+function redact(text) {
+    let out = text;
+    for (const s of [...known].sort((a, b) => b.length - a.length))
+        out = out.split(s).join("***");
+    return (out
+        // scheme://user:pass@host; the password may hold a raw '@': the last '@' before the host ends it.
+        .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^\s/?#"',]+)@(?=[^\s/?#"',@]+)/gi, (_m, scheme, ui) => (ui.includes(":") ? `${scheme}***:***@` : `${scheme}***@`))
+        .replace(/(--(?:token|certificate-key)[= ]+)[^\s\\]+/g, "$1***")
+        .replace(BOOTSTRAP_TOKEN, "******.****************")
+        .replace(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g, "-----BEGIN $1PRIVATE KEY----- (redacted) -----END $1PRIVATE KEY-----")
+        .replace(/\b(client-key-data|token|password)(["']?\s*[:=]\s*["']?)[^\s"',}]+/g, "$1$2***"));
+}
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+/**
+ * `url` as it may be printed: userinfo as `***:***@` (or `***@`), every query value as `***`. Mirror URLs
+ * carry credentials in both (`https://user:TOKEN@mirror/…`, `…?token=…`).
+ */
+function displayUrl(url) {
+    const q = url.indexOf("?");
+    const head = (q < 0 ? url : url.slice(0, q)).replace(URL_USERINFO, (_m, scheme, ui) => ui.includes(":") ? `${scheme}***:***@` : `${scheme}***@`);
+    if (q < 0)
+        return head;
+    const hash = url.indexOf("#", q);
+    const query = url.slice(q, hash < 0 ? undefined : hash).replace(/([?&][^=&]*=)[^&]*/g, "$1***");
+    return head + query + (hash < 0 ? "" : url.slice(hash));
+}
+/**
+ * Registers the credentials a URL carries (its userinfo and query values, as written and
+ * percent-decoded), so the runner masks them wherever they appear (the tool cache's own debug lines).
+ */
+function registerUrlSecrets(url) {
+    if (!url)
+        return;
+    const values = [];
+    const ui = URL_USERINFO.exec(url.split("?")[0] ?? "")?.[2];
+    // The password, or a lone user name (which carries tokens); a user name beside a password is not secret.
+    if (ui)
+        values.push(ui, ui.includes(":") ? ui.slice(ui.indexOf(":") + 1) : ui);
+    const q = url.indexOf("?");
+    if (q >= 0)
+        for (const pair of url
+            .slice(q + 1)
+            .split("#")[0]
+            .split("&")) {
+            const eq = pair.indexOf("=");
+            if (eq >= 0)
+                values.push(pair.slice(eq + 1));
+        }
+    for (const v of values) {
+        registerSecret(v);
+        try {
+            registerSecret(decodeURIComponent(v));
+        }
+        catch {
+            // not valid percent-encoding: the raw form is registered
+        }
+    }
 }
 
 
@@ -32569,8 +34310,15 @@ function errorMessage(err) {
 const STATE = {
     clusterName: "cluster-name",
     node: "node",
+    /** The worker nodes' names (JSON array), re-saved before each worker's `container run`. */
+    workers: "workers",
     kubeconfig: "kubeconfig",
     serviceStartedByUs: "service-started",
+    /**
+     * "true" from just before main stops a running service (CLI upgrade, version-skew restart) until it
+     * runs again: a job cancelled in between has its post step start it again.
+     */
+    serviceStopped: "service-stopped",
     cleanup: "cleanup",
     /** Downloads main left for post to upload to the Actions cache (JSON). */
     cacheSave: "cache-save",
@@ -32588,6 +34336,91 @@ function read(key) {
 /** In main: what this process has saved so far (for diagnostics after a failure). */
 function saved(key) {
     return savedHere.get(key);
+}
+
+
+/***/ }),
+
+/***/ 62539:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   m: () => (/* binding */ checkApiPort)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(82431);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(80186);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(83916);
+/* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(31934);
+
+
+
+
+
+/** How long the published port may keep failing before the step gives up: it forwards at once when it works. */
+const PROBE_BUDGET_MS = _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.apiPort.seconds * 1000;
+const PROBE_TIMEOUT_MS = 2_000;
+/**
+ * Why the API server does not answer inside the node, or undefined when it does: the node's own
+ * kubectl with kubeadm's admin.conf asks `/livez` (https://kubernetes.io/docs/reference/using-api/health-checks/).
+ * What it prints is the node's, so only its last line, cut short, goes into a message.
+ */
+async function insideProblem(cli, node) {
+    try {
+        const r = await cli.exec(node, [
+            "kubectl",
+            "--kubeconfig=/etc/kubernetes/admin.conf",
+            "--request-timeout=5s",
+            "get",
+            "--raw",
+            "/livez",
+        ], { allowFailure: true });
+        if (r.code === 0 && r.stdout.trim() === "ok")
+            return undefined;
+        const said = (r.stderr || r.stdout).trim().split("\n").at(-1)?.slice(0, 200) ?? "";
+        return `exit ${r.code}${said ? `: ${said}` : ""}`;
+    }
+    catch (err) {
+        return (0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(err);
+    }
+}
+/**
+ * Checks that the API server answers on the port published on 127.0.0.1: a TLS handshake, retried for a
+ * few seconds. When it does not, asks inside the node (`inside`) to tell which side is broken. If the
+ * API server answers there, the port is the host side: the container runtime lacks the macOS Local
+ * Network permission (apple/container#1180, #1702), which a CLI installed by a package manager instead of
+ * Apple's signed installer does not get (ddev/ddev#8656). If it does not, the API server itself is down.
+ */
+async function checkApiPort(server, inside) {
+    const deadline = Date.now() + PROBE_BUDGET_MS;
+    const backoff = new _backoff_js__WEBPACK_IMPORTED_MODULE_4__/* .Backoff */ .n({ minMs: 100, maxMs: 1_000 });
+    for (;;) {
+        const why = await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_3__/* .probeServer */ ._D)(server, PROBE_TIMEOUT_MS);
+        if (!why) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`${server} answers`);
+            return;
+        }
+        if (Date.now() + 100 >= deadline) {
+            const port = new URL(server).host;
+            const what = why.code === "ECONNRESET" || why.code === "EPIPE"
+                ? "resets connections"
+                : why.code === "ECONNREFUSED"
+                    ? "refuses connections"
+                    : `does not answer (${why.code}: ${why.message})`;
+            const down = inside && (await insideProblem(inside.cli, inside.node));
+            if (down)
+                throw new Error(`the API server does not answer inside the node either (\`kubectl get --raw /livez\` in ${inside.node}: ${down}), ` +
+                    `so the API server itself is down, not only ${port}, the port published for it on this Mac (it ${what}). ` +
+                    "See the diagnostics output (kube-apiserver and kubelet logs) for why it stopped.");
+            throw new Error(`the API server answers inside the node${inside ? " (its /livez says ok)" : " (kubeadm init reached it)"}, but ${port}, the port \`container run -p\` ` +
+                `published for it on this Mac, ${what}. Known causes: the container runtime lacks the macOS Local Network ` +
+                "permission (System Settings > Privacy & Security > Local Network: allow container-runtime-linux, then " +
+                "`container system stop` and `container system start`; apple/container#1702), or the container CLI was " +
+                "installed by a package manager such as Homebrew rather than Apple's signed installer, which is what the " +
+                "permission is granted to (set container-version to let this action install the signed one).");
+        }
+        await (0,_backoff_js__WEBPACK_IMPORTED_MODULE_4__/* .sleep */ .y)(Math.min(backoff.next(), Math.max(deadline - Date.now(), 0)));
+    }
 }
 
 
@@ -32658,16 +34491,28 @@ async function saveCaches(cli, pending, openCache) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   l5: () => (/* binding */ ensureCli)
+/* harmony export */   l5: () => (/* binding */ ensureCli),
+/* harmony export */   uz: () => (/* binding */ INSTALL_PATH)
 /* harmony export */ });
-/* unused harmony exports INSTALLER_SIGNER, INSTALLER_SHA256, installerAsset, installerUrl, signatureProblem, verifyInstaller */
+/* unused harmony exports INSTALLER_SIGNER, INSTALLER_SHA256, planCli, installerAsset, installerUrl, signatureProblem, verifyInstaller */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
-/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(75260);
-/* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(59805);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(76760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var _versions_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(27902);
-/* harmony import */ var _cache_download_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(728);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(80186);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(83916);
+/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(34006);
+/* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(59805);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(51455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_5__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(76760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_6___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_6__);
+/* harmony import */ var _versions_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(27902);
+/* harmony import */ var _cache_download_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(728);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(27194);
+/* harmony import */ var _service_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(61616);
+
+
+
+
+
 
 
 
@@ -32677,15 +34522,61 @@ async function saveCaches(cli, pending, openCache) {
 /** The certificate Apple signs the container installer with (leaf of `pkgutil --check-signature`). */
 const INSTALLER_SIGNER = "Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)";
 /**
- * SHA-256 of signed installers, by version, checked on top of the signature where known. The signature
- * is what proves origin; a pin also catches a re-published asset.
+ * SHA-256 of signed installers, by version, checked on top of the signature. The signature proves
+ * origin; a pin also catches a re-published asset. From each release's published checksum
+ * (https://github.com/apple/container/releases); 1.3.0 published none.
  */
-const INSTALLER_SHA256 = {};
+const INSTALLER_SHA256 = {
+    "1.3.1": "a7c1b9d7927d30875f2f6c7bd1d0cb06c2daa6ca57ce9e90a5144e898fdf54a8",
+    "1.4.1": "c0d2716afefbb194c93fae662e9cae7cc186bcbcf746816608ec673dd648a6a4",
+    "1.5.0": "a24808cb202318fa1c3bbee0c6c6887fe1225fe899d7b687a0ddd939bd6573f8",
+};
+/**
+ * Where Apple's package puts the CLI: its payload is built with `pkgbuild --install-location
+ * /usr/local` around `bin/container` (apple/container Makefile, target installer-pkg).
+ */
+const INSTALL_PATH = "/usr/local/bin/container";
 const TOOL = "container-installer";
+/** pkgutil reads a local file; the installer writes ~120 MB under /usr/local. */
+const PKGUTIL_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.pkgutil.seconds;
+const INSTALLER_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.installer.seconds;
 const ARCH = "arm64";
+const FIX_UNSUPPORTED = `install container ${_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested} (or any release from ${_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.minimum} on) on this Mac, ` +
+    `or set container-version to 'supported' (installs ${_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested} when the installed one cannot work) or to a release such as ${_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested}`;
+/**
+ * The version policy, pure: `have` is what `container --version` says (undefined: no CLI on PATH).
+ * - `supported`: keep a supported CLI, whatever its version (never downgrade); install the newest
+ *   tested release when there is none or it cannot work.
+ * - `installed`: keep it; throws when there is none or it cannot work, before anything is touched.
+ * - `X.Y.Z`: exactly that release, installing (up or down) when another one is there.
+ */
+function planCli(policy, have) {
+    const why = have === undefined ? undefined : (0,_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .unsupportedContainerReason */ .Jz)(have);
+    if (policy === "installed") {
+        if (have === undefined)
+            throw new Error(`the Apple container CLI is not installed (container-version: installed); ${FIX_UNSUPPORTED}`);
+        if (why)
+            throw new Error(`the installed container CLI cannot run this action: ${why}; ${FIX_UNSUPPORTED}`);
+        return { use: have };
+    }
+    if (policy === "supported") {
+        if (have !== undefined && !why)
+            return { use: have };
+        return {
+            install: _versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested,
+            because: have === undefined ? "no container CLI is installed" : `the installed one cannot work: ${why}`,
+        };
+    }
+    if (have === policy)
+        return { use: have };
+    return {
+        install: policy,
+        because: `container-version pins ${policy} and ${have === undefined ? "none is installed" : `${have} is installed`}`,
+    };
+}
 /** The signed installer's asset name, which changed twice between releases. */
 function installerAsset(version) {
-    const unversioned = (0,_versions_js__WEBPACK_IMPORTED_MODULE_4__/* .compareVersions */ .Zy)(version, "0.7.0") >= 0 && (0,_versions_js__WEBPACK_IMPORTED_MODULE_4__/* .compareVersions */ .Zy)(version, "0.9.0") <= 0;
+    const unversioned = (0,_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .compareVersions */ .Zy)(version, "0.7.0") >= 0 && (0,_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .compareVersions */ .Zy)(version, "0.9.0") <= 0;
     return unversioned ? "container-installer-signed.pkg" : `container-${version}-installer-signed.pkg`;
 }
 function installerUrl(version, template) {
@@ -32711,146 +34602,212 @@ function signatureProblem(output, exitCode) {
 /** The verified installer for `version`: from the tool cache, else downloaded, verified and kept there. */
 async function fetchInstaller(version, template, pins) {
     const asset = installerAsset(version);
-    const cached = _actions_tool_cache__WEBPACK_IMPORTED_MODULE_2__/* .find */ .I6(TOOL, version, ARCH);
+    const cached = _actions_tool_cache__WEBPACK_IMPORTED_MODULE_4__/* .find */ .I6(TOOL, version, ARCH);
     if (cached) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Using the installer for ${version} from the tool cache`);
-        const pkg = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cached, asset);
+        const pkg = node_path__WEBPACK_IMPORTED_MODULE_6__.join(cached, asset);
         // Checked on every use: the tool cache is a directory any job on this runner can write.
         await verifyInstaller(pkg, version, pins);
         return pkg;
     }
     const url = installerUrl(version, template);
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Downloading ${url}`);
-    const file = await (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_5__/* .download */ .RG)(url);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Downloading ${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_9__/* .displayUrl */ .Qy)(url)}`);
+    const file = await (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_8__/* .download */ .RG)(url).catch((err) => {
+        if (!(err instanceof _cache_download_js__WEBPACK_IMPORTED_MODULE_8__/* .DownloadError */ .nV && err.status === 404))
+            throw err;
+        throw new Error(`the container ${version} installer is not at ${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_9__/* .displayUrl */ .Qy)(url)} (HTTP 404): release ${version} may not exist` +
+            `${template ? " on this mirror" : ""}. This action is tested with ${_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.tested.join(", ")} ` +
+            `(https://github.com/apple/container/releases); set container-version to one of them`, { cause: err });
+    });
     // Verified before it enters the tool cache, so nothing unverified is kept for later jobs.
     await verifyInstaller(file, version, pins);
-    return node_path__WEBPACK_IMPORTED_MODULE_3__.join(await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_2__/* .cacheFile */ .NJ(file, asset, TOOL, version, ARCH), asset);
+    return node_path__WEBPACK_IMPORTED_MODULE_6__.join(await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_4__/* .cacheFile */ .NJ(file, asset, TOOL, version, ARCH), asset);
 }
 async function verifyInstaller(file, version, pins) {
     const pin = pins[version];
     if (pin)
-        await (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_5__/* .verifySha256 */ .nM)(file, pin, `the container ${version} installer`);
-    const r = await (0,_actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H)("pkgutil", ["--check-signature", file], {
-        silent: true,
-        ignoreReturnCode: true,
-    });
-    const problem = signatureProblem(r.stdout + r.stderr, r.exitCode);
+        await (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_8__/* .verifySha256 */ .nM)(file, pin, `the container ${version} installer`);
+    const r = await (0,_process_js__WEBPACK_IMPORTED_MODULE_3__/* .runProcess */ .R3)("pkgutil", ["--check-signature", file], { timeoutMs: PKGUTIL_TIMEOUT_S * 1000 });
+    if (r.timedOut)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .TimeoutError */ .MU("`pkgutil --check-signature`", PKGUTIL_TIMEOUT_S, "The Mac is overloaded; try again.");
+    const problem = signatureProblem(r.stdout + r.stderr, r.code);
     if (problem)
         throw new Error(`the container ${version} installer failed verification, not installing: ${problem}`);
     _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Installer signed by ${INSTALLER_SIGNER}${pin ? ", sha256 matches" : ""}`);
 }
-async function install(pkg, version) {
-    const r = await (0,_actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H)("sudo", ["-n", "installer", "-pkg", pkg, "-target", "/"], {
-        ignoreReturnCode: true,
+const SUDO_FIX = "Allow passwordless sudo for /usr/sbin/installer for the runner's user, or install the CLI beforehand " +
+    "and set container-version: installed.";
+/**
+ * Whether sudo lets this user run the installer without a password, asked before anything is stopped:
+ * `sudo -n -l CMD…` prints the command and exits 0 when the policy permits it, and exits 1 without
+ * running anything when it does not or wants a password (sudo(8), option -l). Throws with the fix.
+ */
+async function checkSudo(pkg, version) {
+    const r = await (0,_process_js__WEBPACK_IMPORTED_MODULE_3__/* .runProcess */ .R3)("sudo", ["-n", "-l", "installer", "-pkg", pkg, "-target", "/"], {
+        timeoutMs: _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.hostTool.seconds * 1000,
     });
-    if (r.exitCode === 0)
+    if (r.timedOut)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .TimeoutError */ .MU("`sudo -n -l installer`", _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.hostTool.seconds, "Check sudo on this Mac.");
+    if (r.code === 0)
+        return;
+    const said = r.stderr.trim().split("\n").slice(-1)[0] ?? "";
+    throw new Error(`installing container ${version} needs 'sudo -n installer', and sudo does not allow it without a password` +
+        `${said ? ` (${said})` : ""}; nothing was stopped or installed. ${SUDO_FIX}`);
+}
+async function install(pkg, version) {
+    const r = await (0,_process_js__WEBPACK_IMPORTED_MODULE_3__/* .runProcess */ .R3)("sudo", ["-n", "installer", "-pkg", pkg, "-target", "/"], {
+        timeoutMs: INSTALLER_TIMEOUT_S * 1000,
+        echo: true,
+    });
+    if (r.timedOut)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .TimeoutError */ .MU("`sudo -n installer`", INSTALLER_TIMEOUT_S, "macOS Installer did not finish: install the package by hand once to see why, then set container-version: installed.");
+    if (r.code === 0)
         return;
     if (/password is required|a terminal is required/i.test(r.stderr)) {
-        throw new Error(`installing container ${version} needs sudo without a password, and sudo asks for one. ` +
-            "Allow passwordless sudo for /usr/sbin/installer for the runner's user, or install the CLI beforehand " +
-            "and set container-version: installed.");
+        throw new Error(`installing container ${version} needs sudo without a password, and sudo asks for one. ${SUDO_FIX}`);
     }
     const said = r.stderr.trim().split("\n").slice(-3).join(" | ");
-    throw new Error(`'sudo -n installer -pkg ${pkg} -target /' exited ${r.exitCode}${said ? `: ${said}` : ""}`);
+    throw new Error(`'sudo -n installer -pkg ${pkg} -target /' exited ${r.code}${said ? `: ${said}` : ""}`);
+}
+async function realpathOr(file) {
+    return node_fs_promises__WEBPACK_IMPORTED_MODULE_5__.realpath(file).catch(() => file);
 }
 /**
- * Ensures the container CLI is present and, unless `installed`, at the requested version: the signed
- * installer is fetched (tool cache first), verified, and installed with `sudo -n installer` after the
- * service is stopped.
+ * With no `container` on PATH: refuses when Apple's CLI is installed but its folder is not on PATH (an
+ * install would not help either), naming the fix.
+ */
+async function refuseOffPath(cli, installPath) {
+    const installDir = node_path__WEBPACK_IMPORTED_MODULE_6__.dirname(installPath);
+    const dirs = (process.env.PATH ?? "").split(node_path__WEBPACK_IMPORTED_MODULE_6__.delimiter).map((d) => d.replace(/\/+$/, ""));
+    if (dirs.includes(installDir))
+        return;
+    const there = await cli.versionOf(installPath).catch(() => undefined);
+    if (there === undefined)
+        return;
+    throw new Error(`container ${there} is installed at ${installPath}, but ${installDir} is not on PATH, so the runner does not find it; ` +
+        `add ${installDir} to the runner's PATH (its .path file, or the PATH of the service that runs it) and run the job again`);
+}
+/**
+ * Refuses an install that would not take effect: a `container` earlier on PATH (another package
+ * manager's) would keep answering, or the install folder is not on PATH at all.
+ */
+async function refuseShadowed(onPath, have, installPath, wanted) {
+    const installDir = node_path__WEBPACK_IMPORTED_MODULE_6__.dirname(installPath);
+    if (onPath === undefined) {
+        const dirs = (process.env.PATH ?? "").split(node_path__WEBPACK_IMPORTED_MODULE_6__.delimiter).map((d) => d.replace(/\/+$/, ""));
+        if (!dirs.includes(installDir))
+            throw new Error(`installing container ${wanted} puts it in ${installPath}, but ${installDir} is not on PATH, so it would not be found; ` +
+                `add ${installDir} to the runner's PATH (its .path file or the service's environment)`);
+        return;
+    }
+    if (onPath === (await realpathOr(installPath)))
+        return;
+    throw new Error(`installing container ${wanted} would not take effect: 'container' on PATH is ${onPath} (${have ?? "unknown version"}), ` +
+        `which comes before ${installPath} that Apple's installer writes, so nothing was stopped or installed. ` +
+        `Remove ${onPath} (for example 'brew uninstall container') or put ${installDir} first on the runner's PATH; ` +
+        `or install the CLI you want there yourself and set container-version: installed`);
+}
+/**
+ * Ensures a usable container CLI, following the `container-version` policy (planCli). Before an
+ * install anything could be harmed by, it refuses: a CLI earlier on PATH that would shadow the
+ * install, or other containers running (stopping the service for the upgrade stops every container of
+ * the user). Then the signed installer is fetched (tool cache first), verified (signature, and the
+ * SHA-256 where pinned), the service stopped, and the package installed with `sudo -n installer`;
+ * if anything fails after the stop, the service is started again before the error is thrown.
  */
 async function ensureCli(cli, opts) {
-    const have = await cli.version();
-    if (opts.version === "installed") {
-        if (!have) {
-            throw new Error("the Apple container CLI is not installed (container-version: installed); install it on the runner or set container-version to a release such as 1.2.2");
+    const [have, onPath] = await Promise.all([cli.version(), cli.path()]);
+    const installPath = opts.installPath ?? INSTALL_PATH;
+    if (have === undefined)
+        await refuseOffPath(cli, installPath);
+    const plan = planCli(opts.version, have);
+    if ("use" in plan) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`container CLI ${plan.use} (${onPath ?? "container"})`);
+        if ((0,_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .compareVersions */ .Zy)(plan.use, _versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested) > 0)
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`container ${plan.use} is newer than the newest release this action is tested with (${_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested}); using it.`);
+        return { version: plan.use, stoppedService: false };
+    }
+    const wanted = plan.install;
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Installing container ${wanted}: ${plan.because}`);
+    if ((0,_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .compareVersions */ .Zy)(wanted, _versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested) > 0)
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`container ${wanted} is newer than the newest release this action is tested with (${_versions_js__WEBPACK_IMPORTED_MODULE_7__/* .CONTAINER_VERSIONS */ .u.newestTested}); installing it as pinned.`);
+    await refuseShadowed(onPath, have, installPath, wanted);
+    const runningAtStart = have !== undefined && (await cli.serviceRunning());
+    const refuseIfShared = async () => {
+        const others = await (0,_service_js__WEBPACK_IMPORTED_MODULE_10__/* .othersRunning */ .Z)(cli, opts.env ?? process.env);
+        if (others.length) {
+            throw new Error(`installing container ${wanted} (${plan.because}) needs 'container system stop', which stops every container of this user, ` +
+                `and other containers run on this Mac: ${(0,_service_js__WEBPACK_IMPORTED_MODULE_10__/* .describeContainers */ .G6)(others)}; nothing was stopped or installed. ` +
+                `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job's containers run`);
         }
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`container CLI ${have} (installed)`);
-        return { version: have, stoppedService: false };
-    }
-    if (have === opts.version) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`container CLI ${have}`);
-        return { version: have, stoppedService: false };
-    }
-    const wanted = opts.version;
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`container CLI ${have ?? "is not installed"}${have ? ", installing" : "; installing"} ${wanted}`);
+        // A job still pulling its image has no container yet, and the stop would break it all the same.
+        const jobs = await (0,_service_js__WEBPACK_IMPORTED_MODULE_10__/* .otherJobsUsing */ .p1)(opts.env ?? process.env);
+        if (jobs) {
+            throw new Error(`installing container ${wanted} (${plan.because}) needs 'container system stop', and other jobs of this action are ` +
+                `setting up on this Mac (${jobs}); nothing was stopped or installed. ` +
+                `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job runs`);
+        }
+    };
+    // Before the download, to fail fast, and again right before the stop: another job may have
+    // started the service or a container meanwhile.
+    if (runningAtStart)
+        await refuseIfShared();
     const pins = opts.pins ?? INSTALLER_SHA256;
     const pkg = await fetchInstaller(wanted, opts.installerUrl, pins);
-    const stoppedService = have !== undefined && (await cli.serviceRunning());
-    if (stoppedService)
+    await checkSudo(pkg, wanted);
+    const serviceRunning = (await cli.path()) !== undefined && (await cli.serviceRunning());
+    if (serviceRunning)
+        await refuseIfShared();
+    if (serviceRunning) {
+        opts.beforeStop?.();
         await cli.stopService();
+    }
     try {
         await install(pkg, wanted);
+        const now = await cli.version();
+        if (now !== wanted)
+            throw new Error(`installed container ${wanted}, but 'container --version' reports ${now ?? "nothing"}`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`container CLI ${now} installed`);
+        return { version: now, stoppedService: serviceRunning };
     }
     catch (err) {
-        // Put back what we stopped; the error is what the user needs to read.
-        if (stoppedService) {
-            await cli.startService().catch(() => undefined);
+        // Put back what we stopped, so other jobs on this Mac can run; the error is what the user reads.
+        if (serviceRunning) {
+            await cli
+                .startService()
+                .catch((e) => _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(`could not start the container service again: ${e instanceof Error ? e.message : String(e)}`));
         }
         throw err;
     }
-    const now = await cli.version();
-    if (now !== wanted)
-        throw new Error(`installed container ${wanted}, but 'container --version' reports ${now ?? "nothing"}`);
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`container CLI ${now} installed`);
-    return { version: now, stoppedService };
 }
 
 
 /***/ }),
 
-/***/ 95013:
+/***/ 74995:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   u: () => (/* binding */ installCni)
+/* harmony export */ });
+/* harmony import */ var _builders_cni_conflist_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(79827);
+/* harmony import */ var _builders_node_cidrs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(56096);
+/* harmony import */ var _builders_node_network_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(93573);
 
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  u: () => (/* binding */ installCni)
-});
 
-;// CONCATENATED MODULE: ./src/builders/cni-conflist.ts
-const CNI_CONFLIST_PATH = "/etc/cni/net.d/10-ptp.conflist";
+
 /**
- * The PTP network of ../shared/seed/ptp-cni-design.md: ptp (veth pair per pod, /32 host routes, no
- * bridge, so no bridge netfilter) with host-local IPAM, then portmap for hostPort.
- *
- * cniVersion 0.4.0: the version the design was validated with on Apple container VMs; every plugin
- * and containerd in the supported kindest/node images speaks it, and nothing here needs 1.0.0.
- *
- * MTU: the VM network's MTU is 1280 while ptp gives pods 1500. The conflist stays as designed; the
- * node clamps TCP MSS to fit 1280 instead (steps/node-vm.ts), as Apple's own k8s recipe does, so
- * pod-to-pod traffic inside the node keeps the larger MTU.
+ * Writes the PTP conflist before `kubeadm init`: its content depends only on the pod subnet, so the
+ * kubelet that kubeadm starts finds its network at once (containerd's CRI watches /etc/cni/net.d)
+ * and needs no restart. With workers, the control plane's conflist is on its own podCIDR instead: it
+ * registers alone during init, so the controller-manager's range allocator gives it the pod subnet's
+ * first node CIDR (steps/pod-network.ts checks that it did).
  */
-function buildCniConflist(podSubnet) {
-    return {
-        cniVersion: "0.4.0",
-        name: "ptp-net",
-        plugins: [
-            {
-                type: "ptp",
-                ipMasq: true,
-                ipam: {
-                    type: "host-local",
-                    subnet: podSubnet.text,
-                    routes: [{ dst: "0.0.0.0/0" }],
-                },
-            },
-            { type: "portmap", capabilities: { portMappings: true } },
-        ],
-    };
-}
-function renderCniConflist(podSubnet) {
-    return JSON.stringify(buildCniConflist(podSubnet), null, 2) + "\n";
-}
-
-;// CONCATENATED MODULE: ./src/steps/cni.ts
-
-/** Writes the PTP conflist, then restarts the kubelet so it picks the network up at once. */
 async function installCni(cli, node, inputs) {
-    const conflist = renderCniConflist(inputs.podSubnet);
-    await cli.writeFile(node.name, CNI_CONFLIST_PATH, conflist, {
-        then: "systemctl restart kubelet",
-        show: true,
-    });
+    const conflist = inputs.workers
+        ? (0,_builders_node_network_js__WEBPACK_IMPORTED_MODULE_0__/* .renderNodeConflist */ .Rd)((0,_builders_node_cidrs_js__WEBPACK_IMPORTED_MODULE_1__/* .nodeCidr */ .lt)(inputs.podSubnet, 0))
+        : (0,_builders_cni_conflist_js__WEBPACK_IMPORTED_MODULE_2__/* .renderCniConflist */ .RQ)(inputs.podSubnet);
+    await cli.writeFile(node.name, _builders_cni_conflist_js__WEBPACK_IMPORTED_MODULE_2__/* .CNI_CONFLIST_PATH */ .iy, conflist, { echo: true });
     return conflist;
 }
 
@@ -32861,23 +34818,19 @@ async function installCni(cli, node, inputs) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   R9: () => (/* binding */ collectDiagnostics),
-/* harmony export */   oh: () => (/* binding */ failureMessage)
+/* harmony export */   R: () => (/* binding */ collectDiagnostics)
 /* harmony export */ });
-/* unused harmony exports describeFailure, redact, probeServer */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(51455);
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(77030);
-/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(48161);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_4__);
-/* harmony import */ var node_tls__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(41692);
-/* harmony import */ var node_tls__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__nccwpck_require__.n(node_tls__WEBPACK_IMPORTED_MODULE_5__);
-/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(67589);
-/* harmony import */ var _phase_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(30528);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(48161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_3__);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(80186);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(83916);
+/* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(31934);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(27194);
 
 
 
@@ -32886,7 +34839,7 @@ async function installCni(cli, node, inputs) {
 
 
 
-const SECTION_TIMEOUT_MS = 10_000;
+const SECTION_TIMEOUT_MS = _bounds_js__WEBPACK_IMPORTED_MODULE_4__/* .OTHER_BOUNDS */ .l.diagnosticsSection.seconds * 1000;
 const PROBE_TIMEOUT_MS = 5_000;
 /** Runs a section; on timeout aborts it, so no request or process outlives the step. */
 async function bounded(fn, ms) {
@@ -32905,142 +34858,38 @@ async function bounded(fn, ms) {
         ac.abort();
     }
 }
-/** The chain of causes, outermost first. */
-function causes(error) {
-    const out = [];
-    for (let e = error; e !== undefined && out.length < 10; e = e.cause) {
-        out.push(e);
-        if (!(e instanceof Error))
-            break;
-    }
-    return out;
-}
-const systemCode = (e) => {
-    const code = e.code;
-    return typeof code === "string" ? code : undefined;
-};
-/**
- * The one-line error for ::error::. `fetch failed` alone explains nothing: the socket error under it
- * (ECONNREFUSED, ECONNRESET, …) is appended.
- */
-function failureMessage(error) {
-    const msg = (0,_phase_js__WEBPACK_IMPORTED_MODULE_7__/* .errorMessage */ .gJ)(error);
-    const low = causes(error)
-        .slice(1)
-        .findLast((e) => e instanceof Error && systemCode(e));
-    if (!(low instanceof Error) || msg.includes(low.message))
-        return msg;
-    return `${msg} (${systemCode(low)}: ${low.message})`;
-}
-function describeFailure(error) {
-    const chain = causes(error);
-    const phase = chain.find((e) => e instanceof _phase_js__WEBPACK_IMPORTED_MODULE_7__/* .PhaseError */ .wo);
-    const cause = phase ? phase.cause : error;
-    const lines = [`failed step: ${phase?.phase ?? "unknown"}`, `error: ${(0,_phase_js__WEBPACK_IMPORTED_MODULE_7__/* .errorMessage */ .gJ)(cause)}`];
-    for (const e of causes(cause).slice(1)) {
-        const code = systemCode(e);
-        lines.push(`caused by: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}`);
-    }
-    const failed = chain.find((e) => e instanceof _container_cli_js__WEBPACK_IMPORTED_MODULE_6__/* .ContainerError */ .OJ);
-    if (failed) {
-        lines.push(`command: container ${failed.args.join(" ")}`, `exit code: ${failed.code}`, "stderr:", failed.stderr.trimEnd() || "(empty)");
-    }
-    return lines.join("\n") + "\n";
-}
-/**
- * Files in the diagnostics folder are uploaded as artifacts, which the runner does not mask: credentials
- * in proxy URLs of the node's environment and kubeadm's join secrets are blanked.
- */
-function redact(text) {
-    return text
-        .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:"']+:[^\s/@"']+@/gi, "$1***:***@")
-        .replace(/(--(?:token|certificate-key)[= ]+)[^\s\\]+/g, "$1***");
-}
-/**
- * Options that bind a client-node request to `signal`: the fetch is aborted and the request's own
- * dispatcher (client-node makes one per request) destroyed, closing its kept-alive socket. A socket
- * still in its TLS handshake survives both until undici's 10 s connect timeout: hence probeServer.
- */
-async function abortable(signal) {
-    const { Observable } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358)]).then(__nccwpck_require__.bind(__nccwpck_require__, 14358));
-    return {
-        middleware: [
-            {
-                pre: (ctx) => {
-                    ctx.setSignal(signal);
-                    const dispatcher = ctx.getDispatcher();
-                    const destroy = () => void dispatcher?.destroy?.().catch(() => undefined);
-                    if (signal.aborted)
-                        destroy();
-                    else
-                        signal.addEventListener("abort", destroy, { once: true });
-                    return new Observable(Promise.resolve(ctx));
-                },
-                post: (ctx) => new Observable(Promise.resolve(ctx)),
-            },
-        ],
-        middlewareMergeStrategy: "append",
-    };
-}
-/**
- * Why the API server cannot be reached, or undefined when it completes a TLS handshake within `ms`. A
- * socket of our own can be closed mid-handshake; one of undici's lingers until its connect timeout.
- */
-function probeServer(server, ms) {
-    const u = new URL(server);
-    const secure = u.protocol === "https:";
-    const port = Number(u.port || (secure ? 443 : 80));
-    return new Promise((resolve) => {
-        const sock = secure
-            ? node_tls__WEBPACK_IMPORTED_MODULE_5__.connect({
-                host: u.hostname,
-                port,
-                rejectUnauthorized: false,
-                ...(node_net__WEBPACK_IMPORTED_MODULE_3__.isIP(u.hostname) ? {} : { servername: u.hostname }),
-            })
-            : node_net__WEBPACK_IMPORTED_MODULE_3__.connect({ host: u.hostname, port });
-        const done = (why) => {
-            clearTimeout(timer);
-            sock.destroy();
-            resolve(why);
-        };
-        const timer = setTimeout(() => done(`no ${secure ? "TLS handshake" : "connection"} within ${ms / 1000}s`), ms);
-        sock.once(secure ? "secureConnect" : "connect", () => done());
-        sock.once("error", (e) => done(e.code ? `${e.code}: ${e.message}` : e.message));
-    });
-}
 async function apiSections(kubeconfig, ms) {
     const { CoreV1Api, CertificatesV1Api } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358)]).then(__nccwpck_require__.bind(__nccwpck_require__, 14358));
-    const { loadKubeConfig } = await Promise.all(/* import() */[__nccwpck_require__.e(830), __nccwpck_require__.e(358), __nccwpck_require__.e(934)]).then(__nccwpck_require__.bind(__nccwpck_require__, 31934));
-    const kc = loadKubeConfig(kubeconfig);
+    const { loadKubeConfig } = await Promise.resolve(/* import() */).then(__nccwpck_require__.bind(__nccwpck_require__, 31934));
+    const kc = await loadKubeConfig(kubeconfig);
     const server = kc.getCurrentCluster()?.server;
     if (!server)
         throw new Error("no server in the kubeconfig");
     // Within the sections' own bound, so an unreachable server is reported as such. A live API server on
     // the VM network completes a handshake in milliseconds.
-    const probe = probeServer(server, Math.min(PROBE_TIMEOUT_MS, Math.max(ms - 1000, ms / 2)));
+    const probe = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_6__/* .probeServer */ ._D)(server, Math.min(PROBE_TIMEOUT_MS, Math.max(ms - 1000, ms / 2)));
     const reached = async () => {
         const why = await probe;
         if (why)
-            throw new Error(`API server ${server} not reachable: ${why}`);
+            throw new Error(`API server ${server} not reachable: ${why.code === "TIMEOUT" ? why.message : `${why.code}: ${why.message}`}`);
     };
     const core1 = kc.makeApiClient(CoreV1Api);
     const certs = kc.makeApiClient(CertificatesV1Api);
     const conditions = (cs = []) => cs.map((c) => `${c.type}=${c.status} ${c.reason ?? ""}: ${c.message ?? ""}`).join("; ");
     const when = (e) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0);
     const sections = {
-        "nodes.txt": async (s) => (await core1.listNode({}, await abortable(s))).items
-            .map((n) => `${n.metadata?.name}\t${conditions(n.status?.conditions)}`)
+        "nodes.txt": async (s) => (await core1.listNode({}, await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_6__/* .bounded */ .Mm)(s))).items
+            .map((n) => `${n.metadata?.name}\t${n.spec?.podCIDR ?? ""}\t${conditions(n.status?.conditions)}`)
             .join("\n") || "(no nodes)",
-        "pods.txt": async (s) => (await core1.listPodForAllNamespaces({}, await abortable(s))).items
+        "pods.txt": async (s) => (await core1.listPodForAllNamespaces({}, await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_6__/* .bounded */ .Mm)(s))).items
             .map((p) => `${p.metadata?.namespace}/${p.metadata?.name}\t${p.status?.phase}\t${p.spec?.nodeName ?? ""}\t${p.status?.podIP ?? ""}\t${conditions(p.status?.conditions)}`)
             .join("\n") || "(no pods)",
-        "events.txt": async (s) => (await core1.listEventForAllNamespaces({}, await abortable(s))).items
+        "events.txt": async (s) => (await core1.listEventForAllNamespaces({}, await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_6__/* .bounded */ .Mm)(s))).items
             .sort((a, b) => when(a).getTime() - when(b).getTime())
             .slice(-200)
             .map((e) => `${when(e).toISOString()}\t${e.type}\t${e.involvedObject.kind}/${e.involvedObject.name}\t${e.reason}\t${e.message ?? ""}`)
             .join("\n") || "(no events)",
-        "csrs.txt": async (s) => (await certs.listCertificateSigningRequest({}, await abortable(s))).items
+        "csrs.txt": async (s) => (await certs.listCertificateSigningRequest({}, await (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_6__/* .bounded */ .Mm)(s))).items
             .map((c) => `${c.metadata?.name}\t${c.spec.signerName}\t${c.spec.username ?? ""}\t${(c.status?.conditions ?? []).map((x) => `${x.type}: ${x.message ?? ""}`).join(", ") || "Pending"}${c.status?.certificate ? "\tissued" : ""}`)
             .join("\n") || "(no CSRs)",
     };
@@ -33061,43 +34910,48 @@ async function collectDiagnostics(cli, d) {
     const start = performance.now();
     const env = d.env ?? process.env;
     const ms = d.timeoutMs ?? SECTION_TIMEOUT_MS;
-    const dir = node_path__WEBPACK_IMPORTED_MODULE_2__.join(env.RUNNER_TEMP || node_os__WEBPACK_IMPORTED_MODULE_4__.tmpdir(), "kina-diagnostics", d.clusterName);
+    const dir = node_path__WEBPACK_IMPORTED_MODULE_2__.join(env.RUNNER_TEMP || node_os__WEBPACK_IMPORTED_MODULE_3__.tmpdir(), "kina-diagnostics", d.clusterName);
     await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.rm(dir, { recursive: true, force: true });
     await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.mkdir(dir, { recursive: true });
+    for (const w of d.workers ?? [])
+        await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.mkdir(node_path__WEBPACK_IMPORTED_MODULE_2__.join(dir, w), { recursive: true });
     const sections = {
-        "failure.txt": async () => describeFailure(d.error),
+        "failure.txt": async () => (0,_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .describeFailure */ .Ic)(d.error),
     };
     if (d.kubeadmOutput)
         sections["kubeadm-init.txt"] = async () => d.kubeadmOutput;
     if (d.node) {
         const node = d.node;
-        // Killed when the section times out; the call's own bound only backs that up.
-        const out = (args) => async (signal) => {
-            const r = await cli.callWithin(args, ms + 1000, { signal });
-            return r.stdout + (r.code !== 0 ? `\n(exit ${r.code}) ${r.stderr}` : r.stderr);
-        };
-        sections["containers.txt"] = out(["list", "--all"]);
-        sections["container-inspect.json"] = out(["inspect", node]);
-        sections["container-boot.log"] = out(["logs", "--boot", node]);
-        sections["container.log"] = out(["logs", "-n", "300", node]);
-        sections["kubelet.log"] = out(["exec", node, "journalctl", "-u", "kubelet", "--no-pager", "-n", "300"]);
-        sections["containerd.log"] = out([
-            "exec",
-            node,
-            "journalctl",
-            "-u",
-            "containerd",
-            "--no-pager",
-            "-n",
-            "200",
-        ]);
+        // Each call is killed when its section times out; the adapter's own bound only backs that up.
+        sections["containers.txt"] = (signal) => cli.listText(signal);
+        sections["container-inspect.json"] = (signal) => cli.inspectText(node, signal);
+        sections["container-boot.log"] = (signal) => cli.logs(node, { boot: true, signal });
+        sections["container.log"] = (signal) => cli.logs(node, { lines: 300, signal });
+        sections["kubelet.log"] = (signal) => cli.journal(node, "kubelet", 300, signal);
+        sections["containerd.log"] = (signal) => cli.journal(node, "containerd", 200, signal);
+    }
+    const network = (node) => async (signal) => {
+        const r = await cli.exec(node, ["sh", "-c", "ip route; echo; iptables-save -t nat"], {
+            allowFailure: true,
+            signal,
+        });
+        return r.stdout + (r.code !== 0 ? `\n(exit ${r.code}) ${r.stderr}` : r.stderr);
+    };
+    if (d.workers?.length && d.node)
+        sections["network.txt"] = network(d.node);
+    for (const w of d.workers ?? []) {
+        sections[`${w}/container-inspect.json`] = (signal) => cli.inspectText(w, signal);
+        sections[`${w}/container-boot.log`] = (signal) => cli.logs(w, { boot: true, signal });
+        sections[`${w}/kubelet.log`] = (signal) => cli.journal(w, "kubelet", 300, signal);
+        sections[`${w}/containerd.log`] = (signal) => cli.journal(w, "containerd", 200, signal);
+        sections[`${w}/network.txt`] = network(w);
     }
     if (d.kubeconfig) {
         try {
             Object.assign(sections, await apiSections(d.kubeconfig, ms));
         }
         catch (err) {
-            sections["api.txt"] = async () => `could not use ${d.kubeconfig}: ${(0,_phase_js__WEBPACK_IMPORTED_MODULE_7__/* .errorMessage */ .gJ)(err)}`;
+            sections["api.txt"] = async () => `could not use ${d.kubeconfig}: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .errorMessage */ .gJ)(err)}`;
         }
     }
     const entries = await Promise.all(Object.entries(sections).map(async ([file, fn]) => {
@@ -33107,9 +34961,9 @@ async function collectDiagnostics(cli, d) {
         }
         catch (err) {
             const cause = err.cause;
-            text = `(could not collect: ${(0,_phase_js__WEBPACK_IMPORTED_MODULE_7__/* .errorMessage */ .gJ)(err)}${cause?.code || cause?.message ? ` (${cause.code ?? cause.message})` : ""})`;
+            text = `(could not collect: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .errorMessage */ .gJ)(err)}${cause?.code || cause?.message ? ` (${cause.code ?? cause.message})` : ""})`;
         }
-        text = redact(text);
+        text = (0,_secrets_js__WEBPACK_IMPORTED_MODULE_7__/* .redact */ .E$)(text);
         await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.writeFile(node_path__WEBPACK_IMPORTED_MODULE_2__.join(dir, file), text.endsWith("\n") ? text : text + "\n");
         return [file, text];
     }));
@@ -33151,9 +35005,10 @@ async function collectDiagnostics(cli, d) {
 function kernelCacheKey(k) {
     return `kina-kernel-${k.file}-${k.kata}-arm64`;
 }
+/** The service's app root, from either status shape; the CLI's default when it does not say. */
 async function appRoot(cli) {
-    const status = await cli.systemStatusJson();
-    if (typeof status?.appRoot === "string" && status.appRoot)
+    const status = await cli.systemStatus();
+    if (status.appRoot)
         return status.appRoot;
     return (process.env.CONTAINER_APP_ROOT ??
         node_path__WEBPACK_IMPORTED_MODULE_2__.join(node_os__WEBPACK_IMPORTED_MODULE_3__.homedir(), "Library", "Application Support", "com.apple.container"));
@@ -33181,6 +35036,9 @@ async function ensureKernel(cli, cliVersion, openCache = async () => undefined) 
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`kernel ${kernel.file} is already the default`);
         return { kernel, downloaded: false, restored: false };
     }
+    // 1.5.0's `kernel set` fails when the folder does not exist yet (on a Mac that never had a kernel);
+    // it is the CLI's own folder, owned by this user, so creating it is harmless for every release.
+    await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.mkdir(node_path__WEBPACK_IMPORTED_MODULE_2__.join(root, "kernels"), { recursive: true });
     const cache = await openCache();
     const key = kernelCacheKey(kernel);
     const dir = _cache_save_js__WEBPACK_IMPORTED_MODULE_5__/* .CACHE_DIRS */ .Kl.kernel(kernel.kata);
@@ -33201,6 +35059,7 @@ async function ensureKernel(cli, cliVersion, openCache = async () => undefined) 
             }
         }
     }
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Setting the recommended kernel ${kernel.file} (kata ${kernel.kata}${kernel.digest ? `, ${kernel.tarball} ${kernel.digest}` : ""})`);
     await cli.setRecommendedKernel();
     const result = { kernel, downloaded: true, restored: false };
     if (cache) {
@@ -33218,103 +35077,38 @@ async function ensureKernel(cli, cliVersion, openCache = async () => undefined) 
 
 /***/ }),
 
-/***/ 46077:
+/***/ 3067:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  o: () => (/* binding */ kubeadmInit)
-});
-
-// UNUSED EXPORTS: IGNORED_PREFLIGHT_ERRORS
-
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
-var core = __nccwpck_require__(33838);
-// EXTERNAL MODULE: ./src/container/cli.ts
-var container_cli = __nccwpck_require__(67589);
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(38815);
-;// CONCATENATED MODULE: ./src/builders/kubeadm-config.ts
-
-const KUBEADM_CONFIG_PATH = "/etc/kubernetes/kubeadm-config.yaml";
-/** kubeadm v1beta4 documents (kubeadm 1.31+, the oldest supported node image). */
-function buildKubeadmConfig(c) {
-    return [
-        {
-            apiVersion: "kubeadm.k8s.io/v1beta4",
-            kind: "InitConfiguration",
-            localAPIEndpoint: { advertiseAddress: c.nodeIP, bindPort: 6443 },
-            nodeRegistration: {
-                name: c.nodeName,
-                criSocket: "unix:///run/containerd/containerd.sock",
-                kubeletExtraArgs: [{ name: "node-ip", value: c.nodeIP }],
-            },
-        },
-        {
-            apiVersion: "kubeadm.k8s.io/v1beta4",
-            kind: "ClusterConfiguration",
-            clusterName: c.clusterName,
-            ...(c.kubernetesVersion ? { kubernetesVersion: `v${c.kubernetesVersion}` } : {}),
-            controlPlaneEndpoint: `${c.nodeIP}:6443`,
-            networking: {
-                podSubnet: c.podSubnet.text,
-                serviceSubnet: c.serviceSubnet.text,
-                dnsDomain: "cluster.local",
-            },
-            apiServer: { certSANs: ["127.0.0.1", "localhost", c.nodeIP, c.nodeName] },
-        },
-        {
-            apiVersion: "kubelet.config.k8s.io/v1beta1",
-            kind: "KubeletConfiguration",
-            // The serving certificate comes from a CSR the action approves (kube/csr-approver.ts), so
-            // kubectl logs/exec/port-forward verify against the cluster CA.
-            serverTLSBootstrap: true,
-            cgroupDriver: "systemd",
-            failSwapOn: false,
-        },
-        {
-            apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
-            kind: "KubeProxyConfiguration",
-            // kube-proxy would otherwise try to raise nf_conntrack_max, which a VM's namespaced sysctl refuses.
-            conntrack: { maxPerCore: 0 },
-        },
-    ];
-}
-function renderKubeadmConfig(c) {
-    return buildKubeadmConfig(c)
-        .map((doc) => (0,dist/* stringify */.As)(doc))
-        .join("---\n");
-}
-
-;// CONCATENATED MODULE: ./src/steps/kubeadm-init.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   o: () => (/* binding */ kubeadmInit)
+/* harmony export */ });
+/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(57627);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(27194);
+/* harmony import */ var _builders_kubeadm_config_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(46090);
+/* harmony import */ var _builders_node_cidrs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(56096);
 
 
 
-/** Preflight checks the VM makes fail for reasons that do not matter to a CI cluster. */
-const IGNORED_PREFLIGHT_ERRORS = [
-    // The VM may report swap; KubeletConfiguration sets failSwapOn: false.
-    "Swap",
-    // kata kernels ship no /proc/config.gz or module tree for kubeadm's kernel verification.
-    "SystemVerification",
-    // kata kernels have no bridge netfilter; the PTP network does not need it.
-    "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",
-];
+
+
 /** Aligns the node image's pre-loaded pause image with the one kubeadm expects, avoiding a pull. */
-const PAUSE_RETAG = `want=$(kubeadm config images list --config ${KUBEADM_CONFIG_PATH} 2>/dev/null | grep '/pause:' || true); ` +
+const PAUSE_RETAG = `want=$(kubeadm config images list --config ${_builders_kubeadm_config_js__WEBPACK_IMPORTED_MODULE_2__/* .KUBEADM_CONFIG_PATH */ .Dm} 2>/dev/null | grep '/pause:' || true); ` +
     `have=$(ctr -n k8s.io images ls -q 2>/dev/null | grep '/pause:' | head -n 1 || true); ` +
     `if [ -n "$want" ] && [ -n "$have" ] && ! ctr -n k8s.io images ls -q | grep -qx "$want"; then ctr -n k8s.io images tag "$have" "$want"; fi`;
 async function kubeadmInit(cli, node, inputs) {
-    const config = renderKubeadmConfig({
+    const config = (0,_builders_kubeadm_config_js__WEBPACK_IMPORTED_MODULE_2__/* .renderKubeadmConfig */ .s4)({
         clusterName: inputs.clusterName,
         nodeName: node.name,
         nodeIP: node.ip,
         kubernetesVersion: inputs.kubernetesVersion,
         podSubnet: inputs.podSubnet,
         serviceSubnet: inputs.serviceSubnet,
+        // With workers, the controller-manager gives each node its own podCIDR (builders/node-cidrs.ts).
+        ...(inputs.workers > 0 ? { nodeCidrMaskSize: _builders_node_cidrs_js__WEBPACK_IMPORTED_MODULE_3__/* .NODE_CIDR_MASK_SIZE */ .$_ } : {}),
     });
     // The retag is best effort: kubeadm pulls the pause image itself when the tag is missing.
-    await cli.writeFile(node.name, KUBEADM_CONFIG_PATH, config, {
+    await cli.writeFile(node.name, _builders_kubeadm_config_js__WEBPACK_IMPORTED_MODULE_2__/* .KUBEADM_CONFIG_PATH */ .Dm, config, {
         mode: "0600",
         then: `{ ${PAUSE_RETAG}; } || true`,
     });
@@ -33322,97 +35116,269 @@ async function kubeadmInit(cli, node, inputs) {
         "kubeadm",
         "init",
         "--config",
-        KUBEADM_CONFIG_PATH,
-        `--ignore-preflight-errors=${IGNORED_PREFLIGHT_ERRORS.join(",")}`,
+        _builders_kubeadm_config_js__WEBPACK_IMPORTED_MODULE_2__/* .KUBEADM_CONFIG_PATH */ .Dm,
+        `--ignore-preflight-errors=${_builders_kubeadm_config_js__WEBPACK_IMPORTED_MODULE_2__/* .IGNORED_PREFLIGHT_ERRORS */ .H$.join(",")}`,
         "--skip-token-print",
     ];
-    core.info(`[command]container exec ${node.name} ${args.join(" ")}`);
-    const r = await cli.exec(node.name, args, { allowFailure: true });
+    // Echoed as it runs; join tokens are blanked in the echo (secrets.ts) and registered afterwards.
+    const r = await cli.exec(node.name, args, { op: "kubeadm init", allowFailure: true, echo: true });
     const output = r.stdout + r.stderr;
-    // The join token is a credential; mask it should any kubeadm print it anyway.
     for (const m of output.matchAll(/--token\s+(\S+)/g))
-        core.setSecret(m[1]);
-    core.info(output.trimEnd());
+        (0,_secrets_js__WEBPACK_IMPORTED_MODULE_1__/* .registerSecret */ .cl)(m[1]);
     // The whole output, so diagnostics keep what kubeadm said on stdout before it failed.
     if (r.code !== 0)
-        throw new container_cli/* ContainerError */.OJ(["exec", node.name, ...args], r.code, output);
+        throw new _container_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .ContainerError */ .OJ(["exec", node.name, ...args], r.code, output);
     return { config, output };
 }
 
 
 /***/ }),
 
-/***/ 83228:
+/***/ 41062:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   fQ: () => (/* binding */ writeKubeconfig),
-/* harmony export */   l6: () => (/* binding */ kubeconfigPath)
-/* harmony export */ });
-/* unused harmony export rewriteAdminConf */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(51455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(48161);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(38815);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  l: () => (/* binding */ kubeconfigPath),
+  f: () => (/* binding */ writeKubeconfig)
+});
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(51455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(76760);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
+;// CONCATENATED MODULE: ./src/builders/kubeconfig.ts
+// The host's kubeconfig, built from an allowlist of the node's admin.conf. That file comes out of a VM
+// whose image the workflow chose and whose root what runs in the cluster can reach, and a kubeconfig
+// makes its reader run programs (`exec` credential plugins, auth-provider commands), read host files
+// (tokenFile, client-key, certificate-authority) and send credentials elsewhere (proxy-url,
+// insecure-skip-tls-verify, other clusters). kubeadm's admin.conf holds exactly one cluster with
+// certificate-authority-data and server, one user with client-certificate-data and client-key-data, and
+// one context: those fields alone are taken, checked to be what they claim, and everything else is
+// refused before anything loads the file. Apple fixed the same hole in its k8s plugin:
+// https://github.com/apple/container/security/advisories/GHSA-44v5-vx46-ghv6
 
 
-
-
-
+const ADVISORY = "GHSA-44v5-vx46-ghv6";
+/** The admin.conf had something kubeadm never writes, or lacked what it always does. */
+class UntrustedKubeconfigError extends Error {
+    problems;
+    constructor(problems) {
+        const shown = problems.slice(0, 8).join(", ") + (problems.length > 8 ? `, and ${problems.length - 8} more` : "");
+        super(`the node's /etc/kubernetes/admin.conf is refused, and nothing was written or loaded from it: ${shown}. ` +
+            "kubeadm's admin.conf holds one cluster (server, certificate-authority-data), one user " +
+            "(client-certificate-data, client-key-data) and one context, nothing else; anything more can make a " +
+            `kubeconfig's reader run programs on the runner or send credentials elsewhere (${ADVISORY}). ` +
+            "The node image, or something running in the cluster, rewrote it: use a kindest/node image you trust.");
+        this.problems = problems;
+        this.name = "UntrustedKubeconfigError";
+    }
+}
+const TOP = ["apiVersion", "kind", "clusters", "users", "contexts", "current-context", "preferences"];
+/** A key from the file, safe to print: plain names as they are, anything else JSON-quoted and cut. */
+function key(k) {
+    return /^[\w.-]{1,64}$/.test(k) ? k : JSON.stringify(k.slice(0, 40));
+}
+const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+/** Decodes base64 strictly (whitespace allowed), or undefined. */
+function base64(v) {
+    if (typeof v !== "string")
+        return undefined;
+    const s = v.replace(/\s+/g, "");
+    if (!s || !/^[A-Za-z0-9+/]+={0,2}$/.test(s) || s.length % 4 !== 0)
+        return undefined;
+    return Buffer.from(s, "base64");
+}
+/** The PEM blocks of `text` as [label, whole block]; undefined when there is anything outside them. */
+function pemBlocks(text) {
+    const blocks = [];
+    const re = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END \1-----/g;
+    let rest = text;
+    for (const m of text.matchAll(re)) {
+        blocks.push([m[1], m[0]]);
+        rest = rest.replace(m[0], "");
+    }
+    return rest.trim() === "" ? blocks : undefined;
+}
+function certificates(v, field, problems) {
+    const raw = base64(v);
+    const blocks = raw && pemBlocks(raw.toString("latin1"));
+    if (!blocks?.length || blocks.some(([label]) => label !== "CERTIFICATE")) {
+        problems.push(`${field} is not base64 of PEM certificates`);
+        return [];
+    }
+    try {
+        return blocks.map(([, pem]) => new external_node_crypto_.X509Certificate(pem));
+    }
+    catch {
+        problems.push(`${field} holds a certificate that does not parse`);
+        return [];
+    }
+}
+function privateKey(v, field, problems) {
+    const raw = base64(v);
+    const blocks = raw && pemBlocks(raw.toString("latin1"));
+    if (blocks?.length !== 1 || !/^(RSA |EC )?PRIVATE KEY$/.test(blocks[0][0])) {
+        problems.push(`${field} is not base64 of one PEM private key`);
+        return undefined;
+    }
+    try {
+        return (0,external_node_crypto_.createPrivateKey)(blocks[0][1]);
+    }
+    catch {
+        problems.push(`${field} holds a private key that does not parse`);
+        return undefined;
+    }
+}
+/** Names every key of `o` outside `allowed`, as `path.key`. */
+function extraKeys(o, allowed, path, problems) {
+    for (const k of Object.keys(o))
+        if (!allowed.includes(k))
+            problems.push(`${path}${path ? "." : ""}${key(k)}`);
+}
+/** Exactly one entry `{name, <kind>: {...}}` of a list; names the extra ones. */
+function single(doc, list, kind, problems) {
+    const v = doc[list];
+    if (!Array.isArray(v) || v.length === 0) {
+        problems.push(`${list} is missing`);
+        return undefined;
+    }
+    for (let i = 1; i < v.length; i++)
+        problems.push(`${list}[${i}]`);
+    const e = v[0];
+    if (!isObject(e) || typeof e.name !== "string" || !isObject(e[kind])) {
+        problems.push(`${list}[0] is not {name, ${kind}}`);
+        return undefined;
+    }
+    extraKeys(e, ["name", kind], `${list}[0]`, problems);
+    return { name: e.name, body: e[kind] };
+}
 /**
- * Turns kubeadm's admin.conf into the job's kubeconfig: one cluster, user and context named after the
- * cluster, the server at the API port published on 127.0.0.1 (covered by the certSANs).
+ * The job's kubeconfig from kubeadm's admin.conf: one cluster, user and context named after the cluster,
+ * the server at `server` (the port published on 127.0.0.1, covered by the certSANs). Throws
+ * UntrustedKubeconfigError naming every field that is not kubeadm's, missing, or not what it claims.
  */
-function rewriteAdminConf(adminConf, clusterName, server) {
-    const doc = (0,yaml__WEBPACK_IMPORTED_MODULE_4__/* .parse */ .qg)(adminConf);
-    const clusters = (doc.clusters ?? []);
-    const users = (doc.users ?? []);
-    const cluster = clusters[0]?.cluster;
-    const user = users[0]?.user;
-    if (!cluster || !user)
-        throw new Error("admin.conf has no cluster or user");
-    const secrets = [];
-    for (const key of ["client-key-data", "client-certificate-data", "token", "password"]) {
-        const v = user[key];
-        if (typeof v !== "string" || !v)
-            continue;
-        secrets.push(v);
-        if (key.endsWith("-data")) {
-            // Mask the decoded PEM too, line by line, should anything ever print it.
-            for (const line of Buffer.from(v, "base64").toString().split("\n")) {
-                if (line && !line.startsWith("-----"))
-                    secrets.push(line);
-            }
+function buildHostKubeconfig(adminConf, clusterName, server) {
+    const problems = [];
+    let doc;
+    try {
+        // No aliases: kubeadm writes none, and they are how a small YAML file expands into a huge one.
+        doc = (0,dist/* parse */.qg)(adminConf, { maxAliasCount: 0 });
+    }
+    catch {
+        throw new UntrustedKubeconfigError(["it is not valid YAML"]);
+    }
+    if (!isObject(doc))
+        throw new UntrustedKubeconfigError(["it is not a kubeconfig"]);
+    extraKeys(doc, TOP, "", problems);
+    if (doc.apiVersion !== undefined && doc.apiVersion !== "v1")
+        problems.push("apiVersion is not v1");
+    if (doc.kind !== undefined && doc.kind !== "Config")
+        problems.push("kind is not Config");
+    if (doc.preferences !== undefined &&
+        !(isObject(doc.preferences) && Object.keys(doc.preferences).length === 0))
+        problems.push("preferences is not empty");
+    const cluster = single(doc, "clusters", "cluster", problems);
+    const user = single(doc, "users", "user", problems);
+    const context = single(doc, "contexts", "context", problems);
+    let ca;
+    if (cluster) {
+        const c = cluster.body;
+        extraKeys(c, ["server", "certificate-authority-data"], "clusters[0].cluster", problems);
+        if (typeof c.server !== "string" || !/^https:\/\/[^\s/]+(\/.*)?$/.test(c.server))
+            problems.push("clusters[0].cluster.server is not an https URL");
+        if (c["certificate-authority-data"] === undefined)
+            problems.push("clusters[0].cluster.certificate-authority-data is missing");
+        else if (certificates(c["certificate-authority-data"], "clusters[0].cluster.certificate-authority-data", problems).length)
+            ca = c["certificate-authority-data"];
+    }
+    let cert;
+    let keyData;
+    if (user) {
+        const u = user.body;
+        extraKeys(u, ["client-certificate-data", "client-key-data"], "users[0].user", problems);
+        for (const f of ["client-certificate-data", "client-key-data"])
+            if (u[f] === undefined)
+                problems.push(`users[0].user.${f} is missing`);
+        const certs = u["client-certificate-data"] !== undefined
+            ? certificates(u["client-certificate-data"], "users[0].user.client-certificate-data", problems)
+            : [];
+        const k = u["client-key-data"] !== undefined
+            ? privateKey(u["client-key-data"], "users[0].user.client-key-data", problems)
+            : undefined;
+        if (certs[0] && k) {
+            if (!certs[0].checkPrivateKey(k))
+                problems.push("users[0].user.client-key-data does not match its certificate");
+            else
+                [cert, keyData] = [u["client-certificate-data"], u["client-key-data"]];
         }
     }
+    if (context) {
+        extraKeys(context.body, ["cluster", "user"], "contexts[0].context", problems);
+        if (cluster && context.body.cluster !== cluster.name)
+            problems.push("contexts[0].context.cluster is not clusters[0]");
+        if (user && context.body.user !== user.name)
+            problems.push("contexts[0].context.user is not users[0]");
+        if (doc["current-context"] !== undefined && doc["current-context"] !== context.name)
+            problems.push("current-context is not contexts[0]");
+    }
+    if (problems.length || typeof ca !== "string" || typeof cert !== "string" || typeof keyData !== "string")
+        throw new UntrustedKubeconfigError(problems.length ? problems : ["it lacks a usable cluster or user"]);
+    const clean = (s) => s.replace(/\s+/g, "");
     const userName = `${clusterName}-admin`;
     const out = {
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: clusterName, cluster: { ...cluster, server } }],
-        users: [{ name: userName, user }],
+        clusters: [{ name: clusterName, cluster: { server, "certificate-authority-data": clean(ca) } }],
+        users: [
+            { name: userName, user: { "client-certificate-data": clean(cert), "client-key-data": clean(keyData) } },
+        ],
         contexts: [{ name: clusterName, context: { cluster: clusterName, user: userName } }],
         "current-context": clusterName,
         preferences: {},
     };
-    return { yaml: (0,yaml__WEBPACK_IMPORTED_MODULE_4__/* .stringify */ .As)(out), secrets };
+    // Mask the decoded PEM too, line by line, should anything ever print it.
+    const body = Buffer.from(clean(keyData), "base64")
+        .toString()
+        .split("\n")
+        .filter((l) => l && !l.startsWith("-----"));
+    return { yaml: (0,dist/* stringify */.As)(out), secrets: [clean(keyData), keyData, ...body] };
 }
+
+// EXTERNAL MODULE: ./src/secrets.ts
+var src_secrets = __nccwpck_require__(27194);
+;// CONCATENATED MODULE: ./src/steps/kubeconfig.ts
+
+
+
+
+
+/** kubeadm's admin.conf is a few KiB; anything far larger is not one. */
+const ADMIN_CONF_MAX_BYTES = 256 * 1024;
 function kubeconfigPath(clusterName, env = process.env) {
-    return node_path__WEBPACK_IMPORTED_MODULE_2__.join(env.RUNNER_TEMP || node_os__WEBPACK_IMPORTED_MODULE_3__.tmpdir(), `${clusterName}.kubeconfig`);
+    return external_node_path_.join(env.RUNNER_TEMP || external_node_os_.tmpdir(), `${clusterName}.kubeconfig`);
 }
+/**
+ * Reads the node's admin.conf (untrusted), builds the job's kubeconfig from its allowlisted fields
+ * (builders/kubeconfig.ts; refused with UntrustedKubeconfigError otherwise, before anything is written),
+ * masks the key material and writes the file with mode 0600.
+ */
 async function writeKubeconfig(cli, node, clusterName, file) {
-    const adminConf = await cli.readFile(node.name, "/etc/kubernetes/admin.conf");
+    const adminConf = await cli.readFile(node.name, "/etc/kubernetes/admin.conf", ADMIN_CONF_MAX_BYTES);
     const server = `https://127.0.0.1:${node.apiPort}`;
-    const { yaml, secrets } = rewriteAdminConf(adminConf, clusterName, server);
+    const { yaml, secrets } = buildHostKubeconfig(adminConf, clusterName, server);
     for (const s of secrets)
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__.setSecret(s);
-    await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.mkdir(node_path__WEBPACK_IMPORTED_MODULE_2__.dirname(file), { recursive: true });
-    await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.writeFile(file, yaml, { mode: 0o600 });
-    await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.chmod(file, 0o600); // writeFile keeps the mode of an existing file
+        (0,src_secrets/* registerSecret */.cl)(s);
+    await promises_.mkdir(external_node_path_.dirname(file), { recursive: true });
+    await promises_.writeFile(file, yaml, { mode: 0o600 });
+    await promises_.chmod(file, 0o600); // writeFile keeps the mode of an existing file
     return { path: file, server };
 }
 
@@ -33425,31 +35391,41 @@ async function writeKubeconfig(cli, node, clusterName, file) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   nM: () => (/* binding */ ensureKubectl)
 /* harmony export */ });
-/* unused harmony exports KUBECTL_URL, kubectlVersion, parseSha256File */
+/* unused harmony exports sha256Url, KUBECTL_URL, kubectlVersion, parseSha256File */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
-/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(75260);
-/* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(59805);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(51455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var _cache_download_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(728);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(80186);
+/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(34006);
+/* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(59805);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(51455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_4__);
+/* harmony import */ var _cache_download_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(728);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(27194);
 
 
 
 
 
+
+
+/** Where a release's checksum file is: `.sha256` after the path, before any query (a mirror's token). */
+function sha256Url(url) {
+    const at = url.search(/[?#]/);
+    return at < 0 ? `${url}.sha256` : `${url.slice(0, at)}.sha256${url.slice(at)}`;
+}
 /** Where kubectl releases live; `{version}` is replaced (without the v). Its checksum is at `<url>.sha256`. */
 const KUBECTL_URL = "https://dl.k8s.io/release/v{version}/bin/darwin/arm64/kubectl";
 /** `kubectl version --client -o json` → `1.35.8`; undefined when kubectl is missing or says nothing usable. */
 async function kubectlVersion() {
     try {
-        const r = await (0,_actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H)("kubectl", ["version", "--client", "--output=json"], {
-            silent: true,
-            ignoreReturnCode: true,
+        // A kubectl that does not answer within its bound counts as missing.
+        const r = await (0,_process_js__WEBPACK_IMPORTED_MODULE_2__/* .runProcess */ .R3)("kubectl", ["version", "--client", "--output=json"], {
+            timeoutMs: _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.kubectlVersion.seconds * 1000,
         });
-        if (r.exitCode !== 0)
+        if (r.code !== 0)
             return undefined;
         const doc = JSON.parse(r.stdout);
-        return /^v?(\d+\.\d+\.\d+)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];
+        // A pre-release (v1.37.0-alpha.1) is its own version, not 1.37.0.
+        return /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(doc.clientVersion?.gitVersion ?? "")?.[1];
     }
     catch {
         return undefined; // not on PATH, or not JSON
@@ -33474,19 +35450,19 @@ async function ensureKubectl(opts) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning("kubectl is not installed and the cluster's Kubernetes version is unknown; set kubectl-version to install it.");
         return { version: undefined, installed: false };
     }
-    let dir = _actions_tool_cache__WEBPACK_IMPORTED_MODULE_2__/* .find */ .I6("kubectl", version, "arm64");
+    let dir = _actions_tool_cache__WEBPACK_IMPORTED_MODULE_3__/* .find */ .I6("kubectl", version, "arm64");
     if (dir)
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Using kubectl ${version} from the tool cache`);
     else {
         const url = (opts.url ?? KUBECTL_URL).replaceAll("{version}", version);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Downloading ${url}`);
-        const [binary, sums] = await Promise.all([(0,_cache_download_js__WEBPACK_IMPORTED_MODULE_4__/* .download */ .RG)(url), (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_4__/* .download */ .RG)(`${url}.sha256`)]);
-        const expected = parseSha256File(await node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.readFile(sums, "utf8"));
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Downloading ${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_6__/* .displayUrl */ .Qy)(url)}`);
+        const [binary, sums] = await Promise.all([(0,_cache_download_js__WEBPACK_IMPORTED_MODULE_5__/* .download */ .RG)(url), (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_5__/* .download */ .RG)(sha256Url(url))]);
+        const expected = parseSha256File(await node_fs_promises__WEBPACK_IMPORTED_MODULE_4__.readFile(sums, "utf8"));
         if (!expected)
-            throw new Error(`${url}.sha256 does not contain a SHA-256`);
-        await (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_4__/* .verifySha256 */ .nM)(binary, expected, `kubectl ${version}`);
-        await node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.chmod(binary, 0o755);
-        dir = await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_2__/* .cacheFile */ .NJ(binary, "kubectl", "kubectl", version, "arm64");
+            throw new Error(`${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_6__/* .displayUrl */ .Qy)(sha256Url(url))} does not contain a SHA-256`);
+        await (0,_cache_download_js__WEBPACK_IMPORTED_MODULE_5__/* .verifySha256 */ .nM)(binary, expected, `kubectl ${version}`);
+        await node_fs_promises__WEBPACK_IMPORTED_MODULE_4__.chmod(binary, 0o755);
+        dir = await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_3__/* .cacheFile */ .NJ(binary, "kubectl", "kubectl", version, "arm64");
     }
     _actions_core__WEBPACK_IMPORTED_MODULE_0__.addPath(dir);
     const now = await kubectlVersion();
@@ -33494,6 +35470,53 @@ async function ensureKubectl(opts) {
         throw new Error(`installed kubectl ${version}, but 'kubectl version --client' reports ${now ?? "nothing"}`);
     _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`kubectl ${version} on PATH (${dir})`);
     return { version, installed: true };
+}
+
+
+/***/ }),
+
+/***/ 26274:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   X: () => (/* binding */ checkLoadImages),
+/* harmony export */   loadImages: () => (/* binding */ loadImages)
+/* harmony export */ });
+/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(57627);
+
+/**
+ * Fails, before any VM exists, when a load-images entry is not on this Mac: loading happens after the
+ * cluster is up, minutes later.
+ */
+async function checkLoadImages(cli, images) {
+    if (!images.length)
+        return;
+    const have = await cli.images();
+    const missing = images.filter((i) => !have.some((h) => (0,_container_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .sameImage */ .G4)(i, h)));
+    if (!missing.length)
+        return;
+    throw new Error(`load-images names ${missing.length === 1 ? "an image" : "images"} this Mac does not have (\`container image ls\`): ` +
+        `${missing.join(", ")}. Pull ${missing.length === 1 ? "it" : "them"} in an earlier step ` +
+        `(${missing.map((m) => `\`container image pull ${m}\``).join(", ")}) or fix the name.`);
+}
+/**
+ * Streams host images into each node's containerd (k8s.io namespace) and checks the CRI sees them; the
+ * nodes in parallel, each its images in turn, every node settled before the first failure is thrown.
+ */
+async function loadImages(cli, nodes, images) {
+    const all = Array.isArray(nodes) ? nodes : [nodes];
+    const settled = await Promise.allSettled(all.map((n) => loadInto(cli, n, images)));
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed)
+        throw failed.reason;
+}
+async function loadInto(cli, node, images) {
+    for (const image of images) {
+        await cli.pipeImageInto(image, node.name, ["ctr", "-n", "k8s.io", "images", "import", "-"]);
+        const seen = await cli.exec(node.name, ["crictl", "inspecti", image], { allowFailure: true });
+        if (seen.code !== 0)
+            throw new Error(`image ${image} was imported into ${node.name} but the CRI does not list it: ${seen.stderr.trim()}`);
+    }
 }
 
 
@@ -33511,7 +35534,7 @@ async function ensureKubectl(opts) {
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(67589);
+/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(57627);
 /* harmony import */ var _cache_save_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(41979);
 
 
@@ -33576,35 +35599,47 @@ async function ensureNodeImage(cli, image, openCache = async () => undefined) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Mf: () => (/* binding */ createNodeVm)
+/* harmony export */   Fm: () => (/* binding */ createNodeVms),
+/* harmony export */   Hz: () => (/* reexport safe */ _ownership_js__WEBPACK_IMPORTED_MODULE_5__.Hz),
+/* harmony export */   d_: () => (/* reexport safe */ _ownership_js__WEBPACK_IMPORTED_MODULE_5__.d_)
 /* harmony export */ });
-/* unused harmony exports LABEL, CREATED_BY, nodeResources, freePort, proxyEnv, jobLabel, runArgs, ownedByThisRunner, classifyExisting, removeNode */
+/* unused harmony exports workerName, nodeResources, freePort, proxyEnv, bypassesProxy, nodeSpec, nodeAgeMs, classifyExisting, removeNode, clearCluster, createNodeVm */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(77030);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(48161);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(67589);
-/* harmony import */ var _versions_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(27902);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(82431);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(80186);
+/* harmony import */ var _cidr_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(88197);
+/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(57627);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(38422);
+/* harmony import */ var _ownership_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(92334);
 
 
 
 
 
-const LABEL = {
-    createdBy: "io.kina.created-by",
-    cluster: "io.kina.cluster",
-    role: "io.kina.role",
-    runner: "io.kina.runner",
-    job: "io.kina.job",
-};
-const CREATED_BY = "kina-setup-cluster";
-/** A quarter of the host, at least 2 CPUs and 2 GiB, as Apple's k8s plugin sizes its nodes. */
+
+
+
+
+/**
+ * The VM network when the runtime cannot list it: macOS 15's fixed default network ("macOS 15
+ * limitations", apple/container docs/technical-overview.md). The node's own address corrects it.
+ */
+const ASSUMED_VM_NETWORK = "192.168.64.0/24";
+/**
+ * Worker `i` (1-based) of a cluster: `<cluster-name>-worker-<i>`, as kind and Apple's k8s plugin name
+ * them. `-worker-999` is shorter than `-control-plane`, so the cluster-name length check covers it.
+ */
+function workerName(clusterName, i) {
+    return `${clusterName}-worker-${i}`;
+}
+/**
+ * A quarter of the host, at least 2 CPUs and 2 GiB, as Apple's k8s plugin sizes its nodes: the rule
+ * the `workers` bound assumes (inputs.ts, resolveNodeResources).
+ */
 function nodeResources(inputs) {
-    return {
-        cpus: inputs.cpus ?? Math.max(2, Math.floor(node_os__WEBPACK_IMPORTED_MODULE_2__.cpus().length / 4)),
-        memoryMiB: inputs.memoryMiB ?? Math.max(2048, Math.floor(node_os__WEBPACK_IMPORTED_MODULE_2__.totalmem() / 4 / 1024 / 1024)),
-    };
+    return (0,_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .resolveNodeResources */ .wP)(inputs, (0,_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .hostResources */ .EV)());
 }
 async function freePort() {
     return new Promise((resolve, reject) => {
@@ -33616,130 +35651,198 @@ async function freePort() {
         });
     });
 }
-/** Host proxy settings for the node, with the cluster's own ranges kept off the proxy. */
-function proxyEnv(env, inputs) {
-    const get = (k) => env[k] ?? env[k.toLowerCase()];
-    const http = get("HTTP_PROXY");
-    const https = get("HTTPS_PROXY");
+/** A variable in any case (HTTPS_PROXY, https_proxy, Https_Proxy): upper case first. */
+function anyCase(env, name) {
+    if (env[name])
+        return env[name];
+    if (env[name.toLowerCase()])
+        return env[name.toLowerCase()];
+    const k = Object.keys(env).find((e) => e.toUpperCase() === name && env[e]);
+    return k ? env[k] : undefined;
+}
+/**
+ * The host's proxy settings for the node, with the cluster's own traffic kept off the proxy: NO_PROXY
+ * gets the VM network(s), the pod and service subnets and the node's names. Without that, the kubelet
+ * sends its API traffic to the proxy and times out (Apple's k8s plugin does the same).
+ */
+function proxyEnv(env, inputs, vmNetworks, peers = []) {
+    const http = anyCase(env, "HTTP_PROXY");
+    const https = anyCase(env, "HTTPS_PROXY");
     if (!http && !https)
-        return [];
+        return {};
     const noProxy = [
-        get("NO_PROXY"),
-        "localhost",
-        "127.0.0.1",
-        "192.168.0.0/16",
-        inputs.podSubnet.text,
-        inputs.serviceSubnet.text,
-        inputs.nodeName,
-        ".svc",
-        ".cluster.local",
-    ]
-        .filter(Boolean)
-        .join(",");
-    const out = [];
+        ...new Set([
+            ...(anyCase(env, "NO_PROXY") ?? "").split(","),
+            "localhost",
+            "127.0.0.1",
+            ...vmNetworks,
+            inputs.podSubnet.text,
+            inputs.serviceSubnet.text,
+            inputs.nodeName,
+            ...peers,
+            ".svc",
+            ".cluster.local",
+        ]
+            .map((e) => e.trim())
+            .filter(Boolean)),
+    ].join(",");
+    const out = {};
     for (const [k, v] of [
         ["HTTP_PROXY", http],
         ["HTTPS_PROXY", https],
         ["NO_PROXY", noProxy],
     ]) {
-        if (v)
-            out.push(`${k}=${v}`, `${k.toLowerCase()}=${v}`);
+        if (!v)
+            continue;
+        out[k] = v;
+        out[k.toLowerCase()] = v;
     }
     return out;
 }
-function jobLabel(env) {
-    return ([env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT, env.GITHUB_JOB]
-        .filter(Boolean)
-        .join("/") || "local");
-}
-function runArgs({ inputs, cliVersion, apiPort, env }) {
-    const { cpus, memoryMiB } = nodeResources(inputs);
-    const labels = {
-        [LABEL.createdBy]: CREATED_BY,
-        [LABEL.cluster]: inputs.clusterName,
-        [LABEL.role]: "control-plane",
-        [LABEL.runner]: env.RUNNER_NAME ?? node_os__WEBPACK_IMPORTED_MODULE_2__.hostname(),
-        [LABEL.job]: jobLabel(env),
-    };
-    const args = ["run", "-d", "--name", inputs.nodeName, "-c", String(cpus), "-m", `${memoryMiB}M`];
-    for (const [k, v] of Object.entries(labels))
-        args.push("-l", `${k}=${v}`);
-    // The node runs systemd, containerd, iptables and the kubelet: it needs every capability (0.12.0+).
-    if ((0,_versions_js__WEBPACK_IMPORTED_MODULE_4__/* .compareVersions */ .Zy)(cliVersion, "0.12.0") >= 0)
-        args.push("--cap-add", "ALL");
-    // 1.2.0 made /proc/sys read-only; 1.2.1 can lift it so kube-proxy and ptp can set sysctls.
-    if ((0,_versions_js__WEBPACK_IMPORTED_MODULE_4__/* .compareVersions */ .Zy)(cliVersion, "1.2.1") >= 0)
-        args.push("--read-only-path", "NONE", "--masked-path", "NONE");
-    for (const e of proxyEnv(env, inputs))
-        args.push("-e", e);
-    // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
-    args.push("-p", `127.0.0.1:${apiPort}:6443`);
-    args.push(inputs.nodeImage);
-    return args;
+/** Whether a NO_PROXY list keeps `ip` off the proxy: the address itself, or a CIDR that holds it. */
+function bypassesProxy(noProxy, ip) {
+    return noProxy.split(",").some((e) => {
+        const c = (0,_cidr_js__WEBPACK_IMPORTED_MODULE_6__/* .parseCidr */ .GN)(e.trim());
+        return e.trim() === ip || (c !== undefined && (0,_cidr_js__WEBPACK_IMPORTED_MODULE_6__/* .cidrContains */ .eX)(c, ip));
+    });
 }
 /**
- * Whether the post step may remove this container: made by this action on this runner. A runner runs
- * one job at a time, so such a node is this job's, or an earlier job's leftover; a same-named node of
- * another runner (created between our check and our `container run`) is not.
+ * A node VM: sized, labelled with its cluster, role, runner, job and creation time. Only the control
+ * plane publishes a port (its API on 127.0.0.1); workers reach it over the VM network.
  */
-function ownedByThisRunner(existing, env) {
-    const l = existing.labels;
-    return l[LABEL.createdBy] === CREATED_BY && l[LABEL.runner] === (env.RUNNER_NAME ?? os.hostname());
+function nodeSpec({ inputs, apiPort, env, vmNetworks, now = Date.now(), worker, nodeNames = [], }) {
+    const { cpus, memoryMiB } = nodeResources(inputs);
+    return {
+        name: worker?.name ?? inputs.nodeName,
+        image: inputs.nodeImage,
+        cpus,
+        memoryMiB,
+        labels: {
+            [_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.createdBy]: _ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .CREATED_BY */ .VI,
+            [_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.cluster]: inputs.clusterName,
+            [_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.role]: worker ? "worker" : "control-plane",
+            ...(0,_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .ownerLabels */ .H0)(env),
+            [_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.createdAt]: new Date(now).toISOString(),
+        },
+        env: proxyEnv(env, inputs, vmNetworks, nodeNames),
+        // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
+        publish: worker ? [] : [{ hostIp: "127.0.0.1", hostPort: apiPort, containerPort: 6443 }],
+        // The node runs systemd, containerd, iptables and the kubelet, and kube-proxy and ptp set sysctls.
+        privileged: true,
+    };
+}
+/** Milliseconds since the node was created (its label), or started (inspect); undefined if unknown. */
+function nodeAgeMs(existing, now = Date.now()) {
+    const t = Date.parse(existing.labels[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.createdAt] || existing.startedDate || "");
+    return Number.isFinite(t) ? now - t : undefined;
 }
 /**
  * What to do about a container that already has the node's name:
  * - foreign: not made by this action for this cluster; never touched.
- * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying its own runner
- *   label is a leftover; so is a stopped node of any runner (the action never restarts a stopped node).
- * - busy: running, and made by another runner on this Mac. Its job may be using it right now, and a
- *   failed job is cheaper than a destroyed one: refuse, and say how to remove it if it is a leftover
- *   (a runner killed mid-job leaves its node running).
+ * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying this runner
+ *   install's runner-id label is a leftover; so is a stopped node of any runner (the action never
+ *   restarts a stopped node). A running node with only a RUNNER_NAME label (made before runner-id
+ *   labels) is never provably this runner's, even under our name: another install may share it.
+ * - abandoned: running, made by another runner, and older than reclaim-after: that runner died mid-job
+ *   (ephemeral runners get a new name per job), and no job of it can still be using it unless it runs
+ *   longer than reclaim-after.
+ * - busy: running, made by another runner on this Mac, younger. Its job may be using it right now, and a
+ *   failed job is cheaper than a destroyed one: refuse, and say how to remove it if it is a leftover.
  */
-function classifyExisting(existing, inputs, runner) {
+function classifyExisting(existing, inputs, env, now = Date.now()) {
     const l = existing.labels;
-    if (l[LABEL.createdBy] !== CREATED_BY || l[LABEL.cluster] !== inputs.clusterName)
+    if (l[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.createdBy] !== _ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .CREATED_BY */ .VI || l[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.cluster] !== inputs.clusterName)
         return "foreign";
-    if (l[LABEL.runner] === runner || existing.state !== "running")
+    if ((0,_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .ownedByThisRunner */ .Hz)(existing, env) || existing.state !== "running")
         return "stale";
+    const age = nodeAgeMs(existing, now);
+    if (inputs.reclaimAfterSeconds !== undefined &&
+        age !== undefined &&
+        age > inputs.reclaimAfterSeconds * 1000)
+        return "abandoned";
     return "busy";
 }
-const REMOVE_TIMEOUT_MS = 60_000;
+/** Deletes the node at once; a node that is already gone is fine. */
+async function removeNode(cli, name) {
+    await cli.remove(name);
+}
+const duration = (seconds) => seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+const hours = (ms) => `${(ms / 3_600_000).toFixed(1)}h`;
+/** The role label first (control plane before workers), then by name: the order notices and errors use. */
+function byRole(a, b) {
+    const rank = (c) => (c.labels[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.role] === "control-plane" ? 0 : 1);
+    return rank(a) - rank(b) || a.id.localeCompare(b.id, "en", { numeric: true });
+}
 /**
- * Deletes the node at once. A CI node holds nothing worth a graceful shutdown, and `stop` would only
- * wait out its grace period: the node's systemd ignores SIGTERM (it halts on SIGRTMIN+3).
+ * Clears what is left of this cluster on this Mac before any of its nodes is created, from one
+ * `container list --all`:
+ * - a container with one of `names` (the nodes this job will create) that this action did not make for
+ *   this cluster is foreign: refused, never touched;
+ * - every container labelled with this action's created-by and this cluster (whatever its name: a
+ *   leftover `-worker-2` when this job wants one worker) is classified on its own (classifyExisting).
+ *   When any of them is busy the whole cluster is refused, one command naming all its nodes, so no part of
+ *   another job's running cluster is ever deleted; otherwise all of them (stale or abandoned) are removed.
+ * Throws an Error with the message the user reads; `container` failures as the adapter throws them.
  */
-async function removeNode(cli, name, timeoutMs = REMOVE_TIMEOUT_MS) {
-    const args = ["delete", "--force", name];
-    const r = await cli.callWithin(args, timeoutMs, { show: true });
-    if (r.code !== 0 && !/not found/i.test(r.stderr))
-        throw new _container_cli_js__WEBPACK_IMPORTED_MODULE_3__/* .ContainerError */ .OJ(args, r.code, r.stderr);
-}
-async function clearStale(cli, inputs, env) {
-    const existing = await cli.inspect(inputs.nodeName);
-    if (!existing)
-        return;
-    const runner = env.RUNNER_NAME ?? node_os__WEBPACK_IMPORTED_MODULE_2__.hostname();
-    const l = existing.labels;
-    switch (classifyExisting(existing, inputs, runner)) {
-        case "foreign":
-            throw new Error(`a container named ${inputs.nodeName} exists and was not created by this action for cluster ` +
-                `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
-                `('container delete --force ${inputs.nodeName}') or choose another cluster-name.`);
-        case "busy":
-            throw new Error(`cluster ${inputs.clusterName} is running for runner ${l[LABEL.runner]} (job ${l[LABEL.job] ?? "unknown"}) ` +
-                "on this Mac and may be in use, so it is left untouched. Runners sharing a Mac need distinct " +
-                "cluster-name values (e.g. cluster-name: kina-${{ runner.name }}). If that job is over, remove its " +
-                `node with 'container delete --force ${inputs.nodeName}'.`);
-        case "stale":
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${l[LABEL.job] ?? "unknown"}` +
-                ` on runner ${l[LABEL.runner] ?? "unknown"}).`);
-            await removeNode(cli, inputs.nodeName);
+async function clearCluster(cli, inputs, names, env = process.env, now = Date.now()) {
+    const all = await cli.list();
+    const isMember = (c) => c.labels[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.createdBy] === _ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .CREATED_BY */ .VI && c.labels[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.cluster] === inputs.clusterName;
+    const foreign = names.filter((n) => all.some((c) => c.id === n && !isMember(c)));
+    if (foreign.length) {
+        const them = foreign.join(" ");
+        throw new Error(`a container named ${foreign.join(", ")} exists and was not created by this action for cluster ` +
+            `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
+            `('container delete --force ${them}') or choose another cluster-name.`);
     }
+    const members = all.filter(isMember).sort(byRole);
+    if (!members.length)
+        return;
+    const kinds = members.map((c) => classifyExisting(c, inputs, env, now));
+    const busy = members.filter((_, i) => kinds[i] === "busy");
+    if (busy.length)
+        throw new Error(busyMessage(inputs, env, busy[0], members, now));
+    await Promise.all(members.map(async (c, i) => {
+        const l = c.labels;
+        const job = l[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.job] ?? "unknown";
+        const owner = l[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.runner] ?? "unknown";
+        if (kinds[i] === "abandoned") {
+            const age = nodeAgeMs(c, now);
+            const created = age !== undefined ? `, created ${hours(age)} ago` : "";
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`Removing ${c.id} (running, job ${job} on runner ${owner}${created}): it is older than ` +
+                `reclaim-after (${duration(inputs.reclaimAfterSeconds)}), so the job that created it has ended.`);
+        }
+        else {
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`Removing ${c.id} (${c.state}) left by an earlier job (${job} on runner ${owner}).`);
+        }
+        await removeNode(cli, c.id);
+    }));
 }
-const RUNNING_TIMEOUT_MS = 60_000;
+/** Why a cluster with a busy node is refused, and the one command that removes every node of it. */
+function busyMessage(inputs, env, busy, members, now) {
+    const l = busy.labels;
+    const age = nodeAgeMs(busy, now);
+    const job = l[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.job] ?? "unknown";
+    const owner = l[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.runner] ?? "unknown";
+    const reclaim = inputs.reclaimAfterSeconds !== undefined
+        ? `reclaim-after (${duration(inputs.reclaimAfterSeconds)}) removes it once older than that`
+        : "reclaim-after is empty, so it is never removed automatically";
+    // Same name, other install (or a node from before runner-id labels): the name proves nothing.
+    const sameName = owner === (0,_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .runnerName */ .iC)(env)
+        ? ` It carries this runner's name, but ${l[_ownership_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.runnerId] ? "another runner install on this Mac has the same name" : "it predates runner-id labels, so it may be another install's of the same name"}.`
+        : "";
+    const nodes = members.map((c) => c.id);
+    const which = nodes.length > 1 ? ` (nodes ${nodes.join(", ")})` : "";
+    return (`cluster ${inputs.clusterName} is running for runner ${owner} (job ${job}) on this Mac and may be in use` +
+        ` (${age !== undefined ? `created ${hours(age)} ago` : "age unknown"}), so it is left untouched${which}.${sameName} Runners sharing a Mac need distinct ` +
+        "cluster-name values (cluster-name: kina-${{ runner.name }} works for any runner name). If that runner " +
+        "is gone (an ephemeral runner that " +
+        `died mid-job), ${reclaim}; set reclaim-after no shorter than your longest job, or remove it now with ` +
+        `'container delete --force ${nodes.join(" ")}'.`);
+}
+const RUNNING_TIMEOUT_MS = _bounds_js__WEBPACK_IMPORTED_MODULE_2__/* .OTHER_BOUNDS */ .l.nodeRunning.seconds * 1000;
 async function waitRunning(cli, name) {
     const deadline = Date.now() + RUNNING_TIMEOUT_MS;
-    let delay = 50;
+    const backoff = new _backoff_js__WEBPACK_IMPORTED_MODULE_7__/* .Backoff */ .n({ minMs: 50, maxMs: 1000 });
     for (;;) {
         const s = await cli.inspect(name);
         if (s?.state === "running" && s.ipv4)
@@ -33748,36 +35851,107 @@ async function waitRunning(cli, name) {
             throw new Error(`node ${name} stopped right after start; see 'container logs --boot ${name}'`);
         if (Date.now() > deadline)
             throw new Error(`node ${name} not running with an address after ${RUNNING_TIMEOUT_MS / 1000}s (state ${s?.state ?? "absent"})`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
+        await (0,_backoff_js__WEBPACK_IMPORTED_MODULE_7__/* .sleep */ .y)(backoff.next());
     }
 }
 /**
- * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd).
- * `beforeCreate` records the name in state first, so a cancelled job's post step still removes it.
+ * The VM network as the runtime lists it (`container network ls`, macOS 26), with the pod and service
+ * subnets checked against it before anything is created; undefined where there is no listing.
+ */
+async function listedNetworks(cli, inputs) {
+    const networks = await cli.networks();
+    if (!networks)
+        return undefined;
+    const out = [];
+    for (const n of networks) {
+        const [ip, prefix] = n.subnet.split("/");
+        const cidr = (0,_cidr_js__WEBPACK_IMPORTED_MODULE_6__/* .networkOf */ .Af)(ip ?? "", Number(prefix));
+        if (!cidr)
+            continue;
+        const conflict = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .vmNetworkConflict */ .ek)(inputs, cidr, `network ${n.id || "?"} in \`container network ls\``);
+        if (conflict)
+            throw new Error(conflict);
+        out.push(cidr);
+    }
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`VM network: ${out.map((c) => c.text).join(", ") || "none listed"}`);
+    return out.length ? out : undefined;
+}
+/**
+ * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd): the
+ * control plane alone, as createNodeVms creates it with `workers: 0`.
  */
 async function createNodeVm(cli, inputs, cliVersion, beforeCreate, env = process.env) {
-    await clearStale(cli, inputs, env);
-    beforeCreate(inputs.nodeName);
-    let apiPort;
+    const vms = await createNodeVms(cli, { ...inputs, workers: 0 }, cliVersion, (n) => beforeCreate(n), env);
+    return vms.controlPlane;
+}
+/**
+ * The control plane and `inputs.workers` workers, created in parallel (same labels, size and NO_PROXY;
+ * workers publish nothing). The VM network is read, not assumed: from the runtime's listing where there
+ * is one, and from each node's own address and prefix everywhere; pod and service subnets are checked
+ * against both, and NO_PROXY is built from them (a node whose network the listing missed is recreated
+ * once with it). What is left of this cluster is cleared first, all of it or none (clearCluster), so a
+ * busy or foreign node refuses the job before any VM boots. `beforeCreate` records each name in state
+ * before its `container run`, so a cancelled job's post step still removes it. Every creation
+ * settles before the first error (the control plane's first, then the workers' in order) is thrown, so
+ * no `container run` is still in flight when the post step removes what `beforeCreate` recorded.
+ */
+async function createNodeVms(cli, inputs, cliVersion, beforeCreate, env = process.env) {
+    const listed = await listedNetworks(cli, inputs);
+    const vmNetworks = listed?.map((c) => c.text) ?? [ASSUMED_VM_NETWORK];
+    const workers = Array.from({ length: inputs.workers }, (_, i) => workerName(inputs.clusterName, i + 1));
+    const nodeNames = [inputs.nodeName, ...workers];
+    await clearCluster(cli, inputs, nodeNames, env);
+    const settled = await Promise.allSettled([
+        createOne(cli, inputs, cliVersion, (n) => beforeCreate(n, "control-plane"), env, [...vmNetworks], {
+            nodeNames,
+        }),
+        ...workers.map((name) => createOne(cli, inputs, cliVersion, (n) => beforeCreate(n, "worker"), env, [...vmNetworks], {
+            nodeNames,
+            worker: { name },
+        })),
+    ]);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed)
+        throw failed.reason;
+    const [cp, ...ws] = settled.map((r) => r.value);
+    return { controlPlane: cp, workers: ws };
+}
+async function createOne(cli, inputs, cliVersion, beforeCreate, env, vmNetworks, o = {}) {
+    const name = o.worker?.name ?? inputs.nodeName;
+    beforeCreate(name);
     for (let attempt = 1;; attempt++) {
-        const port = await freePort();
+        const apiPort = o.worker ? 0 : await freePort();
+        const spec = nodeSpec({ inputs, apiPort, env, vmNetworks, ...o });
         try {
-            await cli.call(runArgs({ inputs, cliVersion, apiPort: port, env }), { show: true });
-            apiPort = port;
-            break;
+            await cli.run(spec, cliVersion);
         }
         catch (err) {
             // Another cluster on this Mac may have taken the port between our probe and the run.
-            if (attempt < 3 && err instanceof _container_cli_js__WEBPACK_IMPORTED_MODULE_3__/* .ContainerError */ .OJ && /address already in use|port/i.test(err.stderr)) {
-                await cli.call(["delete", "--force", inputs.nodeName], { allowFailure: true });
+            if (attempt < 3 && err instanceof _container_cli_js__WEBPACK_IMPORTED_MODULE_3__/* .ContainerError */ .OJ && err.portInUse) {
+                await removeNode(cli, name);
                 continue;
             }
             throw err;
         }
+        const state = await waitRunning(cli, name);
+        const prefix = state.ipv4Prefix ?? 24;
+        const own = (0,_cidr_js__WEBPACK_IMPORTED_MODULE_6__/* .networkOf */ .Af)(state.ipv4, prefix);
+        if (own) {
+            const conflict = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .vmNetworkConflict */ .ek)(inputs, own, `the node's address ${state.ipv4}/${prefix} from \`container inspect\``);
+            if (conflict)
+                throw new Error(conflict);
+            const noProxy = spec.env.NO_PROXY;
+            if (noProxy !== undefined && !bypassesProxy(noProxy, state.ipv4) && attempt < 3) {
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`The node's network ${own.text} is not the assumed ${vmNetworks.join(", ")}: recreating ${o.worker ? name : "the node"} so its ` +
+                    "NO_PROXY keeps cluster traffic off the proxy.");
+                vmNetworks.push(own.text);
+                await removeNode(cli, name);
+                continue;
+            }
+        }
+        const vm = { name, ip: state.ipv4, mtu: state.mtu ?? 1280 };
+        return o.worker ? vm : { ...vm, apiPort };
     }
-    const state = await waitRunning(cli, inputs.nodeName);
-    return { name: inputs.nodeName, ip: state.ipv4, mtu: state.mtu ?? 1280, apiPort };
 }
 
 
@@ -33789,24 +35963,61 @@ async function createNodeVm(cli, inputs, cliVersion, beforeCreate, env = process
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   M: () => (/* binding */ preflight)
 /* harmony export */ });
-/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(75260);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(80186);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(83916);
+/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(34006);
+
+
+
 
 const HOSTED_RUNNER_HELP = "Apple container VMs need the Virtualization framework's hypervisor, and this machine has none " +
     "(sysctl kern.hv_support is not 1). GitHub-hosted macOS runners are themselves virtual machines and " +
     "cannot start Apple container VMs. Run this job on a self-hosted runner on a bare-metal Apple-silicon " +
     "Mac (macOS 26 recommended), e.g. runs-on: [self-hosted, macOS, ARM64].";
+/** sw_vers, sysctl and launchctl answer at once; a host where they do not is not usable. */
+const TOOL_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_1__/* .OTHER_BOUNDS */ .l.hostTool.seconds;
+async function run(cmd, args) {
+    const r = await (0,_process_js__WEBPACK_IMPORTED_MODULE_3__/* .runProcess */ .R3)(cmd, args, { timeoutMs: TOOL_TIMEOUT_S * 1000 });
+    if (r.timedOut)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .TimeoutError */ .MU(`\`${cmd} ${args.join(" ")}\``, TOOL_TIMEOUT_S, "The Mac is overloaded or unwell; restart it.");
+    return r;
+}
 async function output(cmd, args) {
-    const r = await (0,_actions_exec__WEBPACK_IMPORTED_MODULE_0__/* .getExecOutput */ .H)(cmd, args, { silent: true, ignoreReturnCode: true });
-    if (r.exitCode !== 0)
-        throw new Error(`'${cmd} ${args.join(" ")}' exited ${r.exitCode}: ${r.stderr.trim()}`);
+    const r = await run(cmd, args);
+    if (r.code !== 0)
+        throw new Error(`'${cmd} ${args.join(" ")}' exited ${r.code}: ${r.stderr.trim()}`);
     return r.stdout.trim();
 }
 /**
- * Checks, in order of cost, that this runner can host an Apple container VM: macOS on Apple silicon
- * (not Rosetta), macOS 15 or newer, a usable hypervisor, and a non-root user (the container service
- * is a per-user launchd agent that never comes up under root).
+ * The container service is a per-user launchd agent: `container system start` registers it in the
+ * gui/<uid> domain from a GUI (Aqua) session and in user/<uid> otherwise, and the latter works only
+ * while the user has a GUI login session on the Mac (apple/container#205). Without one, start fails
+ * with an XPC error and advises running `container system start` — the command that just failed
+ * (apple/container#2008). Undefined when the session can reach the service.
  */
-async function preflight() {
+async function launchdProblem() {
+    const session = (await output("launchctl", ["managername"]).catch(() => "")) || "unknown";
+    if (session === "Aqua")
+        return undefined;
+    const uid = process.getuid?.() ?? 0;
+    const gui = await run("launchctl", ["print", `gui/${uid}`]).catch(() => undefined);
+    if (gui?.code === 0) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`launchd session ${session}: the runner is outside the GUI session, but user ${uid} is logged in at the Mac, so the container service can run.`);
+        return undefined;
+    }
+    return (`this runner is not in a GUI login session (launchctl managername: ${session}) and user ${uid} has none on ` +
+        "this Mac, so the container service (a per-user launchd agent) cannot be registered or reached; " +
+        "`container system start` fails here whatever it advises. What works: run the runner as a LaunchAgent of a " +
+        "user logged in at the Mac (the runner's ./svc.sh install as that user, with automatic login enabled), or " +
+        "start ./run.sh from Terminal in that user's GUI session. A LaunchDaemon or SSH session without a GUI login does not work.");
+}
+/**
+ * Checks, in order of cost, that this runner can host an Apple container VM: macOS on Apple silicon
+ * (not Rosetta), macOS 15 or newer (26 for workers), a usable hypervisor, a non-root user, and a launchd
+ * session in which the per-user container service can run.
+ */
+async function preflight(o = {}) {
     if (process.platform !== "darwin") {
         throw new Error(`this action runs only on macOS with Apple silicon; this runner is ${process.platform}/${process.arch}. ` +
             "Use a self-hosted Apple-silicon Mac runner (runs-on: [self-hosted, macOS, ARM64]).");
@@ -33820,6 +36031,12 @@ async function preflight() {
     if (!(major >= 15)) {
         throw new Error(`macOS ${macosVersion} is not supported: Apple container needs macOS 26 (or 15 with limits).`);
     }
+    if (major === 15 && (o.workers ?? 0) > 0) {
+        // "macOS 15 limitations" in apple/container docs/technical-overview.md: containers cannot reach
+        // each other over the VM network.
+        throw new Error(`workers need macOS 26: on macOS ${macosVersion} the container VM network does not carry traffic between ` +
+            "containers, so workers could not reach the control plane. Use workers: 0 on this runner, or a macOS 26 runner.");
+    }
     const hv = await output("sysctl", ["-n", "kern.hv_support"]).catch(() => "");
     if (hv !== "1") {
         const hosted = process.env.RUNNER_ENVIRONMENT === "github-hosted" ? " This is a GitHub-hosted runner." : "";
@@ -33829,6 +36046,9 @@ async function preflight() {
         throw new Error("the runner runs as root; the container service is a per-user launchd agent and does not start " +
             "under root or sudo. Run the runner as a normal user with a login session.");
     }
+    const launchd = await launchdProblem();
+    if (launchd)
+        throw new Error(launchd);
     const result = { macosVersion };
     if (major === 15) {
         result.warning =
@@ -33847,40 +36067,49 @@ async function preflight() {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   m: () => (/* binding */ prepareNode)
 /* harmony export */ });
-/* unused harmony export prepareScript */
+/* unused harmony export prepareSteps */
 const BOOT_TIMEOUT_S = 120;
 const WAIT_CONTAINERD = `timeout ${BOOT_TIMEOUT_S} sh -c 'until test -S /run/containerd/containerd.sock; do sleep 0.05; done' ` +
     `|| { echo "containerd's socket did not appear within ${BOOT_TIMEOUT_S}s of boot" >&2; exit 1; }`;
 /**
- * The node preparation of Apple's own k8s recipe, which boots kindest/node on real Macs:
+ * The node preparation of Apple's own k8s recipe, which boots kindest/node on real Macs, one shell
+ * command per step (a failure names its step):
  * - containerd's CRI image service on the native snapshotter (overlayfs does not work on the VM's rootfs);
  * - IPv4 forwarding on (ptp routes all pod traffic through the node); bridge-nf sysctls are absent from
  *   kata kernels, so their failure is ignored;
  * - TCP MSS clamped to fit the VM network's MTU (1280), so pods keep MTU 1500 among themselves
- *   and still reach the outside.
+ *   and still reach the outside. Through `iptables`, the backend kindest/node's entrypoint selected
+ *   (legacy or nft, by the rules it finds: select_iptables in kubernetes-sigs/kind
+ *   images/base/files/usr/local/bin/entrypoint), which kube-proxy and the ptp plugin use too; a
+ *   hard-coded `iptables-nft` would split the rules over two backends, or fail where the kernel has
+ *   no nf_tables. Apple's k8s plugin made the same change in 1.5.0.
  */
-function prepareScript(mtu) {
+function prepareSteps(mtu) {
     const mss = mtu - 60;
     return [
-        "set -e",
         // The node boots systemd, then containerd: one exec waits for it and prepares the node.
         WAIT_CONTAINERD,
-        "mkdir -p /etc/containerd/conf.d",
-        "cat > /etc/containerd/conf.d/native-snapshotter.toml <<'EOF'",
-        "[plugins.'io.containerd.cri.v1.images']",
-        '  snapshotter = "native"',
-        "EOF",
+        [
+            "mkdir -p /etc/containerd/conf.d && cat > /etc/containerd/conf.d/native-snapshotter.toml <<'EOF'",
+            "[plugins.'io.containerd.cri.v1.images']",
+            '  snapshotter = "native"',
+            "EOF",
+        ].join("\n"),
         // containerd is Type=notify: restart returns once it serves again.
         "systemctl restart containerd",
         // 1.2.0 keeps /proc/sys read-only: only write what is not already so.
         '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || sysctl -w net.ipv4.ip_forward=1',
         "sysctl -w net.bridge.bridge-nf-call-iptables=1 >/dev/null 2>&1 || true",
-        `iptables-nft -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
-        `iptables-nft -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
-    ].join("\n");
+        `iptables -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
+        `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${mss}`,
+    ];
 }
 async function prepareNode(cli, node) {
-    await cli.sh(node.name, prepareScript(node.mtu), { show: true });
+    await cli.script(node.name, prepareSteps(node.mtu), {
+        op: "node preparation",
+        what: "node preparation",
+        echo: true,
+    });
 }
 
 
@@ -33890,26 +36119,135 @@ async function prepareNode(cli, node) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   M: () => (/* binding */ ensureService)
+/* harmony export */   G6: () => (/* binding */ describeContainers),
+/* harmony export */   MK: () => (/* binding */ ensureService),
+/* harmony export */   Z: () => (/* binding */ othersRunning),
+/* harmony export */   p1: () => (/* binding */ otherJobsUsing)
 /* harmony export */ });
+/* unused harmony export restartStoppedService */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(33838);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(51455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(43597);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(83916);
+/* harmony import */ var _jobs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(15995);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(27194);
+/* harmony import */ var _node_vm_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(68081);
+
+
+
+
+
+
+
 
 /**
- * Makes sure the container system service runs. Never under sudo (the per-user launchd apiserver
- * never comes up there) and never interactive: --disable-kernel-install stops it prompting for a
- * kernel; the kernel step installs one explicitly.
+ * With client and server versions apart: throws when the `container` PATH finds is not the one at
+ * `installPath` and that one is of another version, since the skew is then two CLIs, not a stale
+ * service, and a restart would not end it.
+ */
+async function refuseTwoClis(cli, client, server, installPath) {
+    const [onPath, installed] = await Promise.all([cli.path(), (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.realpath)(installPath).catch(() => installPath)]);
+    if (!onPath || onPath === installed)
+        return;
+    const there = await cli.versionOf(installPath).catch(() => undefined);
+    if (there === undefined || there === client)
+        return;
+    throw new Error(`two container CLIs are installed: ${onPath} (${client}) comes first on PATH, and ${installPath} (${there}) ` +
+        `is the one the running service (${server}) belongs to, so restarting the service would not end the version skew; nothing was stopped. ` +
+        `Remove ${onPath} (for example 'brew uninstall container') or put ${node_path__WEBPACK_IMPORTED_MODULE_2__.dirname(installPath)} first on the runner's PATH`);
+}
+/**
+ * Containers that run on this Mac and are not this runner's own leftovers: what `container system
+ * stop` would take from other jobs. A node this action made for this runner is a leftover (a runner
+ * runs one job at a time) and is replaced anyway.
+ */
+async function othersRunning(cli, env) {
+    return (await cli.running()).filter((c) => !(0,_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .ownedByThisRunner */ .Hz)(c, env));
+}
+/**
+ * Other jobs of this action registered on this Mac (jobs.ts), as `runner r, job j; …`, or undefined:
+ * they may be using the service without a container yet (pulling an image, starting a node).
+ */
+async function otherJobsUsing(env) {
+    const jobs = await (0,_jobs_js__WEBPACK_IMPORTED_MODULE_5__/* .otherJobs */ .Lt)(env);
+    return jobs.length ? jobs.map((j) => `runner ${j.runner}, job ${j.job}`).join("; ") : undefined;
+}
+/** `a (runner r1, job j), b` for an error message. */
+function describeContainers(cs) {
+    return cs
+        .map((c) => {
+        const runner = c.labels[_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .LABEL */ .d_.runner];
+        return runner ? `${c.id} (runner ${runner}, job ${c.labels[_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .LABEL */ .d_.job] ?? "unknown"})` : c.id;
+    })
+        .join(", ");
+}
+/**
+ * Makes sure the container system service runs, and runs the CLI's own version. Never under sudo (the
+ * per-user launchd apiserver never comes up there) and never interactive: --disable-kernel-install
+ * stops it prompting for a kernel; the kernel step installs one explicitly.
+ *
+ * A service of another version (a `.pkg` upgrade that did not stop it; 1.4.1+ reports both versions,
+ * older releases the apiserver's) breaks commands (public reports name cp, clean and k8s). It is
+ * restarted only when no other container runs, since the stop stops every container of the user;
+ * otherwise this throws, naming the containers and what to do.
  */
 async function ensureService(cli, onStarting, opts = {}) {
-    if (await cli.serviceRunning()) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__.info("container system service is already running");
-        return { startedByUs: false };
+    const status = await cli.systemStatus();
+    if (status.running) {
+        const client = status.clientVersion ?? opts.cliVersion;
+        const server = status.serverVersion;
+        if (!client || !server || client === server) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`container system service ${server ? `${server} ` : ""}is already running`);
+            return { startedByUs: false, restartedForSkew: false };
+        }
+        await refuseTwoClis(cli, client, server, opts.installPath ?? _cli_js__WEBPACK_IMPORTED_MODULE_3__/* .INSTALL_PATH */ .uz);
+        const others = await othersRunning(cli, opts.env ?? process.env);
+        if (others.length) {
+            throw new Error(`the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
+                `would stop every container of this user, including ${describeContainers(others)}; nothing was stopped. ` +
+                "Restart it when no other job's containers run ('container system stop && container system start'), or let one job do it when the Mac is idle");
+        }
+        const jobs = await otherJobsUsing(opts.env ?? process.env);
+        if (jobs) {
+            throw new Error(`the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
+                `would break other jobs of this action that are setting up on this Mac (${jobs}); nothing was stopped. ` +
+                "Run this job again once they have ended, or restart the service when the Mac is idle ('container system stop && container system start')");
+        }
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.notice(`The container service runs ${server} but the CLI is ${client}; restarting it (no other container runs).`);
+        opts.beforeStop?.();
+        await cli.stopService();
+        await cli.startService();
+        const after = await cli.systemStatus();
+        const [c, v] = [after.clientVersion ?? client, after.serverVersion];
+        if (!after.running || (v && c !== v))
+            throw new Error(`restarted the container service to end a version skew, but it ${after.running ? `still runs ${v}` : "does not run"} while the CLI is ${c}; ` +
+                "check which container CLI and which container-apiserver this Mac has (reinstall Apple's CLI), then run the job again");
+        return { startedByUs: false, restartedForSkew: true };
     }
     // Restarting a service that ran before the job (stopped only to upgrade the CLI) is not starting
     // one: the post step leaves it running, as it found it.
     if (!opts.stoppedForUpgrade)
         onStarting();
     await cli.startService();
-    return { startedByUs: !opts.stoppedForUpgrade };
+    return { startedByUs: !opts.stoppedForUpgrade, restartedForSkew: false };
+}
+/**
+ * Post step, when main stopped a running service and the job ended (cancelled, killed) before it ran
+ * again: starts it, as the job found it. Never throws (cleanup does not fail the job).
+ */
+async function restartStoppedService(cli) {
+    try {
+        if (await cli.serviceRunning())
+            return;
+        core.notice("The container service ran before this job, which stopped it to upgrade the CLI or restart it and ended before starting it again; starting it now.");
+        await cli.startService();
+    }
+    catch (err) {
+        core.warning(`Cleanup: could not start the container service again: ${redact(errorMessage(err))}. Start it with 'container system start'.`);
+    }
 }
 
 
@@ -33920,15 +36258,20 @@ async function ensureService(cli, onStarting, opts = {}) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   $b: () => (/* binding */ resolveKubernetesVersion),
+/* harmony export */   $v: () => (/* binding */ newestKubernetesVersion),
 /* harmony export */   DP: () => (/* binding */ recommendedKernel),
+/* harmony export */   Jz: () => (/* binding */ unsupportedContainerReason),
 /* harmony export */   Qr: () => (/* binding */ versionFromImage),
+/* harmony export */   Z5: () => (/* binding */ MIN_KUBERNETES_VERSION),
 /* harmony export */   Zy: () => (/* binding */ compareVersions),
 /* harmony export */   cX: () => (/* binding */ supportedKubernetesVersions),
+/* harmony export */   l7: () => (/* binding */ releaseOf),
 /* harmony export */   qm: () => (/* binding */ NODE_IMAGES),
-/* harmony export */   xO: () => (/* binding */ DEFAULT_CONTAINER_VERSION)
+/* harmony export */   u: () => (/* binding */ CONTAINER_VERSIONS)
 /* harmony export */ });
-/* unused harmony export newestKubernetesVersion */
-// Supported Kubernetes versions: kindest/node images pinned by digest (../shared/reference/kubernetes.md).
+// Supported Kubernetes versions: kindest/node images pinned by digest, as each kind release publishes
+// them (https://github.com/kubernetes-sigs/kind/releases; v0.33.0 for 1.37.0, 1.36.4, 1.35.8, 1.34.11).
+// Every row boots with the config this action generates (kubeadm v1beta4, which kubeadm reads from 1.31).
 const NODE_IMAGES = {
     "1.31.4": "kindest/node:v1.31.4@sha256:2cb39f7295fe7eafee0842b1052a599a4fb0f8bcf3f83d96c7f4864c357c6c30",
     "1.32.2": "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f",
@@ -33937,9 +36280,42 @@ const NODE_IMAGES = {
     "1.34.11": "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d",
     "1.35.0": "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f",
     "1.35.8": "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0",
+    "1.36.4": "kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed",
+    "1.37.0": "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
 };
-/** The Apple container CLI version this action is tested with. */
-const DEFAULT_CONTAINER_VERSION = "1.2.2";
+/**
+ * The oldest Kubernetes a node image may carry: kubeadm reads the v1beta4 config this action writes
+ * from 1.31 on (https://kubernetes.io/docs/reference/config-api/kubeadm-config.v1beta4/).
+ */
+const MIN_KUBERNETES_VERSION = "1.31.0";
+/**
+ * Apple container CLI releases, as this action treats them (release notes at
+ * https://github.com/apple/container/releases):
+ * - minimum 1.2.1: a kindest/node needs every capability (`--cap-add`, 0.12.0+) and a writable
+ *   /proc/sys (it sets net.ipv4.ip_forward and kube-proxy's sysctls). 1.2.0 made /proc/sys read-only
+ *   with no way to lift it; 1.2.1 added `--read-only-path NONE --masked-path NONE`. It is also the
+ *   first release whose own `container k8s` plugin boots kindest/node, and the oldest one tested here.
+ * - newest tested 1.5.0: what the default installs when nothing usable is installed.
+ */
+const CONTAINER_VERSIONS = {
+    minimum: "1.2.1",
+    newestTested: "1.5.0",
+    tested: ["1.2.1", "1.2.2", "1.3.1", "1.4.1", "1.5.0"],
+};
+/** Why a container CLI version cannot run this action, or undefined when it can. */
+function unsupportedContainerReason(version) {
+    if (version === "1.4.0")
+        return "1.4.0 was never released (its tag was withdrawn; no installer exists)";
+    if (version === "1.2.0")
+        return "1.2.0 mounts /proc/sys read-only in every container with no option to lift it, so the node cannot enable IP forwarding";
+    if (compareVersions(version, "0.12.0") < 0)
+        return `${version} cannot grant a container capabilities (--cap-add arrived in 0.12.0), which the node's systemd, containerd and iptables need`;
+    if (compareVersions(version, CONTAINER_VERSIONS.minimum) < 0)
+        return `${version} is older than the oldest supported release, ${CONTAINER_VERSIONS.minimum}`;
+    return undefined;
+}
+// The CLI's recommended kernel per release (its `[kernel]` defaults; kata static releases at
+// https://github.com/kata-containers/kata-containers/releases).
 const KERNELS = [
     {
         from: "0.1.0",
@@ -33953,7 +36329,26 @@ const KERNELS = [
         from: "0.12.0",
         kernel: { kata: "3.28.0", tarball: "kata-static-3.28.0-arm64.tar.zst", file: "vmlinux-6.18.15-186" },
     },
+    {
+        from: "1.2.0",
+        kernel: {
+            kata: "3.28.0",
+            tarball: "kata-static-3.28.0-arm64.tar.zst",
+            file: "vmlinux-6.18.15-186",
+            digest: "sha256:f63d54507d1f18635d94475077e4c2330de4d8e05cedf25f7c38f063b0e66a91",
+        },
+    },
+    {
+        from: "1.3.0",
+        kernel: {
+            kata: "3.32.0",
+            tarball: "kata-static-3.32.0-arm64.tar.zst",
+            file: "vmlinux-6.18.35-197-debug",
+            digest: "sha256:8736c054d9223974735394f822000823baef509e1c33405ec798240fa9b6e4b5",
+        },
+    },
 ];
+/** Compares dotted numeric versions (`1.10.0` > `1.9.3`); missing parts count as 0. */
 function compareVersions(a, b) {
     const pa = a.split(".").map(Number);
     const pb = b.split(".").map(Number);
@@ -33993,10 +36388,17 @@ function resolveKubernetesVersion(requested) {
     });
     return candidates.at(-1);
 }
-/** `kindest/node:v1.34.0@sha256:…` → `1.34.0`; undefined when the tag is not a version. */
+/**
+ * `kindest/node:v1.34.0@sha256:…` → `1.34.0`, with a pre-release kept (`v1.37.0-alpha.1` →
+ * `1.37.0-alpha.1`: it is not 1.37.0); undefined when the tag is not a version.
+ */
 function versionFromImage(image) {
-    const m = /:v?(\d+\.\d+\.\d+)(?:[-+@]|$)/.exec(image);
+    const m = /:v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?:[+@]|$)/.exec(image);
     return m?.[1];
+}
+/** `1.37.0-alpha.1` → `1.37.0`: the release a pre-release leads to, for comparisons. */
+function releaseOf(version) {
+    return version.replace(/[-+].*$/, "");
 }
 
 

@@ -1,6 +1,3245 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 9379:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const ANY = Symbol('SemVer ANY')
+// hoisted class for cyclic dependency
+class Comparator {
+  static get ANY () {
+    return ANY
+  }
+
+  constructor (comp, options) {
+    options = parseOptions(options)
+
+    if (comp instanceof Comparator) {
+      if (comp.loose === !!options.loose) {
+        return comp
+      } else {
+        comp = comp.value
+      }
+    }
+
+    comp = comp.trim().split(/\s+/).join(' ')
+    debug('comparator', comp, options)
+    this.options = options
+    this.loose = !!options.loose
+    this.parse(comp)
+
+    if (this.semver === ANY) {
+      this.value = ''
+    } else {
+      this.value = this.operator + this.semver.version
+    }
+
+    debug('comp', this)
+  }
+
+  parse (comp) {
+    const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR]
+    const m = comp.match(r)
+
+    if (!m) {
+      throw new TypeError(`Invalid comparator: ${comp}`)
+    }
+
+    this.operator = m[1] !== undefined ? m[1] : ''
+    if (this.operator === '=') {
+      this.operator = ''
+    }
+
+    // if it literally is just '>' or '' then allow anything.
+    if (!m[2]) {
+      this.semver = ANY
+    } else {
+      this.semver = new SemVer(m[2], this.options.loose)
+    }
+  }
+
+  toString () {
+    return this.value
+  }
+
+  test (version) {
+    debug('Comparator.test', version, this.options.loose)
+
+    if (this.semver === ANY || version === ANY) {
+      return true
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    return cmp(version, this.operator, this.semver, this.options)
+  }
+
+  intersects (comp, options) {
+    if (!(comp instanceof Comparator)) {
+      throw new TypeError('a Comparator is required')
+    }
+
+    if (this.operator === '') {
+      if (this.value === '') {
+        return true
+      }
+      return new Range(comp.value, options).test(this.value)
+    } else if (comp.operator === '') {
+      if (comp.value === '') {
+        return true
+      }
+      return new Range(this.value, options).test(comp.semver)
+    }
+
+    options = parseOptions(options)
+
+    // Special cases where nothing can possibly be lower
+    if (options.includePrerelease &&
+      (this.value === '<0.0.0-0' || comp.value === '<0.0.0-0')) {
+      return false
+    }
+    if (!options.includePrerelease &&
+      (this.value.startsWith('<0.0.0') || comp.value.startsWith('<0.0.0'))) {
+      return false
+    }
+
+    // Same direction increasing (> or >=)
+    if (this.operator.startsWith('>') && comp.operator.startsWith('>')) {
+      return true
+    }
+    // Same direction decreasing (< or <=)
+    if (this.operator.startsWith('<') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // same SemVer and both sides are inclusive (<= or >=)
+    if (
+      (this.semver.version === comp.semver.version) &&
+      this.operator.includes('=') && comp.operator.includes('=')) {
+      return true
+    }
+    // opposite directions less than
+    if (cmp(this.semver, '<', comp.semver, options) &&
+      this.operator.startsWith('>') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // opposite directions greater than
+    if (cmp(this.semver, '>', comp.semver, options) &&
+      this.operator.startsWith('<') && comp.operator.startsWith('>')) {
+      return true
+    }
+    return false
+  }
+}
+
+module.exports = Comparator
+
+const parseOptions = __nccwpck_require__(356)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+const cmp = __nccwpck_require__(8646)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+
+/***/ }),
+
+/***/ 6782:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SPACE_CHARACTERS = /\s+/g
+
+// hoisted class for cyclic dependency
+class Range {
+  constructor (range, options) {
+    options = parseOptions(options)
+
+    if (range instanceof Range) {
+      if (
+        range.loose === !!options.loose &&
+        range.includePrerelease === !!options.includePrerelease
+      ) {
+        return range
+      } else {
+        return new Range(range.raw, options)
+      }
+    }
+
+    if (range instanceof Comparator) {
+      // just put it in the set and return
+      this.raw = range.value
+      this.set = [[range]]
+      this.formatted = undefined
+      return this
+    }
+
+    this.options = options
+    this.loose = !!options.loose
+    this.includePrerelease = !!options.includePrerelease
+
+    // First reduce all whitespace as much as possible so we do not have to rely
+    // on potentially slow regexes like \s*. This is then stored and used for
+    // future error messages as well.
+    this.raw = range.trim().replace(SPACE_CHARACTERS, ' ')
+
+    // First, split on ||
+    this.set = this.raw
+      .split('||')
+      // map the range to a 2d array of comparators
+      .map(r => this.parseRange(r.trim()))
+      // throw out any comparator lists that are empty
+      // this generally means that it was not a valid range, which is allowed
+      // in loose mode, but will still throw if the WHOLE range is invalid.
+      .filter(c => c.length)
+
+    if (!this.set.length) {
+      throw new TypeError(`Invalid SemVer Range: ${this.raw}`)
+    }
+
+    // if we have any that are not the null set, throw out null sets.
+    if (this.set.length > 1) {
+      // keep the first one, in case they're all null sets
+      const first = this.set[0]
+      this.set = this.set.filter(c => !isNullSet(c[0]))
+      if (this.set.length === 0) {
+        this.set = [first]
+      } else if (this.set.length > 1) {
+        // if we have any that are *, then the range is just *
+        for (const c of this.set) {
+          if (c.length === 1 && isAny(c[0])) {
+            this.set = [c]
+            break
+          }
+        }
+      }
+    }
+
+    this.formatted = undefined
+  }
+
+  get range () {
+    if (this.formatted === undefined) {
+      this.formatted = ''
+      for (let i = 0; i < this.set.length; i++) {
+        if (i > 0) {
+          this.formatted += '||'
+        }
+        const comps = this.set[i]
+        for (let k = 0; k < comps.length; k++) {
+          if (k > 0) {
+            this.formatted += ' '
+          }
+          this.formatted += comps[k].toString().trim()
+        }
+      }
+    }
+    return this.formatted
+  }
+
+  format () {
+    return this.range
+  }
+
+  toString () {
+    return this.range
+  }
+
+  parseRange (range) {
+    // strip build metadata so it can't bleed into the version
+    range = range.replace(BUILDSTRIPRE, '')
+
+    // memoize range parsing for performance.
+    // this is a very hot path, and fully deterministic.
+    const memoOpts =
+      (this.options.includePrerelease && FLAG_INCLUDE_PRERELEASE) |
+      (this.options.loose && FLAG_LOOSE)
+    const memoKey = memoOpts + ':' + range
+    const cached = cache.get(memoKey)
+    if (cached) {
+      return cached
+    }
+
+    const loose = this.options.loose
+    // `1.2.3 - 1.2.4` => `>=1.2.3 <=1.2.4`
+    const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE]
+    range = range.replace(hr, hyphenReplace(this.options.includePrerelease))
+    debug('hyphen replace', range)
+
+    // `> 1.2.3 < 1.2.5` => `>1.2.3 <1.2.5`
+    range = trimComparatorWhitespace(range)
+    debug('comparator trim', range)
+
+    // `~ 1.2.3` => `~1.2.3`
+    range = range.replace(re[t.TILDETRIM], tildeTrimReplace)
+    debug('tilde trim', range)
+
+    // `^ 1.2.3` => `^1.2.3`
+    range = range.replace(re[t.CARETTRIM], caretTrimReplace)
+    debug('caret trim', range)
+
+    // At this point, the range is completely trimmed and
+    // ready to be split into comparators.
+
+    let rangeList = range
+      .split(' ')
+      .map(comp => parseComparator(comp, this.options))
+      .join(' ')
+      .split(/\s+/)
+      // >=0.0.0 is equivalent to *
+      .map(comp => replaceGTE0(comp, this.options))
+
+    if (loose) {
+      // in loose mode, throw out any that are not valid comparators
+      rangeList = rangeList.filter(comp => {
+        debug('loose invalid filter', comp, this.options)
+        return !!comp.match(re[t.COMPARATORLOOSE])
+      })
+    }
+    debug('range list', rangeList)
+
+    // if any comparators are the null set, then replace with JUST null set
+    // if more than one comparator, remove any * comparators
+    // also, don't include the same comparator more than once
+    const rangeMap = new Map()
+    const comparators = rangeList.map(comp => new Comparator(comp, this.options))
+    for (const comp of comparators) {
+      if (isNullSet(comp)) {
+        return [comp]
+      }
+      rangeMap.set(comp.value, comp)
+    }
+    if (rangeMap.size > 1 && rangeMap.has('')) {
+      rangeMap.delete('')
+    }
+
+    const result = [...rangeMap.values()]
+    cache.set(memoKey, result)
+    return result
+  }
+
+  intersects (range, options) {
+    if (!(range instanceof Range)) {
+      throw new TypeError('a Range is required')
+    }
+
+    return this.set.some((thisComparators) => {
+      return (
+        isSatisfiable(thisComparators, options) &&
+        range.set.some((rangeComparators) => {
+          return (
+            isSatisfiable(rangeComparators, options) &&
+            thisComparators.every((thisComparator) => {
+              return rangeComparators.every((rangeComparator) => {
+                return thisComparator.intersects(rangeComparator, options)
+              })
+            })
+          )
+        })
+      )
+    })
+  }
+
+  // if ANY of the sets match ALL of its comparators, then pass
+  test (version) {
+    if (!version) {
+      return false
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    for (let i = 0; i < this.set.length; i++) {
+      if (testSet(this.set[i], version, this.options)) {
+        return true
+      }
+    }
+    return false
+  }
+}
+
+module.exports = Range
+
+const LRU = __nccwpck_require__(1383)
+const cache = new LRU()
+
+const parseOptions = __nccwpck_require__(356)
+const Comparator = __nccwpck_require__(9379)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const trimComparatorWhitespace = __nccwpck_require__(9737)
+const {
+  safeRe: re,
+  src,
+  t,
+  tildeTrimReplace,
+  caretTrimReplace,
+} = __nccwpck_require__(5471)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(5101)
+
+// unbounded global build-metadata stripper used by parseRange
+const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
+
+const isNullSet = c => c.value === '<0.0.0-0'
+const isAny = c => c.value === ''
+
+// take a set of comparators and determine whether there
+// exists a version which can satisfy it
+const isSatisfiable = (comparators, options) => {
+  let result = true
+  const remainingComparators = comparators.slice()
+  let testComparator = remainingComparators.pop()
+
+  while (result && remainingComparators.length) {
+    result = remainingComparators.every((otherComparator) => {
+      return testComparator.intersects(otherComparator, options)
+    })
+
+    testComparator = remainingComparators.pop()
+  }
+
+  return result
+}
+
+// comprised of xranges, tildes, stars, and gtlt's at this point.
+// already replaced the hyphen ranges
+// turn into a set of JUST comparators.
+const parseComparator = (comp, options) => {
+  comp = comp.replace(re[t.BUILD], '')
+  debug('comp', comp, options)
+  comp = replaceCarets(comp, options)
+  debug('caret', comp)
+  comp = replaceTildes(comp, options)
+  debug('tildes', comp)
+  comp = replaceXRanges(comp, options)
+  debug('xrange', comp)
+  comp = replaceStars(comp, options)
+  debug('stars', comp)
+  return comp
+}
+
+const isX = id => !id || id.toLowerCase() === 'x' || id === '*'
+
+const invalidXRangeOrder = (M, m, p) => (
+  (isX(M) && !isX(m)) ||
+  (isX(m) && p && !isX(p))
+)
+
+// ~, ~> --> * (any, kinda silly)
+// ~2, ~2.x, ~2.x.x, ~>2, ~>2.x ~>2.x.x --> >=2.0.0 <3.0.0-0
+// ~2.0, ~2.0.x, ~>2.0, ~>2.0.x --> >=2.0.0 <2.1.0-0
+// ~1.2, ~1.2.x, ~>1.2, ~>1.2.x --> >=1.2.0 <1.3.0-0
+// ~1.2.3, ~>1.2.3 --> >=1.2.3 <1.3.0-0
+// ~1.2.0, ~>1.2.0 --> >=1.2.0 <1.3.0-0
+// ~0.0.1 --> >=0.0.1 <0.1.0-0
+const replaceTildes = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceTilde(c, options))
+    .join(' ')
+}
+
+const replaceTilde = (comp, options) => {
+  const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE]
+  // if we're including prereleases in the match, then the lower bound is
+  // -0, the lowest possible prerelease value, just like x-ranges and carets.
+  // this keeps `~1.2` equivalent to the `1.2.x` x-range it's documented as.
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('tilde', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      // ~1.2 == >=1.2.0 <1.3.0-0
+      ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+    } else if (pr) {
+      debug('replaceTilde pr', pr)
+      ret = `>=${M}.${m}.${p}-${pr
+      } <${M}.${+m + 1}.0-0`
+    } else {
+      // ~1.2.3 == >=1.2.3 <1.3.0-0
+      ret = `>=${M}.${m}.${p
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('tilde return', ret)
+    return ret
+  })
+}
+
+// ^ --> * (any, kinda silly)
+// ^2, ^2.x, ^2.x.x --> >=2.0.0 <3.0.0-0
+// ^2.0, ^2.0.x --> >=2.0.0 <3.0.0-0
+// ^1.2, ^1.2.x --> >=1.2.0 <2.0.0-0
+// ^1.2.3 --> >=1.2.3 <2.0.0-0
+// ^1.2.0 --> >=1.2.0 <2.0.0-0
+// ^0.0.1 --> >=0.0.1 <0.0.2-0
+// ^0.1.0 --> >=0.1.0 <0.2.0-0
+const replaceCarets = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceCaret(c, options))
+    .join(' ')
+}
+
+const replaceCaret = (comp, options) => {
+  debug('caret', comp, options)
+  const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET]
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('caret', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      if (M === '0') {
+        ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+      } else {
+        ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`
+      }
+    } else if (pr) {
+      debug('replaceCaret pr', pr)
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p}-${pr
+        } <${+M + 1}.0.0-0`
+      }
+    } else {
+      debug('no pr')
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p
+        } <${+M + 1}.0.0-0`
+      }
+    }
+
+    debug('caret return', ret)
+    return ret
+  })
+}
+
+const replaceXRanges = (comp, options) => {
+  debug('replaceXRanges', comp, options)
+  return comp
+    .split(/\s+/)
+    .map((c) => replaceXRange(c, options))
+    .join(' ')
+}
+
+const replaceXRange = (comp, options) => {
+  comp = comp.trim()
+  const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE]
+  return comp.replace(r, (ret, gtlt, M, m, p, pr) => {
+    debug('xRange', comp, ret, gtlt, M, m, p, pr)
+    if (invalidXRangeOrder(M, m, p)) {
+      return comp
+    }
+
+    const xM = isX(M)
+    const xm = xM || isX(m)
+    const xp = xm || isX(p)
+    const anyX = xp
+
+    if (gtlt === '=' && anyX) {
+      gtlt = ''
+    }
+
+    // if we're including prereleases in the match, then we need
+    // to fix this to -0, the lowest possible prerelease value
+    pr = options.includePrerelease ? '-0' : ''
+
+    if (xM) {
+      if (gtlt === '>' || gtlt === '<') {
+        // nothing is allowed
+        ret = '<0.0.0-0'
+      } else {
+        // nothing is forbidden
+        ret = '*'
+      }
+    } else if (gtlt && anyX) {
+      // we know patch is an x, because we have any x at all.
+      // replace X with 0
+      if (xm) {
+        m = 0
+      }
+      p = 0
+
+      if (gtlt === '>') {
+        // >1 => >=2.0.0
+        // >1.2 => >=1.3.0
+        gtlt = '>='
+        if (xm) {
+          M = +M + 1
+          m = 0
+          p = 0
+        } else {
+          m = +m + 1
+          p = 0
+        }
+      } else if (gtlt === '<=') {
+        // <=0.7.x is actually <0.8.0, since any 0.7.x should
+        // pass.  Similarly, <=7.x is actually <8.0.0, etc.
+        gtlt = '<'
+        if (xm) {
+          M = +M + 1
+        } else {
+          m = +m + 1
+        }
+      }
+
+      if (gtlt === '<') {
+        pr = '-0'
+      }
+
+      ret = `${gtlt + M}.${m}.${p}${pr}`
+    } else if (xm) {
+      ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`
+    } else if (xp) {
+      ret = `>=${M}.${m}.0${pr
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('xRange return', ret)
+
+    return ret
+  })
+}
+
+// Because * is AND-ed with everything else in the comparator,
+// and '' means "any version", just remove the *s entirely.
+const replaceStars = (comp, options) => {
+  debug('replaceStars', comp, options)
+  // Looseness is ignored here.  star is always as loose as it gets!
+  return comp
+    .trim()
+    .replace(re[t.STAR], '')
+}
+
+const replaceGTE0 = (comp, options) => {
+  debug('replaceGTE0', comp, options)
+  return comp
+    .trim()
+    .replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], '')
+}
+
+// This function is passed to string.replace(re[t.HYPHENRANGE])
+// M, m, patch, prerelease, build
+// 1.2 - 3.4.5 => >=1.2.0 <=3.4.5
+// 1.2.3 - 3.4 => >=1.2.0 <3.5.0-0 Any 3.4.x will do
+// 1.2 - 3.4 => >=1.2.0 <3.5.0-0
+// TODO build?
+const hyphenReplace = incPr => ($0,
+  from, fM, fm, fp, fpr, fb,
+  to, tM, tm, tp, tpr) => {
+  if (isX(fM)) {
+    from = ''
+  } else if (isX(fm)) {
+    from = `>=${fM}.0.0${incPr ? '-0' : ''}`
+  } else if (isX(fp)) {
+    from = `>=${fM}.${fm}.0${incPr ? '-0' : ''}`
+  } else if (fpr) {
+    from = `>=${from}`
+  } else {
+    from = `>=${from}${incPr ? '-0' : ''}`
+  }
+
+  if (isX(tM)) {
+    to = ''
+  } else if (isX(tm)) {
+    to = `<${+tM + 1}.0.0-0`
+  } else if (isX(tp)) {
+    to = `<${tM}.${+tm + 1}.0-0`
+  } else if (tpr) {
+    to = `<=${tM}.${tm}.${tp}-${tpr}`
+  } else if (incPr) {
+    to = `<${tM}.${tm}.${+tp + 1}-0`
+  } else {
+    to = `<=${to}`
+  }
+
+  return `${from} ${to}`.trim()
+}
+
+const testSet = (set, version, options) => {
+  for (let i = 0; i < set.length; i++) {
+    if (!set[i].test(version)) {
+      return false
+    }
+  }
+
+  if (version.prerelease.length && !options.includePrerelease) {
+    // Find the set of versions that are allowed to have prereleases
+    // For example, ^1.2.3-pr.1 desugars to >=1.2.3-pr.1 <2.0.0
+    // That should allow `1.2.3-pr.2` to pass.
+    // However, `1.2.4-alpha.notready` should NOT be allowed,
+    // even though it's within the range set by the comparators.
+    for (let i = 0; i < set.length; i++) {
+      debug(set[i].semver)
+      if (set[i].semver === Comparator.ANY) {
+        continue
+      }
+
+      if (set[i].semver.prerelease.length > 0) {
+        const allowed = set[i].semver
+        if (allowed.major === version.major &&
+            allowed.minor === version.minor &&
+            allowed.patch === version.patch) {
+          return true
+        }
+      }
+    }
+
+    // Version has a -pre, but it's not one of the ones we like.
+    return false
+  }
+
+  return true
+}
+
+
+/***/ }),
+
+/***/ 7163:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const debug = __nccwpck_require__(1159)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const parseOptions = __nccwpck_require__(356)
+const { compareIdentifiers } = __nccwpck_require__(3348)
+
+const isPrereleaseIdentifier = (prerelease, identifier) => {
+  const identifiers = identifier.split('.')
+  if (identifiers.length > prerelease.length) {
+    return false
+  }
+
+  for (let i = 0; i < identifiers.length; i++) {
+    if (compareIdentifiers(prerelease[i], identifiers[i]) !== 0) {
+      return false
+    }
+  }
+
+  return true
+}
+
+class SemVer {
+  constructor (version, options) {
+    options = parseOptions(options)
+
+    if (version instanceof SemVer) {
+      if (version.loose === !!options.loose &&
+        version.includePrerelease === !!options.includePrerelease) {
+        return version
+      } else {
+        version = version.version
+      }
+    } else if (typeof version !== 'string') {
+      throw new TypeError(`Invalid version. Must be a string. Got type "${typeof version}".`)
+    }
+
+    if (version.length > MAX_LENGTH) {
+      throw new TypeError(
+        `version is longer than ${MAX_LENGTH} characters`
+      )
+    }
+
+    debug('SemVer', version, options)
+    this.options = options
+    this.loose = !!options.loose
+    // this isn't actually relevant for versions, but keep it so that we
+    // don't run into trouble passing this.options around.
+    this.includePrerelease = !!options.includePrerelease
+
+    const m = version.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL])
+
+    if (!m) {
+      throw new TypeError(`Invalid Version: ${version}`)
+    }
+
+    this.raw = version
+
+    // these are actually numbers
+    this.major = +m[1]
+    this.minor = +m[2]
+    this.patch = +m[3]
+
+    if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
+      throw new TypeError('Invalid major version')
+    }
+
+    if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
+      throw new TypeError('Invalid minor version')
+    }
+
+    if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
+      throw new TypeError('Invalid patch version')
+    }
+
+    // numberify any prerelease numeric ids
+    if (!m[4]) {
+      this.prerelease = []
+    } else {
+      this.prerelease = m[4].split('.').map((id) => {
+        if (/^[0-9]+$/.test(id)) {
+          const num = +id
+          if (num >= 0 && num < MAX_SAFE_INTEGER) {
+            return num
+          }
+        }
+        return id
+      })
+    }
+
+    this.build = m[5] ? m[5].split('.') : []
+    this.format()
+  }
+
+  format () {
+    this.version = `${this.major}.${this.minor}.${this.patch}`
+    if (this.prerelease.length) {
+      this.version += `-${this.prerelease.join('.')}`
+    }
+    return this.version
+  }
+
+  toString () {
+    return this.version
+  }
+
+  compare (other) {
+    debug('SemVer.compare', this.version, this.options, other)
+    if (!(other instanceof SemVer)) {
+      if (typeof other === 'string' && other === this.version) {
+        return 0
+      }
+      other = new SemVer(other, this.options)
+    }
+
+    if (other.version === this.version) {
+      return 0
+    }
+
+    return this.compareMain(other) || this.comparePre(other)
+  }
+
+  compareMain (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    if (this.major < other.major) {
+      return -1
+    }
+    if (this.major > other.major) {
+      return 1
+    }
+    if (this.minor < other.minor) {
+      return -1
+    }
+    if (this.minor > other.minor) {
+      return 1
+    }
+    if (this.patch < other.patch) {
+      return -1
+    }
+    if (this.patch > other.patch) {
+      return 1
+    }
+    return 0
+  }
+
+  comparePre (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    // NOT having a prerelease is > having one
+    if (this.prerelease.length && !other.prerelease.length) {
+      return -1
+    } else if (!this.prerelease.length && other.prerelease.length) {
+      return 1
+    } else if (!this.prerelease.length && !other.prerelease.length) {
+      return 0
+    }
+
+    let i = 0
+    do {
+      const a = this.prerelease[i]
+      const b = other.prerelease[i]
+      debug('prerelease compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  compareBuild (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    let i = 0
+    do {
+      const a = this.build[i]
+      const b = other.build[i]
+      debug('build compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  // preminor will bump the version up to the next minor release, and immediately
+  // down to pre-release. premajor and prepatch work the same way.
+  inc (release, identifier, identifierBase) {
+    if (release.startsWith('pre')) {
+      if (!identifier && identifierBase === false) {
+        throw new Error('invalid increment argument: identifier is empty')
+      }
+      // Avoid an invalid semver results
+      if (identifier) {
+        const match = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE])
+        if (!match || match[1] !== identifier) {
+          throw new Error(`invalid identifier: ${identifier}`)
+        }
+      }
+    }
+
+    switch (release) {
+      case 'premajor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor = 0
+        this.major++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'preminor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'prepatch':
+        // If this is already a prerelease, it will bump to the next version
+        // drop any prereleases that might already exist, since they are not
+        // relevant at this point.
+        this.prerelease.length = 0
+        this.inc('patch', identifier, identifierBase)
+        this.inc('pre', identifier, identifierBase)
+        break
+      // If the input is a non-prerelease version, this acts the same as
+      // prepatch.
+      case 'prerelease':
+        if (this.prerelease.length === 0) {
+          this.inc('patch', identifier, identifierBase)
+        }
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'release':
+        if (this.prerelease.length === 0) {
+          throw new Error(`version ${this.raw} is not a prerelease`)
+        }
+        this.prerelease.length = 0
+        break
+
+      case 'major':
+        // If this is a pre-major version, bump up to the same major version.
+        // Otherwise increment major.
+        // 1.0.0-5 bumps to 1.0.0
+        // 1.1.0 bumps to 2.0.0
+        if (
+          this.minor !== 0 ||
+          this.patch !== 0 ||
+          this.prerelease.length === 0
+        ) {
+          this.major++
+        }
+        this.minor = 0
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'minor':
+        // If this is a pre-minor version, bump up to the same minor version.
+        // Otherwise increment minor.
+        // 1.2.0-5 bumps to 1.2.0
+        // 1.2.1 bumps to 1.3.0
+        if (this.patch !== 0 || this.prerelease.length === 0) {
+          this.minor++
+        }
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'patch':
+        // If this is not a pre-release version, it will increment the patch.
+        // If it is a pre-release it will bump up to the same patch version.
+        // 1.2.0-5 patches to 1.2.0
+        // 1.2.0 patches to 1.2.1
+        if (this.prerelease.length === 0) {
+          this.patch++
+        }
+        this.prerelease = []
+        break
+      // This probably shouldn't be used publicly.
+      // 1.0.0 'pre' would become 1.0.0-0 which is the wrong direction.
+      case 'pre': {
+        const base = Number(identifierBase) ? 1 : 0
+
+        if (this.prerelease.length === 0) {
+          this.prerelease = [base]
+        } else {
+          let i = this.prerelease.length
+          while (--i >= 0) {
+            if (typeof this.prerelease[i] === 'number') {
+              this.prerelease[i]++
+              i = -2
+            }
+          }
+          if (i === -1) {
+            // didn't increment anything
+            if (identifier === this.prerelease.join('.') && identifierBase === false) {
+              throw new Error('invalid increment argument: identifier already exists')
+            }
+            this.prerelease.push(base)
+          }
+        }
+        if (identifier) {
+          // 1.2.0-beta.1 bumps to 1.2.0-beta.2,
+          // 1.2.0-beta.fooblz or 1.2.0-beta bumps to 1.2.0-beta.0
+          let prerelease = [identifier, base]
+          if (identifierBase === false) {
+            prerelease = [identifier]
+          }
+          if (isPrereleaseIdentifier(this.prerelease, identifier)) {
+            const prereleaseBase = this.prerelease[identifier.split('.').length]
+            if (isNaN(prereleaseBase)) {
+              this.prerelease = prerelease
+            }
+          } else {
+            this.prerelease = prerelease
+          }
+        }
+        break
+      }
+      default:
+        throw new Error(`invalid increment argument: ${release}`)
+    }
+    this.raw = this.format()
+    if (this.build.length) {
+      this.raw += `+${this.build.join('.')}`
+    }
+    return this
+  }
+}
+
+module.exports = SemVer
+
+
+/***/ }),
+
+/***/ 1799:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const clean = (version, options) => {
+  const s = parse(version.trim().replace(/^[=v]+/, ''), options)
+  return s ? s.version : null
+}
+module.exports = clean
+
+
+/***/ }),
+
+/***/ 8646:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gt = __nccwpck_require__(6599)
+const gte = __nccwpck_require__(1236)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+
+const cmp = (a, op, b, loose) => {
+  switch (op) {
+    case '===':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a === b
+
+    case '!==':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a !== b
+
+    case '':
+    case '=':
+    case '==':
+      return eq(a, b, loose)
+
+    case '!=':
+      return neq(a, b, loose)
+
+    case '>':
+      return gt(a, b, loose)
+
+    case '>=':
+      return gte(a, b, loose)
+
+    case '<':
+      return lt(a, b, loose)
+
+    case '<=':
+      return lte(a, b, loose)
+
+    default:
+      throw new TypeError(`Invalid operator: ${op}`)
+  }
+}
+module.exports = cmp
+
+
+/***/ }),
+
+/***/ 5385:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = __nccwpck_require__(6353)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const coerce = (version, options) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+
+  if (typeof version === 'number') {
+    version = String(version)
+  }
+
+  if (typeof version !== 'string') {
+    return null
+  }
+
+  options = options || {}
+
+  let match = null
+  if (!options.rtl) {
+    match = version.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE])
+  } else {
+    // Find the right-most coercible string that does not share
+    // a terminus with a more left-ward coercible string.
+    // Eg, '1.2.3.4' wants to coerce '2.3.4', not '3.4' or '4'
+    // With includePrerelease option set, '1.2.3.4-rc' wants to coerce '2.3.4-rc', not '2.3.4'
+    //
+    // Walk through the string checking with a /g regexp
+    // Manually set the index so as to pick up overlapping matches.
+    // Stop when we get a match that ends at the string end, since no
+    // coercible string can be more right-ward without the same terminus.
+    const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL]
+    let next
+    while ((next = coerceRtlRegex.exec(version)) &&
+        (!match || match.index + match[0].length !== version.length)
+    ) {
+      if (!match ||
+            next.index + next[0].length !== match.index + match[0].length) {
+        match = next
+      }
+      coerceRtlRegex.lastIndex = next.index + next[1].length + next[2].length
+    }
+    // leave it in a clean state
+    coerceRtlRegex.lastIndex = -1
+  }
+
+  if (match === null) {
+    return null
+  }
+
+  const major = match[2]
+  const minor = match[3] || '0'
+  const patch = match[4] || '0'
+  const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : ''
+  const build = options.includePrerelease && match[6] ? `+${match[6]}` : ''
+
+  return parse(`${major}.${minor}.${patch}${prerelease}${build}`, options)
+}
+module.exports = coerce
+
+
+/***/ }),
+
+/***/ 7648:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compareBuild = (a, b, loose) => {
+  const versionA = new SemVer(a, loose)
+  const versionB = new SemVer(b, loose)
+  return versionA.compare(versionB) || versionA.compareBuild(versionB)
+}
+module.exports = compareBuild
+
+
+/***/ }),
+
+/***/ 6874:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const compareLoose = (a, b) => compare(a, b, true)
+module.exports = compareLoose
+
+
+/***/ }),
+
+/***/ 8469:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compare = (a, b, loose) =>
+  new SemVer(a, loose).compare(new SemVer(b, loose))
+
+module.exports = compare
+
+
+/***/ }),
+
+/***/ 711:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+
+const diff = (version1, version2) => {
+  const v1 = parse(version1, null, true)
+  const v2 = parse(version2, null, true)
+  const comparison = v1.compare(v2)
+
+  if (comparison === 0) {
+    return null
+  }
+
+  const v1Higher = comparison > 0
+  const highVersion = v1Higher ? v1 : v2
+  const lowVersion = v1Higher ? v2 : v1
+  const highHasPre = !!highVersion.prerelease.length
+  const lowHasPre = !!lowVersion.prerelease.length
+
+  if (lowHasPre && !highHasPre) {
+    // Going from prerelease -> no prerelease requires some special casing
+
+    // If the low version has only a major, then it will always be a major
+    // Some examples:
+    // 1.0.0-1 -> 1.0.0
+    // 1.0.0-1 -> 1.1.1
+    // 1.0.0-1 -> 2.0.0
+    if (!lowVersion.patch && !lowVersion.minor) {
+      return 'major'
+    }
+
+    // If the main part has no difference
+    if (lowVersion.compareMain(highVersion) === 0) {
+      if (lowVersion.minor && !lowVersion.patch) {
+        return 'minor'
+      }
+      return 'patch'
+    }
+  }
+
+  // add the `pre` prefix if we are going to a prerelease version
+  const prefix = highHasPre ? 'pre' : ''
+
+  if (v1.major !== v2.major) {
+    return prefix + 'major'
+  }
+
+  if (v1.minor !== v2.minor) {
+    return prefix + 'minor'
+  }
+
+  if (v1.patch !== v2.patch) {
+    return prefix + 'patch'
+  }
+
+  // high and low are prereleases
+  return 'prerelease'
+}
+
+module.exports = diff
+
+
+/***/ }),
+
+/***/ 5082:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const eq = (a, b, loose) => compare(a, b, loose) === 0
+module.exports = eq
+
+
+/***/ }),
+
+/***/ 6599:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gt = (a, b, loose) => compare(a, b, loose) > 0
+module.exports = gt
+
+
+/***/ }),
+
+/***/ 1236:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gte = (a, b, loose) => compare(a, b, loose) >= 0
+module.exports = gte
+
+
+/***/ }),
+
+/***/ 2338:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+
+const inc = (version, release, options, identifier, identifierBase) => {
+  if (typeof (options) === 'string') {
+    identifierBase = identifier
+    identifier = options
+    options = undefined
+  }
+
+  try {
+    return new SemVer(
+      version instanceof SemVer ? version.version : version,
+      options
+    ).inc(release, identifier, identifierBase).version
+  } catch (er) {
+    return null
+  }
+}
+module.exports = inc
+
+
+/***/ }),
+
+/***/ 3872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lt = (a, b, loose) => compare(a, b, loose) < 0
+module.exports = lt
+
+
+/***/ }),
+
+/***/ 6717:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lte = (a, b, loose) => compare(a, b, loose) <= 0
+module.exports = lte
+
+
+/***/ }),
+
+/***/ 8511:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const major = (a, loose) => new SemVer(a, loose).major
+module.exports = major
+
+
+/***/ }),
+
+/***/ 2603:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const minor = (a, loose) => new SemVer(a, loose).minor
+module.exports = minor
+
+
+/***/ }),
+
+/***/ 4974:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const neq = (a, b, loose) => compare(a, b, loose) !== 0
+module.exports = neq
+
+
+/***/ }),
+
+/***/ 6353:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = (version, options, throwErrors = false) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+  try {
+    return new SemVer(version, options)
+  } catch (er) {
+    if (!throwErrors) {
+      return null
+    }
+    throw er
+  }
+}
+
+module.exports = parse
+
+
+/***/ }),
+
+/***/ 8756:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const patch = (a, loose) => new SemVer(a, loose).patch
+module.exports = patch
+
+
+/***/ }),
+
+/***/ 5714:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const prerelease = (version, options) => {
+  const parsed = parse(version, options)
+  return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
+}
+module.exports = prerelease
+
+
+/***/ }),
+
+/***/ 2173:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const rcompare = (a, b, loose) => compare(b, a, loose)
+module.exports = rcompare
+
+
+/***/ }),
+
+/***/ 7192:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
+module.exports = rsort
+
+
+/***/ }),
+
+/***/ 8011:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const satisfies = (version, range, options) => {
+  try {
+    range = new Range(range, options)
+  } catch (er) {
+    return false
+  }
+  return range.test(version)
+}
+module.exports = satisfies
+
+
+/***/ }),
+
+/***/ 9872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
+module.exports = sort
+
+
+/***/ }),
+
+/***/ 6114:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+
+const truncate = (version, truncation, options) => {
+  if (!constants.RELEASE_TYPES.includes(truncation)) {
+    return null
+  }
+
+  const clonedVersion = cloneInputVersion(version, options)
+  return clonedVersion && doTruncation(clonedVersion, truncation)
+}
+
+const cloneInputVersion = (version, options) => {
+  const versionStringToParse = (
+    version instanceof SemVer ? version.version : version
+  )
+
+  return parse(versionStringToParse, options)
+}
+
+const doTruncation = (version, truncation) => {
+  if (isPrerelease(truncation)) {
+    return version.version
+  }
+
+  version.prerelease = []
+
+  switch (truncation) {
+    case 'major':
+      version.minor = 0
+      version.patch = 0
+      break
+    case 'minor':
+      version.patch = 0
+      break
+  }
+
+  return version.format()
+}
+
+const isPrerelease = (type) => {
+  return type.startsWith('pre')
+}
+
+module.exports = truncate
+
+
+/***/ }),
+
+/***/ 8780:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const valid = (version, options) => {
+  const v = parse(version, options)
+  return v ? v.version : null
+}
+module.exports = valid
+
+
+/***/ }),
+
+/***/ 2088:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// just pre-load all the stuff that index.js lazily exports
+const internalRe = __nccwpck_require__(5471)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+const identifiers = __nccwpck_require__(3348)
+const parse = __nccwpck_require__(6353)
+const valid = __nccwpck_require__(8780)
+const clean = __nccwpck_require__(1799)
+const inc = __nccwpck_require__(2338)
+const diff = __nccwpck_require__(711)
+const major = __nccwpck_require__(8511)
+const minor = __nccwpck_require__(2603)
+const patch = __nccwpck_require__(8756)
+const prerelease = __nccwpck_require__(5714)
+const compare = __nccwpck_require__(8469)
+const rcompare = __nccwpck_require__(2173)
+const compareLoose = __nccwpck_require__(6874)
+const compareBuild = __nccwpck_require__(7648)
+const sort = __nccwpck_require__(9872)
+const rsort = __nccwpck_require__(7192)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gte = __nccwpck_require__(1236)
+const lte = __nccwpck_require__(6717)
+const cmp = __nccwpck_require__(8646)
+const coerce = __nccwpck_require__(5385)
+const truncate = __nccwpck_require__(6114)
+const Comparator = __nccwpck_require__(9379)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const toComparators = __nccwpck_require__(4750)
+const maxSatisfying = __nccwpck_require__(5574)
+const minSatisfying = __nccwpck_require__(8595)
+const minVersion = __nccwpck_require__(1866)
+const validRange = __nccwpck_require__(4737)
+const outside = __nccwpck_require__(280)
+const gtr = __nccwpck_require__(2276)
+const ltr = __nccwpck_require__(5213)
+const intersects = __nccwpck_require__(3465)
+const simplifyRange = __nccwpck_require__(2028)
+const subset = __nccwpck_require__(1489)
+module.exports = {
+  parse,
+  valid,
+  clean,
+  inc,
+  diff,
+  major,
+  minor,
+  patch,
+  prerelease,
+  compare,
+  rcompare,
+  compareLoose,
+  compareBuild,
+  sort,
+  rsort,
+  gt,
+  lt,
+  eq,
+  neq,
+  gte,
+  lte,
+  cmp,
+  coerce,
+  truncate,
+  Comparator,
+  Range,
+  satisfies,
+  toComparators,
+  maxSatisfying,
+  minSatisfying,
+  minVersion,
+  validRange,
+  outside,
+  gtr,
+  ltr,
+  intersects,
+  simplifyRange,
+  subset,
+  SemVer,
+  re: internalRe.re,
+  src: internalRe.src,
+  tokens: internalRe.t,
+  SEMVER_SPEC_VERSION: constants.SEMVER_SPEC_VERSION,
+  RELEASE_TYPES: constants.RELEASE_TYPES,
+  compareIdentifiers: identifiers.compareIdentifiers,
+  rcompareIdentifiers: identifiers.rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 5101:
+/***/ ((module) => {
+
+
+
+// Note: this is the semver.org version of the spec that it implements
+// Not necessarily the package version of this code.
+const SEMVER_SPEC_VERSION = '2.0.0'
+
+const MAX_LENGTH = 256
+const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER ||
+/* istanbul ignore next */ 9007199254740991
+
+// Max safe segment length for coercion.
+const MAX_SAFE_COMPONENT_LENGTH = 16
+
+// Max safe length for a build identifier. The max length minus 6 characters for
+// the shortest version with a build 0.0.0+BUILD.
+const MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6
+
+// ECMAScript whitespace and line terminators matched by \s.
+const WHITESPACE_CHARACTERS = [
+  '\t',
+  '\n',
+  '\v',
+  '\f',
+  '\r',
+  ' ',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
+]
+
+const RELEASE_TYPES = [
+  'major',
+  'premajor',
+  'minor',
+  'preminor',
+  'patch',
+  'prepatch',
+  'prerelease',
+]
+
+module.exports = {
+  MAX_LENGTH,
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_SAFE_INTEGER,
+  WHITESPACE_CHARACTERS,
+  RELEASE_TYPES,
+  SEMVER_SPEC_VERSION,
+  FLAG_INCLUDE_PRERELEASE: 0b001,
+  FLAG_LOOSE: 0b010,
+}
+
+
+/***/ }),
+
+/***/ 1159:
+/***/ ((module) => {
+
+
+
+const debug = (
+  typeof process === 'object' &&
+  process.env &&
+  process.env.NODE_DEBUG &&
+  /\bsemver\b/i.test(process.env.NODE_DEBUG)
+) ? (...args) => console.error('SEMVER', ...args)
+  : () => {}
+
+module.exports = debug
+
+
+/***/ }),
+
+/***/ 3348:
+/***/ ((module) => {
+
+
+
+const numeric = /^[0-9]+$/
+const compareIdentifiers = (a, b) => {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return a === b ? 0 : a < b ? -1 : 1
+  }
+
+  const anum = numeric.test(a)
+  const bnum = numeric.test(b)
+
+  if (anum && bnum) {
+    a = +a
+    b = +b
+  }
+
+  return a === b ? 0
+    : (anum && !bnum) ? -1
+    : (bnum && !anum) ? 1
+    : a < b ? -1
+    : 1
+}
+
+const rcompareIdentifiers = (a, b) => compareIdentifiers(b, a)
+
+module.exports = {
+  compareIdentifiers,
+  rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 1383:
+/***/ ((module) => {
+
+
+
+class LRUCache {
+  constructor () {
+    this.max = 1000
+    this.map = new Map()
+  }
+
+  get (key) {
+    const value = this.map.get(key)
+    if (value === undefined) {
+      return undefined
+    } else {
+      // Remove the key from the map and add it to the end
+      this.map.delete(key)
+      this.map.set(key, value)
+      return value
+    }
+  }
+
+  delete (key) {
+    return this.map.delete(key)
+  }
+
+  set (key, value) {
+    const deleted = this.delete(key)
+
+    if (!deleted && value !== undefined) {
+      // If cache is full, delete the least recently used item
+      if (this.map.size >= this.max) {
+        const firstKey = this.map.keys().next().value
+        this.delete(firstKey)
+      }
+
+      this.map.set(key, value)
+    }
+
+    return this
+  }
+}
+
+module.exports = LRUCache
+
+
+/***/ }),
+
+/***/ 356:
+/***/ ((module) => {
+
+
+
+// parse out just the options we care about
+const looseOption = Object.freeze({ loose: true })
+const emptyOpts = Object.freeze({ })
+const parseOptions = options => {
+  if (!options) {
+    return emptyOpts
+  }
+
+  if (typeof options !== 'object') {
+    return looseOption
+  }
+
+  return options
+}
+module.exports = parseOptions
+
+
+/***/ }),
+
+/***/ 5471:
+/***/ ((module, exports, __nccwpck_require__) => {
+
+
+
+const {
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_LENGTH,
+} = __nccwpck_require__(5101)
+const debug = __nccwpck_require__(1159)
+exports = module.exports = {}
+
+// The actual regexps go on exports.re
+const re = exports.re = []
+const safeRe = exports.safeRe = []
+const src = exports.src = []
+const safeSrc = exports.safeSrc = []
+const t = exports.t = {}
+let R = 0
+
+const LETTERDASHNUMBER = '[a-zA-Z0-9-]'
+
+// Replace some greedy regex tokens to prevent regex dos issues. These regex are
+// used internally via the safeRe object since all inputs in this library get
+// normalized first to trim and collapse all extra whitespace. The original
+// regexes are exported for userland consumption and lower level usage. A
+// future breaking change could export the safer regex only with a note that
+// all input should have extra whitespace removed.
+const safeRegexReplacements = [
+  ['\\s', 1],
+  ['\\d', MAX_LENGTH],
+  [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH],
+]
+
+const makeSafeRegex = (value) => {
+  for (const [token, max] of safeRegexReplacements) {
+    value = value
+      .split(`${token}*`).join(`${token}{0,${max}}`)
+      .split(`${token}+`).join(`${token}{1,${max}}`)
+  }
+  return value
+}
+
+const createToken = (name, value, isGlobal) => {
+  const safe = makeSafeRegex(value)
+  const index = R++
+  debug(name, index, value)
+  t[name] = index
+  src[index] = value
+  safeSrc[index] = safe
+  re[index] = new RegExp(value, isGlobal ? 'g' : undefined)
+  safeRe[index] = new RegExp(safe, isGlobal ? 'g' : undefined)
+}
+
+// The following Regular Expressions can be used for tokenizing,
+// validating, and parsing SemVer version strings.
+
+// ## Numeric Identifier
+// A single `0`, or a non-zero digit followed by zero or more digits.
+
+createToken('NUMERICIDENTIFIER', '0|[1-9]\\d*')
+createToken('NUMERICIDENTIFIERLOOSE', '\\d+')
+
+// ## Non-numeric Identifier
+// Zero or more digits, followed by a letter or hyphen, and then zero or
+// more letters, digits, or hyphens.
+
+createToken('NONNUMERICIDENTIFIER', `\\d*[a-zA-Z-]${LETTERDASHNUMBER}*`)
+
+// ## Main Version
+// Three dot-separated numeric identifiers.
+
+createToken('MAINVERSION', `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('MAINVERSIONLOOSE', `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version Identifier
+// A numeric identifier, or a non-numeric identifier.
+// Non-numeric identifiers include numeric identifiers but can be longer.
+// Therefore non-numeric identifiers must go first.
+
+createToken('PRERELEASEIDENTIFIER', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('PRERELEASEIDENTIFIERLOOSE', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version
+// Hyphen, followed by one or more dot-separated pre-release version
+// identifiers.
+
+createToken('PRERELEASE', `(?:-(${src[t.PRERELEASEIDENTIFIER]
+}(?:\\.${src[t.PRERELEASEIDENTIFIER]})*))`)
+
+createToken('PRERELEASELOOSE', `(?:-?(${src[t.PRERELEASEIDENTIFIERLOOSE]
+}(?:\\.${src[t.PRERELEASEIDENTIFIERLOOSE]})*))`)
+
+// ## Build Metadata Identifier
+// Any combination of digits, letters, or hyphens.
+
+createToken('BUILDIDENTIFIER', `${LETTERDASHNUMBER}+`)
+
+// ## Build Metadata
+// Plus sign, followed by one or more period-separated build metadata
+// identifiers.
+
+createToken('BUILD', `(?:\\+(${src[t.BUILDIDENTIFIER]
+}(?:\\.${src[t.BUILDIDENTIFIER]})*))`)
+
+// ## Full Version String
+// A main version, followed optionally by a pre-release version and
+// build metadata.
+
+// Note that the only major, minor, patch, and pre-release sections of
+// the version string are capturing groups.  The build metadata is not a
+// capturing group, because it should not ever be used in version
+// comparison.
+
+createToken('FULLPLAIN', `v?${src[t.MAINVERSION]
+}${src[t.PRERELEASE]}?${
+  src[t.BUILD]}?`)
+
+createToken('FULL', `^${src[t.FULLPLAIN]}$`)
+
+// like full, but allows v1.2.3 and =1.2.3, which people do sometimes.
+// also, 1.0.0alpha1 (prerelease without the hyphen) which is pretty
+// common in the npm registry.
+createToken('LOOSEPLAIN', `[v=\\s]*${src[t.MAINVERSIONLOOSE]
+}${src[t.PRERELEASELOOSE]}?${
+  src[t.BUILD]}?`)
+
+createToken('LOOSE', `^${src[t.LOOSEPLAIN]}$`)
+
+createToken('GTLT', '((?:<|>)?=?)')
+
+// Something like "2.*" or "1.2.x".
+// Note that "x.x" is a valid xRange identifier, meaning "any version"
+// Only the first item is strictly required.
+createToken('XRANGEIDENTIFIERLOOSE', `${src[t.NUMERICIDENTIFIERLOOSE]}|x|X|\\*`)
+createToken('XRANGEIDENTIFIER', `${src[t.NUMERICIDENTIFIER]}|x|X|\\*`)
+
+createToken('XRANGEPLAIN', `[v=\\s]*(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:${src[t.PRERELEASE]})?${
+                     src[t.BUILD]}?` +
+                   `)?)?`)
+
+createToken('XRANGEPLAINLOOSE', `[v=\\s]*(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:${src[t.PRERELEASELOOSE]})?${
+                          src[t.BUILD]}?` +
+                        `)?)?`)
+
+createToken('XRANGE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAIN]}$`)
+createToken('XRANGELOOSE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Coercion.
+// Extract anything that could conceivably be a part of a valid semver
+createToken('COERCEPLAIN', `${'(^|[^\\d])' +
+              '(\\d{1,'}${MAX_SAFE_COMPONENT_LENGTH}})` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?`)
+createToken('COERCE', `${src[t.COERCEPLAIN]}(?:$|[^\\d])`)
+createToken('COERCEFULL', src[t.COERCEPLAIN] +
+              `(?:${src[t.PRERELEASE]})?` +
+              `(?:${src[t.BUILD]})?` +
+              `(?:$|[^\\d])`)
+createToken('COERCERTL', src[t.COERCE], true)
+createToken('COERCERTLFULL', src[t.COERCEFULL], true)
+
+// Tilde ranges.
+// Meaning is "reasonably at or greater than"
+createToken('LONETILDE', '(?:~>?)')
+
+createToken('TILDETRIM', `(\\s*)${src[t.LONETILDE]}\\s+`, true)
+exports.tildeTrimReplace = '$1~'
+
+createToken('TILDE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAIN]}$`)
+createToken('TILDELOOSE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Caret ranges.
+// Meaning is "at least and backwards compatible with"
+createToken('LONECARET', '(?:\\^)')
+
+createToken('CARETTRIM', `(\\s*)${src[t.LONECARET]}\\s+`, true)
+exports.caretTrimReplace = '$1^'
+
+createToken('CARET', `^${src[t.LONECARET]}${src[t.XRANGEPLAIN]}$`)
+createToken('CARETLOOSE', `^${src[t.LONECARET]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// A simple gt/lt/eq thing, or just "" to indicate "any version"
+createToken('COMPARATORLOOSE', `^${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]})$|^$`)
+createToken('COMPARATOR', `^${src[t.GTLT]}\\s*(${src[t.FULLPLAIN]})$|^$`)
+
+// An expression to strip any whitespace between the gtlt and the thing
+// it modifies, so that `> 1.2.3` ==> `>1.2.3`
+createToken('COMPARATORTRIM', `(\\s*)${src[t.GTLT]
+}\\s*(${src[t.LOOSEPLAIN]}|${src[t.XRANGEPLAIN]})`, true)
+exports.comparatorTrimReplace = '$1$2$3'
+
+// Something like `1.2.3 - 1.2.4`
+// Note that these all use the loose form, because they'll be
+// checked against either the strict or loose comparator form
+// later.
+createToken('HYPHENRANGE', `^\\s*(${src[t.XRANGEPLAIN]})` +
+                   `\\s+-\\s+` +
+                   `(${src[t.XRANGEPLAIN]})` +
+                   `\\s*$`)
+
+createToken('HYPHENRANGELOOSE', `^\\s*(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s+-\\s+` +
+                        `(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s*$`)
+
+// Star ranges basically just allow anything at all.
+createToken('STAR', '(<|>)?=?\\s*\\*')
+// >=0.0.0 is like a star
+createToken('GTE0', '^\\s*>=\\s*0\\.0\\.0\\s*$')
+createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
+
+
+/***/ }),
+
+/***/ 9737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+// @ts-check
+
+
+// Reproduce safeRe[COMPARATORTRIM] replacement boundaries, not version
+// validation. Each end-index finder returns an exclusive end, or its start
+// on no match.
+// Positions count from zero. An end of 3 means characters 0, 1, and 2 were read;
+// range.slice(start, end) gives the matched text, not a converted number.
+const {
+  MAX_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  WHITESPACE_CHARACTERS,
+} = __nccwpck_require__(5101)
+
+/**
+ * Remembers the last two rows of digits so their characters need not be reread.
+ * Positions start at -1 until a row has been found.
+ *
+ * @typedef {object} DigitRunCache
+ * @property {number} start The first character of the most recently found row.
+ * @property {number} end The position after that row's last character.
+ * @property {number} previousStart The first character of the previous row.
+ * @property {number} previousEnd The position after the previous row.
+ */
+
+// One entry per UTF-16 code unit keeps membership checks constant-time.
+const whitespace = new Uint8Array(0x10000)
+for (const char of WHITESPACE_CHARACTERS) {
+  whitespace[char.charCodeAt(0)] = 1
+}
+
+/**
+ * Checks whether a character is whitespace, like a space, tab, or newline.
+ * Looking past the end of the string returns false.
+ *
+ * @param {string|undefined} char One character, or undefined past the string's end.
+ * @returns {boolean} Whether the character is whitespace.
+ * @example isWhitespace(' ') // true
+ * @example isWhitespace('1') // false
+ */
+const isWhitespace = char =>
+  char !== undefined && whitespace[char.charCodeAt(0)] === 1
+
+/**
+ * Checks for v, =, or whitespace before the version number.
+ * These are historical version prefixes, not range operators:
+ * < and > are handled separately, as are tilde and caret ranges.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can belong to a version prefix.
+ * @example isVersionPrefix('=') // true
+ * @example isVersionPrefix('>') // false
+ */
+const isVersionPrefix = char =>
+  char === 'v' ||
+  char === '=' ||
+  isWhitespace(char)
+
+/**
+ * Checks whether a character is one of the digits 0 through 9.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII digit.
+ * @example isDigit('7') // true
+ * @example isDigit('.') // false
+ */
+const isDigit = char => char !== undefined && char >= '0' && char <= '9'
+
+/**
+ * Checks whether a character is an English letter, uppercase or lowercase.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII letter.
+ * @example isLetter('b') // true
+ * @example isLetter('7') // false
+ */
+const isLetter = char =>
+  char !== undefined && (
+    (char >= 'a' && char <= 'z') ||
+    (char >= 'A' && char <= 'Z')
+  )
+
+/**
+ * Checks for a letter, digit, or hyphen: the characters allowed inside
+ * prerelease and build names such as beta-1.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can be part of an identifier.
+ * @example isIdentifierCharacter('-') // true
+ * @example isIdentifierCharacter('.') // false; dots separate identifiers
+ */
+const isIdentifierCharacter = char => isDigit(char) || isLetter(char) || char === '-'
+
+/**
+ * Checks whether a version component can begin here: with a digit or
+ * a wildcard such as x, X, or *.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether a number or wildcard can start with this character.
+ * @example isVersionStart('x') // true
+ * @example isVersionStart('v') // false; v belongs to the prefix
+ */
+const isVersionStart = char =>
+  isDigit(char) ||
+  char === 'x' ||
+  char === 'X' ||
+  char === '*'
+
+/**
+ * Finds the end of a row of digits, but returns no more than limit digits.
+ * Remembers the last two rows so looking at them again does not reread them.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first character to check.
+ * @param {number} limit The most digit characters the returned match can include.
+ * @param {DigitRunCache} digitRuns Shared cache of digit-run positions, updated in place.
+ * @returns {number} The position after the matched digits, or start if none match.
+ * @example findDigitsEndIndex('123abc', 0, 10, digitRuns) // 3, pointing at a
+ * @example findDigitsEndIndex('123abc', 0, 2, digitRuns) // 2, pointing at the unread 3
+ */
+const findDigitsEndIndex = (range, start, limit, digitRuns) => {
+  if (!isDigit(range[start])) {
+    return start
+  }
+  if (start >= digitRuns.start && start < digitRuns.end) {
+    return Math.min(start + limit, digitRuns.end)
+  }
+  if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
+    return Math.min(start + limit, digitRuns.previousEnd)
+  }
+  let end = start + 1
+  while (isDigit(range[end])) {
+    end++
+  }
+  // A failed full version can rewind from its second run to its first.
+  digitRuns.previousStart = digitRuns.start
+  digitRuns.previousEnd = digitRuns.end
+  digitRuns.start = start
+  digitRuns.end = end
+  return Math.min(start + limit, end)
+}
+
+/**
+ * Reads a number using the old regex's length and leading-zero rules.
+ * Strict mode reads just the first zero in 012; loose mode can read all three.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the number should begin.
+ * @param {boolean} loose Whether to allow leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched digits, not their numeric value.
+ * @example findVersionNumberEndIndex('012', 0, false, digitRuns) // 1
+ * @example findVersionNumberEndIndex('012', 0, true, digitRuns) // 3
+ */
+const findVersionNumberEndIndex = (range, start, loose, digitRuns) => {
+  if (!loose && range[start] === '0') {
+    return start + 1
+  }
+  // Strict syntax allows an initial nonzero digit plus MAX_LENGTH digits.
+  return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns)
+}
+
+/**
+ * Reads one piece of a prerelease name, such as beta or 1 in beta.1.
+ * Tries the letter-or-hyphen form first, then the number-only form.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @param {boolean} loose Whether numeric identifiers may have leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findPrereleaseIdentifierEndIndex('beta.1', 0, false, digitRuns) // 4, at the dot
+ * @example findPrereleaseIdentifierEndIndex('001beta', 0, false, digitRuns) // 7
+ */
+const findPrereleaseIdentifierEndIndex = (range, start, loose, digitRuns) => {
+  const digitsEnd = findDigitsEndIndex(range, start, MAX_LENGTH, digitRuns)
+  // The legacy regex tries a nonnumeric identifier before a numeric one.
+  if (isLetter(range[digitsEnd]) || range[digitsEnd] === '-') {
+    let end = digitsEnd + 1
+    const limit = end + MAX_SAFE_BUILD_LENGTH
+    while (end < limit && isIdentifierCharacter(range[end])) {
+      end++
+    }
+    return end
+  }
+  return findVersionNumberEndIndex(range, start, loose, digitRuns)
+}
+
+/**
+ * Reads a prerelease suffix such as -beta.1, one dot-separated piece at a time.
+ * Loose mode also allows the name without its opening hyphen.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the suffix should begin, including -.
+ * @param {boolean} loose Whether the opening hyphen is optional and zeros allowed.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched suffix, or start if absent.
+ * @example findPrereleaseEndIndex('-beta.1+sha', 0, false, digitRuns) // 7, at the plus
+ * @example findPrereleaseEndIndex('beta', 0, false, digitRuns) // 0; no opening hyphen
+ */
+const findPrereleaseEndIndex = (range, start, loose, digitRuns) => {
+  const hyphen = range[start] === '-'
+  if (!loose && !hyphen) {
+    return start
+  }
+  const identifierStart = start + (hyphen ? 1 : 0)
+  let end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns)
+  if (end === identifierStart) {
+    if (!loose || !hyphen) {
+      return start
+    }
+    // In loose syntax, a lone hyphen can itself be the identifier.
+    end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns)
+  }
+  while (range[end] === '.') {
+    const next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads one build-name piece, such as sha or 123 in +sha.123.
+ * Stops at a disallowed character or the old regex's length limit.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findBuildIdentifierEndIndex('sha.123', 0) // 3, at the dot
+ * @example findBuildIdentifierEndIndex('001', 0) // 3; leading zeros are allowed
+ */
+const findBuildIdentifierEndIndex = (range, start) => {
+  let end = start
+  while (end - start < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
+    end++
+  }
+  return end
+}
+
+/**
+ * Reads optional build metadata such as +sha.123.
+ * Leaves the position unchanged if there is no plus sign followed by a name.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the opening + should be.
+ * @returns {number} The position after the matched metadata, or start if absent.
+ * @example findBuildEndIndex('+sha.123 <2', 0) // 8, at the space
+ * @example findBuildEndIndex('+', 0) // 0; a plus sign alone is not a match
+ */
+const findBuildEndIndex = (range, start) => {
+  if (range[start] !== '+') {
+    return start
+  }
+  let end = findBuildIdentifierEndIndex(range, start + 1)
+  if (end === start + 1) {
+    return start
+  }
+  while (range[end] === '.') {
+    const next = findBuildIdentifierEndIndex(range, end + 1)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads three numbers separated by dots, then any prerelease and build suffixes.
+ * Uses loose rules, so forms such as 01.02.03beta can match here.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first number, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the version match, or start if none matches.
+ * @example findLooseFullVersionEndIndex('1.2.3-beta+sha <2', 0, digitRuns) // 14
+ * @example findLooseFullVersionEndIndex('1.2', 0, digitRuns) // 0; needs three numbers
+ */
+const findLooseFullVersionEndIndex = (range, start, digitRuns) => {
+  let end = start
+  for (let component = 0; component < 3; component++) {
+    const next = findVersionNumberEndIndex(range, end, true, digitRuns)
+    if (next === end) {
+      return start
+    }
+    end = next
+    if (component < 2) {
+      if (range[end] !== '.') {
+        return start
+      }
+      end++
+    }
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, true, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Reads one component of a partial or wildcard version, such as 2 or x in 2.x.
+ * Numbers use strict leading-zero rules; wildcards take up one character.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the component should begin.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the component, or start if none matches.
+ * @example findPartialVersionComponentEndIndex('2.x', 0, digitRuns) // 1, at the dot
+ * @example findPartialVersionComponentEndIndex('2.x', 2, digitRuns) // 3, after x
+ */
+const findPartialVersionComponentEndIndex = (range, start, digitRuns) => {
+  if (isDigit(range[start])) {
+    return findVersionNumberEndIndex(range, start, false, digitRuns)
+  }
+  return isVersionStart(range[start]) ? start + 1 : start
+}
+
+/**
+ * Reads up to three components, allowing forms such as 1, 1.2, or 1.x.
+ * After the third component, also reads any strict prerelease and build suffixes.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched version text.
+ * @example findPartialVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ * @example findPartialVersionEndIndex('1.', 0, digitRuns) // 1; the trailing dot is unread
+ */
+const findPartialVersionEndIndex = (range, start, digitRuns) => {
+  let end = findPartialVersionComponentEndIndex(range, start, digitRuns)
+  for (let component = 0; component < 2; component++) {
+    if (range[end] !== '.') {
+      return end
+    }
+    const next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns)
+    if (next === end + 1) {
+      return end
+    }
+    end = next
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, false, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Finds where a version match ends, without deciding whether the range is valid.
+ * Tries a loose full version first, then a partial or wildcard version, just
+ * like the old regex's LOOSEPLAIN and XRANGEPLAIN alternatives.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position where scanning the next candidate can resume.
+ * @example findVersionEndIndex('1.2.3 <2', 0, digitRuns) // 5, at the space
+ * @example findVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ */
+const findVersionEndIndex = (range, start, digitRuns) => {
+  const fullVersionEnd = findLooseFullVersionEndIndex(range, start, digitRuns)
+  return fullVersionEnd !== start
+    ? fullVersionEnd
+    : findPartialVersionEndIndex(range, start, digitRuns)
+}
+
+/**
+ * Finds the one whitespace character the old replacement would remove.
+ * Keeps leading whitespace, skips an optional operator, and checks immediately
+ * after it. Returns -1 if there is nothing to remove.
+ *
+ * @param {string} range The text containing a candidate already found by the caller.
+ * @param {number} matchStart The candidate's position, including leading whitespace.
+ * @returns {number} The position of the removable whitespace, or -1 if absent.
+ * @example findRemovableWhitespaceIndex(' > 1', 0) // 2; keep the space at position 0
+ * @example findRemovableWhitespaceIndex('>1', 0) // -1
+ */
+const findRemovableWhitespaceIndex = (range, matchStart) => {
+  let position = matchStart
+  if (isWhitespace(range[position])) {
+    position++
+  }
+  if (range[position] === '<' || range[position] === '>') {
+    position++
+  }
+  if (range[position] === '=') {
+    position++
+  }
+  return isWhitespace(range[position]) ? position : -1
+}
+
+/**
+ * Joins an operator to its version, turning > 1.2.3 into >1.2.3.
+ * Copies everything else according to the old regex's matching rules.
+ * Moves forward through prefixes and whole versions to avoid repeatedly
+ * searching the same characters on long inputs.
+ *
+ * @param {string} range The range text to process; the original string is unchanged.
+ * @returns {string} The range with matched operator whitespace removed.
+ * @example trimComparatorWhitespace('> 1.2.3 < 2') // '>1.2.3 <2'
+ * @example trimComparatorWhitespace('> invalid') // '> invalid'
+ */
+const trimComparatorWhitespace = range => {
+  let result = ''
+  let copyFrom = 0
+  let cursor = 0
+  const digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 }
+
+  while (cursor < range.length) {
+    const matchStart = cursor
+    if (range[cursor] === '<' || range[cursor] === '>') {
+      cursor++
+    } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
+      cursor++
+      continue
+    }
+
+    // Consume a v/=/whitespace run once, even when no version follows it.
+    while (cursor < range.length && isVersionPrefix(range[cursor])) {
+      cursor++
+    }
+    if (!isVersionStart(range[cursor])) {
+      continue
+    }
+
+    const whitespacePosition = findRemovableWhitespaceIndex(range, matchStart)
+    if (whitespacePosition !== -1) {
+      result += range.slice(copyFrom, whitespacePosition)
+      copyFrom = whitespacePosition + 1
+    }
+
+    // Skip the entire match, so a prerelease's trailing v cannot be
+    // reconsidered as the prefix of another version.
+    cursor = findVersionEndIndex(range, cursor, digitRuns)
+  }
+
+  return result + range.slice(copyFrom)
+}
+
+module.exports = trimComparatorWhitespace
+
+
+/***/ }),
+
+/***/ 2276:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// Determine if version is greater than all the versions possible in the range.
+const outside = __nccwpck_require__(280)
+const gtr = (version, range, options) => outside(version, range, '>', options)
+module.exports = gtr
+
+
+/***/ }),
+
+/***/ 3465:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const intersects = (r1, r2, options) => {
+  r1 = new Range(r1, options)
+  r2 = new Range(r2, options)
+  return r1.intersects(r2, options)
+}
+module.exports = intersects
+
+
+/***/ }),
+
+/***/ 5213:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const outside = __nccwpck_require__(280)
+// Determine if version is less than all the versions possible in the range
+const ltr = (version, range, options) => outside(version, range, '<', options)
+module.exports = ltr
+
+
+/***/ }),
+
+/***/ 5574:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+const maxSatisfying = (versions, range, options) => {
+  let max = null
+  let maxSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!max || maxSV.compare(v) === -1) {
+        // compare(max, v, true)
+        max = v
+        maxSV = new SemVer(max, options)
+      }
+    }
+  })
+  return max
+}
+module.exports = maxSatisfying
+
+
+/***/ }),
+
+/***/ 8595:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const minSatisfying = (versions, range, options) => {
+  let min = null
+  let minSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!min || minSV.compare(v) === 1) {
+        // compare(min, v, true)
+        min = v
+        minSV = new SemVer(min, options)
+      }
+    }
+  })
+  return min
+}
+module.exports = minSatisfying
+
+
+/***/ }),
+
+/***/ 1866:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const gt = __nccwpck_require__(6599)
+
+const minVersion = (range, loose) => {
+  range = new Range(range, loose)
+
+  let minver = new SemVer('0.0.0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = new SemVer('0.0.0-0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = null
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let setMin = null
+    comparators.forEach((comparator) => {
+      // Clone to avoid manipulating the comparator's semver object.
+      const compver = new SemVer(comparator.semver.version)
+      switch (comparator.operator) {
+        case '>':
+          if (compver.prerelease.length === 0) {
+            compver.patch++
+          } else {
+            compver.prerelease.push(0)
+          }
+          compver.raw = compver.format()
+          /* fallthrough */
+        case '':
+        case '>=':
+          if (!setMin || gt(compver, setMin)) {
+            setMin = compver
+          }
+          break
+        case '<':
+        case '<=':
+          /* Ignore maximum versions */
+          break
+        /* istanbul ignore next */
+        default:
+          throw new Error(`Unexpected operation: ${comparator.operator}`)
+      }
+    })
+    if (setMin && (!minver || gt(minver, setMin))) {
+      minver = setMin
+    }
+  }
+
+  if (minver && range.test(minver)) {
+    return minver
+  }
+
+  return null
+}
+module.exports = minVersion
+
+
+/***/ }),
+
+/***/ 280:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+const gte = __nccwpck_require__(1236)
+
+const outside = (version, range, hilo, options) => {
+  version = new SemVer(version, options)
+  range = new Range(range, options)
+
+  let gtfn, ltefn, ltfn, comp, ecomp
+  switch (hilo) {
+    case '>':
+      gtfn = gt
+      ltefn = lte
+      ltfn = lt
+      comp = '>'
+      ecomp = '>='
+      break
+    case '<':
+      gtfn = lt
+      ltefn = gte
+      ltfn = gt
+      comp = '<'
+      ecomp = '<='
+      break
+    default:
+      throw new TypeError('Must provide a hilo val of "<" or ">"')
+  }
+
+  // If it satisfies the range it is not outside
+  if (satisfies(version, range, options)) {
+    return false
+  }
+
+  // From now on, variable terms are as if we're in "gtr" mode.
+  // but note that everything is flipped for the "ltr" function.
+
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let high = null
+    let low = null
+
+    comparators.forEach((comparator) => {
+      if (comparator.semver === ANY) {
+        comparator = new Comparator('>=0.0.0')
+      }
+      high = high || comparator
+      low = low || comparator
+      if (gtfn(comparator.semver, high.semver, options)) {
+        high = comparator
+      } else if (ltfn(comparator.semver, low.semver, options)) {
+        low = comparator
+      }
+    })
+
+    // If the edge version comparator has a operator then our version
+    // isn't outside it
+    if (high.operator === comp || high.operator === ecomp) {
+      return false
+    }
+
+    // If the lowest version comparator has an operator and our version
+    // is less than it then it isn't higher than the range
+    if ((!low.operator || low.operator === comp) &&
+        ltefn(version, low.semver)) {
+      return false
+    } else if (low.operator === ecomp && ltfn(version, low.semver)) {
+      return false
+    }
+  }
+  return true
+}
+
+module.exports = outside
+
+
+/***/ }),
+
+/***/ 2028:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// given a set of versions and a range, create a "simplified" range
+// that includes the same versions that the original range does
+// If the original range is shorter than the simplified one, return that.
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+module.exports = (versions, range, options) => {
+  const set = []
+  let first = null
+  let prev = null
+  const v = versions.sort((a, b) => compare(a, b, options))
+  for (const version of v) {
+    const included = satisfies(version, range, options)
+    if (included) {
+      prev = version
+      if (!first) {
+        first = version
+      }
+    } else {
+      if (prev) {
+        set.push([first, prev])
+      }
+      prev = null
+      first = null
+    }
+  }
+  if (first) {
+    set.push([first, null])
+  }
+
+  const ranges = []
+  for (const [min, max] of set) {
+    if (min === max) {
+      ranges.push(min)
+    } else if (!max && min === v[0]) {
+      ranges.push('*')
+    } else if (!max) {
+      ranges.push(`>=${min}`)
+    } else if (min === v[0]) {
+      ranges.push(`<=${max}`)
+    } else {
+      ranges.push(`${min} - ${max}`)
+    }
+  }
+  const simplified = ranges.join(' || ')
+  const original = typeof range.raw === 'string' ? range.raw : String(range)
+  return simplified.length < original.length ? simplified : range
+}
+
+
+/***/ }),
+
+/***/ 1489:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+
+// Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
+// - Every simple range `r1, r2, ...` is a null set, OR
+// - Every simple range `r1, r2, ...` which is not a null set is a subset of
+//   some `R1, R2, ...`
+//
+// Simple range `c1 c2 ...` is a subset of simple range `C1 C2 ...` iff:
+// - If c is only the ANY comparator
+//   - If C is only the ANY comparator, return true
+//   - Else if in prerelease mode, return false
+//   - else replace c with `[>=0.0.0]`
+// - If C is only the ANY comparator
+//   - if in prerelease mode, return true
+//   - else replace C with `[>=0.0.0]`
+// - Let EQ be the set of = comparators in c
+// - If EQ is more than one, return true (null set)
+// - Let GT be the highest > or >= comparator in c
+// - Let LT be the lowest < or <= comparator in c
+// - If GT and LT, and GT.semver > LT.semver, return true (null set)
+// - If any C is a = range, and GT or LT are set, return false
+// - If EQ
+//   - If GT, and EQ does not satisfy GT, return true (null set)
+//   - If LT, and EQ does not satisfy LT, return true (null set)
+//   - If EQ satisfies every C, return true
+//   - Else return false
+// - If GT
+//   - If GT.semver is lower than any > or >= comp in C, return false
+//   - If GT is >=, and GT.semver does not satisfy every C, return false
+//   - If GT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the GT.semver tuple, return false
+// - If LT
+//   - If LT.semver is greater than any < or <= comp in C, return false
+//   - If LT is <=, and LT.semver does not satisfy every C, return false
+//   - If LT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the LT.semver tuple, return false
+// - Else return true
+
+const subset = (sub, dom, options = {}) => {
+  if (sub === dom) {
+    return true
+  }
+
+  sub = new Range(sub, options)
+  dom = new Range(dom, options)
+  let sawNonNull = false
+
+  OUTER: for (const simpleSub of sub.set) {
+    for (const simpleDom of dom.set) {
+      const isSub = simpleSubset(simpleSub, simpleDom, options)
+      sawNonNull = sawNonNull || isSub !== null
+      if (isSub) {
+        continue OUTER
+      }
+    }
+    // the null set is a subset of everything, but null simple ranges in
+    // a complex range should be ignored.  so if we saw a non-null range,
+    // then we know this isn't a subset, but if EVERY simple range was null,
+    // then it is a subset.
+    if (sawNonNull) {
+      return false
+    }
+  }
+  return true
+}
+
+const minimumVersionWithPreRelease = [new Comparator('>=0.0.0-0')]
+const minimumVersion = [new Comparator('>=0.0.0')]
+
+const simpleSubset = (sub, dom, options) => {
+  if (sub === dom) {
+    return true
+  }
+
+  if (sub.length === 1 && sub[0].semver === ANY) {
+    if (dom.length === 1 && dom[0].semver === ANY) {
+      return true
+    } else if (options.includePrerelease) {
+      sub = minimumVersionWithPreRelease
+    } else {
+      sub = minimumVersion
+    }
+  }
+
+  if (dom.length === 1 && dom[0].semver === ANY) {
+    if (options.includePrerelease) {
+      return true
+    } else {
+      dom = minimumVersion
+    }
+  }
+
+  const eqSet = new Set()
+  let gt, lt
+  for (const c of sub) {
+    if (c.operator === '>' || c.operator === '>=') {
+      gt = higherGT(gt, c, options)
+    } else if (c.operator === '<' || c.operator === '<=') {
+      lt = lowerLT(lt, c, options)
+    } else {
+      eqSet.add(c.semver)
+    }
+  }
+
+  if (eqSet.size > 1) {
+    return null
+  }
+
+  let gtltComp
+  if (gt && lt) {
+    gtltComp = compare(gt.semver, lt.semver, options)
+    if (gtltComp > 0) {
+      return null
+    } else if (gtltComp === 0 && (gt.operator !== '>=' || lt.operator !== '<=')) {
+      return null
+    }
+  }
+
+  // will iterate one or zero times
+  for (const eq of eqSet) {
+    if (gt && !satisfies(eq, String(gt), options)) {
+      return null
+    }
+
+    if (lt && !satisfies(eq, String(lt), options)) {
+      return null
+    }
+
+    for (const c of dom) {
+      if (!satisfies(eq, String(c), options)) {
+        return false
+      }
+    }
+
+    return true
+  }
+
+  let higher, lower
+  let hasDomLT, hasDomGT
+  // if the subset has a prerelease, we need a comparator in the superset
+  // with the same tuple and a prerelease, or it's not a subset
+  let needDomLTPre = lt &&
+    !options.includePrerelease &&
+    lt.semver.prerelease.length ? lt.semver : false
+  let needDomGTPre = gt &&
+    !options.includePrerelease &&
+    gt.semver.prerelease.length ? gt.semver : false
+  // exception: <1.2.3-0 is the same as <1.2.3
+  if (needDomLTPre && needDomLTPre.prerelease.length === 1 &&
+      lt.operator === '<' && needDomLTPre.prerelease[0] === 0) {
+    needDomLTPre = false
+  }
+
+  for (const c of dom) {
+    hasDomGT = hasDomGT || c.operator === '>' || c.operator === '>='
+    hasDomLT = hasDomLT || c.operator === '<' || c.operator === '<='
+    if (gt) {
+      if (needDomGTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomGTPre.major &&
+            c.semver.minor === needDomGTPre.minor &&
+            c.semver.patch === needDomGTPre.patch) {
+          needDomGTPre = false
+        }
+      }
+      if (c.operator === '>' || c.operator === '>=') {
+        higher = higherGT(gt, c, options)
+        if (higher === c && higher !== gt) {
+          return false
+        }
+      } else if (gt.operator === '>=' && !c.test(gt.semver)) {
+        return false
+      }
+    }
+    if (lt) {
+      if (needDomLTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomLTPre.major &&
+            c.semver.minor === needDomLTPre.minor &&
+            c.semver.patch === needDomLTPre.patch) {
+          needDomLTPre = false
+        }
+      }
+      if (c.operator === '<' || c.operator === '<=') {
+        lower = lowerLT(lt, c, options)
+        if (lower === c && lower !== lt) {
+          return false
+        }
+      } else if (lt.operator === '<=' && !c.test(lt.semver)) {
+        return false
+      }
+    }
+    if (!c.operator && (lt || gt) && gtltComp !== 0) {
+      return false
+    }
+  }
+
+  // if there was a < or >, and nothing in the dom, then must be false
+  // UNLESS it was limited by another range in the other direction.
+  // Eg, >1.0.0 <1.0.1 is still a subset of <2.0.0
+  if (gt && hasDomLT && !lt && gtltComp !== 0) {
+    return false
+  }
+
+  if (lt && hasDomGT && !gt && gtltComp !== 0) {
+    return false
+  }
+
+  // we needed a prerelease range in a specific tuple, but didn't get one
+  // then this isn't a subset.  eg >=1.2.3-pre is not a subset of >=1.0.0,
+  // because it includes prereleases in the 1.2.3 tuple
+  if (needDomGTPre || needDomLTPre) {
+    return false
+  }
+
+  return true
+}
+
+// >=1.2.3 is lower than >1.2.3
+const higherGT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp > 0 ? a
+    : comp < 0 ? b
+    : b.operator === '>' && a.operator === '>=' ? b
+    : a
+}
+
+// <=1.2.3 is higher than <1.2.3
+const lowerLT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp < 0 ? a
+    : comp > 0 ? b
+    : b.operator === '<' && a.operator === '<=' ? b
+    : a
+}
+
+module.exports = subset
+
+
+/***/ }),
+
+/***/ 4750:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+
+// Mostly just for testing and legacy API reasons
+const toComparators = (range, options) =>
+  new Range(range, options).set
+    .map(comp => comp.map(c => c.value).join(' ').trim().split(' '))
+
+module.exports = toComparators
+
+
+/***/ }),
+
+/***/ 4737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const validRange = (range, options) => {
+  try {
+    // Return '*' instead of '' so that truthiness works.
+    // This will throw if it's invalid anyway
+    return new Range(range, options).range || '*'
+  } catch (er) {
+    return null
+  }
+}
+module.exports = validRange
+
+
+/***/ }),
+
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -28370,6 +31609,37 @@ module.exports = {
 
 /***/ }),
 
+/***/ 186:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   l: () => (/* binding */ OTHER_BOUNDS)
+/* harmony export */ });
+// The bounds on every outside call and wait that is not a `container` command (those are the adapter's
+// table, container/bounds.ts). In one place so the bench can report them all; each is used where its
+// call is made.
+const OTHER_BOUNDS = {
+    hostTool: { seconds: 10, what: "sw_vers, sysctl, launchctl (preflight)" },
+    pkgutil: { seconds: 60, what: "pkgutil --check-signature of the installer" },
+    installer: { seconds: 600, what: "sudo -n installer -pkg … -target /" },
+    download: { seconds: 1800, what: "one download (container installer, kubectl)" },
+    kubectlVersion: { seconds: 30, what: "kubectl version --client" },
+    nodeRunning: { seconds: 60, what: "the node VM running with an address (inspect polls)" },
+    apiRequest: { seconds: 15, what: "one Kubernetes API request (taint, CSR approval, version, /readyz)" },
+    untaint: { seconds: 30, what: "removing the control-plane taint, all attempts" },
+    apiPort: { seconds: 5, what: "the API server answering on its published 127.0.0.1 port" },
+    diagnosticsSection: { seconds: 10, what: "each diagnostics section (collected in parallel)" },
+    cacheRestore: { seconds: 900, what: "one Actions cache restore" },
+    cacheSave: { seconds: 1200, what: "one Actions cache save (post)" },
+    jobsLock: {
+        seconds: 180,
+        what: "the per-user jobs folder's lock (a post step holds it around `system stop`); older is stale",
+    },
+};
+
+
+/***/ }),
+
 /***/ 414:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -28382,11 +31652,30 @@ module.exports = {
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _bounds_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(186);
+
 
 
 
 function reason(err) {
     return err instanceof Error ? err.message : String(err);
+}
+/**
+ * Outer bounds on a whole restore or save (~0.7 GB at worst). The library bounds each request itself
+ * (segmentTimeoutInMs, 10 min by default) but takes no signal: on expiry the step goes on without the
+ * cache, and the process exits at the end of the step regardless.
+ */
+const RESTORE_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_3__/* .OTHER_BOUNDS */ .l.cacheRestore.seconds;
+const SAVE_TIMEOUT_S = _bounds_js__WEBPACK_IMPORTED_MODULE_3__/* .OTHER_BOUNDS */ .l.cacheSave.seconds;
+function within(p, seconds, what) {
+    let timer;
+    return Promise.race([
+        p,
+        new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`${what} did not finish within ${seconds}s`)), seconds * 1000);
+            timer.unref();
+        }),
+    ]).finally(() => clearTimeout(timer));
 }
 class ActionsCache {
     cache;
@@ -28396,7 +31685,7 @@ class ActionsCache {
     async restore(dir, key) {
         try {
             // The library reports service errors itself and returns undefined, as on a miss.
-            return (await this.cache.restoreCache([dir], key)) === key;
+            return (await within(this.cache.restoreCache([dir], key), RESTORE_TIMEOUT_S, "the restore")) === key;
         }
         catch (err) {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .notice */ .lm(`Could not restore ${key} from the Actions cache (${reason(err)}); downloading instead.`);
@@ -28405,7 +31694,7 @@ class ActionsCache {
     }
     async save(dir, key) {
         try {
-            return (await this.cache.saveCache([dir], key)) !== -1;
+            return (await within(this.cache.saveCache([dir], key), SAVE_TIMEOUT_S, "the save")) !== -1;
         }
         catch (err) {
             if (err instanceof this.cache.ReserveCacheError)
@@ -28446,7 +31735,7 @@ function cacheDir(name) {
 
 /***/ }),
 
-/***/ 3403:
+/***/ 7627:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28456,36 +31745,115 @@ __nccwpck_require__.d(__webpack_exports__, {
   OJ: () => (/* binding */ ContainerError)
 });
 
-// UNUSED EXPORTS: parseContainerState, sameImage, splitImageRef
+// UNUSED EXPORTS: parseContainerState, parseNetworks, parseSystemStatus, runArgs, sameImage, shQuote, splitImageRef
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
-var core = __nccwpck_require__(3838);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 3 modules
-var exec = __nccwpck_require__(7187);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var io = __nccwpck_require__(8701);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/process.ts + 1 modules
+var process = __nccwpck_require__(7063);
+// EXTERNAL MODULE: ./src/versions.ts
+var versions = __nccwpck_require__(7902);
+;// CONCATENATED MODULE: ./src/container/bounds.ts
+// How long each `container` operation may take before the action gives up on it, and what the user can
+// do then. One table: the adapter applies it to every call, errors quote it, the bench prints it.
+/** `wait` bounds the slow creation stages too, but never below this: kubeadm init alone takes ~1 min. */
+const STAGE_FLOOR_SECONDS = 60;
+const SERVICE_WEDGED = "The container service (container-apiserver) is not responding: restart it on the Mac with " +
+    "`container system stop` then `container system start` (this stops every container of the user), or restart the Mac.";
+const BOUNDS = {
+    version: {
+        seconds: 15,
+        fix: "The container CLI does not answer; reinstall it from Apple's signed installer.",
+    },
+    "system status": { seconds: 15, fix: SERVICE_WEDGED },
+    // Started with `--timeout 30` (the CLI's own wait for the apiserver); this bound backs it up.
+    "system start": { seconds: 45, fix: SERVICE_WEDGED },
+    "system stop": { seconds: 60, fix: "Stop it on the Mac with `container system stop`, or restart the Mac." },
+    // Downloads a ~700 MB kata tarball (apple-container release notes, kata 3.32.0).
+    "kernel set --recommended": {
+        seconds: 1800,
+        fix: "The kernel download is stalled: check the runner's network or proxy to github.com.",
+    },
+    "kernel set --binary": { seconds: 120, fix: SERVICE_WEDGED },
+    "network ls": { seconds: 15, fix: SERVICE_WEDGED },
+    "image ls": { seconds: 30, fix: SERVICE_WEDGED },
+    "image pull": {
+        seconds: 1800,
+        fix: "The image pull is stalled: check the runner's network or proxy to the registry, or pre-pull the image with `container image pull`.",
+    },
+    "image save": { seconds: 900, fix: SERVICE_WEDGED },
+    "image load": { seconds: 900, fix: SERVICE_WEDGED },
+    "image import": {
+        seconds: 900,
+        fix: "Loading the image into the node's containerd stalled: see the containerd journal in the diagnostics.",
+    },
+    run: {
+        seconds: "stage",
+        fix: "The VM did not start: see `container logs --boot` in the diagnostics; on a busy Mac raise `wait` (it also bounds this).",
+    },
+    inspect: { seconds: 15, fix: SERVICE_WEDGED },
+    list: { seconds: 15, fix: SERVICE_WEDGED },
+    delete: { seconds: 30, fix: SERVICE_WEDGED },
+    logs: { seconds: 15, fix: SERVICE_WEDGED },
+    exec: {
+        seconds: 60,
+        fix: "The node stopped responding: see `container logs --boot` and the journals in the diagnostics.",
+    },
+    // Waits up to 120 s inside the node for containerd to come up after boot, then restarts it.
+    "node preparation": {
+        seconds: 180,
+        fix: "The node stopped responding: see `container logs --boot` and the journals in the diagnostics.",
+    },
+    "kubeadm init": {
+        seconds: "stage",
+        fix: "See the kubelet journal and kubeadm's output in the diagnostics; on a slow Mac raise `wait` (it also bounds kubeadm init).",
+    },
+    // A worker's discovery, TLS bootstrap and registration take seconds; kubeadm itself would retry
+    // discovery for 5 min (discovery.timeout), longer than a CI job should wait on an unreachable API.
+    "kubeadm join": {
+        seconds: 180,
+        fix: "The worker could not reach the control plane at its VM address: see the worker's kubelet journal in the diagnostics, and check that the Mac's firewall lets the VMs talk to each other.",
+    },
+};
+/** Seconds `op` may take; `stage` operations take the `wait` input, at least STAGE_FLOOR_SECONDS. */
+function boundSeconds(op, o = {}) {
+    const b = BOUNDS[op].seconds;
+    if (b !== "stage")
+        return b;
+    return Math.max(o.waitSeconds ?? 300, STAGE_FLOOR_SECONDS);
+}
+
 ;// CONCATENATED MODULE: ./src/container/cli.ts
+// The only place that spells a `container` command line or reads its output: flags by CLI version, JSON
+// shapes across releases, error texts. Every call is bounded by the table in bounds.ts.
+
+
+
 
 
 
 /** A failed `container` command: the command line, its exit code and what it said. */
-class ContainerError extends Error {
+class ContainerError extends errors/* CommandError */.Qd {
     args;
-    code;
-    stderr;
     constructor(args, code, stderr) {
-        const said = stderr.trim().split("\n").slice(-3).join(" | ");
-        super(`'container ${args.join(" ")}' exited ${code}${said ? `: ${said}` : ""}`);
+        super(["container", ...args], code, stderr);
         this.args = args;
-        this.code = code;
-        this.stderr = stderr;
         this.name = "ContainerError";
     }
+    /** The container service is not running or not reachable (XPC). */
     get serviceDown() {
         return /XPC connection error|container system service has been started/i.test(this.stderr);
     }
     get notFound() {
         return /not found/i.test(this.stderr);
+    }
+    /** `-p` asked for a host port something else holds (bind: Address already in use). */
+    get portInUse() {
+        return /address already in use/i.test(this.stderr);
     }
 }
 /** `docker.io/library/nginx:1.27@sha256:…` → repository, tag and digest, with Docker Hub's defaults. */
@@ -28504,9 +31872,16 @@ function splitImageRef(ref) {
         name = `docker.io/${name}`;
     return { repo: name, tag, digest };
 }
+/** Whether the reference names a tag (`repo:tag`, `repo:tag@sha256:…`), not only a digest or nothing. */
+function hasTag(ref) {
+    const name = ref.split("@")[0];
+    return name.lastIndexOf(":") > name.lastIndexOf("/");
+}
 /**
  * Whether a listed image is the wanted one. A digest-pinned reference matches only that digest, so a
- * tag that moved on the host is not mistaken for the pinned image.
+ * tag that moved on the host is not mistaken for the pinned image. A wanted tag (no tag means `latest`)
+ * matches only a listed reference with that tag: a digest-only one (`kindest/node@sha256:…`) says
+ * nothing about which tag it is.
  */
 function sameImage(wanted, listed) {
     const w = splitImageRef(wanted);
@@ -28516,7 +31891,7 @@ function sameImage(wanted, listed) {
     const digest = l.digest ?? listed.digest;
     if (w.digest)
         return digest === w.digest;
-    return w.tag === l.tag;
+    return hasTag(listed.ref) && w.tag === l.tag;
 }
 /** Normalises the 1.x, 0.8–0.12 and ≤0.7 shapes of `container inspect`/`list --format json` elements. */
 function parseContainerState(raw) {
@@ -28525,10 +31900,12 @@ function parseContainerState(raw) {
     const status = o.status;
     let state = "unknown";
     let networks;
+    let started = o.startedDate;
     if (status && typeof status === "object") {
         const s = status;
         state = String(s.state ?? "unknown");
         networks = s.networks;
+        started = s.startedDate ?? started;
     }
     else {
         if (typeof status === "string")
@@ -28536,174 +31913,261 @@ function parseContainerState(raw) {
         networks = o.networks;
     }
     let ipv4;
+    let ipv4Prefix;
     let mtu;
     for (const n of Array.isArray(networks) ? networks : []) {
         const net = (n ?? {});
         const addr = net.ipv4Address ?? net.address;
         if (typeof addr === "string" && addr) {
-            ipv4 = addr.split("/")[0];
+            const [ip, prefix] = addr.split("/");
+            ipv4 = ip;
+            ipv4Prefix = prefix !== undefined && /^\d{1,2}$/.test(prefix) ? Number(prefix) : undefined;
             if (typeof net.mtu === "number")
                 mtu = net.mtu;
             break;
         }
     }
     const labels = (conf.labels ?? o.labels ?? {});
-    return { id: String(o.id ?? conf.id ?? ""), state, labels, ipv4, mtu };
+    return {
+        id: String(o.id ?? conf.id ?? ""),
+        state,
+        labels,
+        ipv4,
+        ipv4Prefix,
+        mtu,
+        startedDate: typeof started === "string" ? started : undefined,
+    };
 }
-/** The only place that knows the Apple `container` CLI: its flags, JSON shapes and errors. */
-class ContainerCli {
-    bin;
-    constructor(bin = "container") {
-        this.bin = bin;
-    }
-    async call(args, opts = {}) {
-        let r;
-        if (opts.timeoutMs !== undefined) {
-            r = await this.callWithin(args, opts.timeoutMs, { show: opts.show });
-        }
-        else {
-            // Not silent: @actions/exec echoes the command line and streams its output.
-            const e = await (0,exec/* getExecOutput */.H)(this.bin, args, {
-                silent: !opts.show,
-                ignoreReturnCode: true,
-                ...(opts.input !== undefined ? { input: Buffer.from(opts.input) } : {}),
-                ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
-            });
-            r = { code: e.exitCode, stdout: e.stdout, stderr: e.stderr };
-        }
-        if (r.code !== 0 && !opts.allowFailure)
-            throw new ContainerError(args, r.code, r.stderr);
-        return r;
-    }
-    /**
-     * A call killed after `ms`. `call` cannot be aborted (@actions/exec has no signal), and cleanup and
-     * diagnostics must end even when the container service is wedged.
-     */
-    callWithin(args, ms, o = {}) {
-        if (o.show)
-            core/* info */.pq(`[command]container ${args.join(" ")}`);
-        return new Promise((resolve, reject) => {
-            const p = (0,external_node_child_process_namespaceObject.spawn)(this.bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-            let stdout = "";
-            let stderr = "";
-            let timedOut = false;
-            p.stdout.on("data", (d) => (stdout += d.toString()));
-            p.stderr.on("data", (d) => (stderr += d.toString()));
-            const kill = () => p.kill("SIGKILL");
-            const timer = setTimeout(() => {
-                timedOut = true;
-                kill();
-            }, ms);
-            o.signal?.addEventListener("abort", kill, { once: true });
-            const settle = () => {
-                clearTimeout(timer);
-                o.signal?.removeEventListener("abort", kill);
-            };
-            p.on("error", (err) => {
-                settle();
-                reject(err);
-            });
-            p.on("close", (code) => {
-                settle();
-                if (timedOut)
-                    stderr += `${stderr && !stderr.endsWith("\n") ? "\n" : ""}(no answer within ${ms / 1000}s; killed)`;
-                if (o.show && (stdout + stderr).trim())
-                    core/* info */.pq((stdout + stderr).trimEnd());
-                resolve({ code: timedOut ? -1 : (code ?? -1), stdout, stderr, timedOut });
-            });
+const versionIn = (v) => (typeof v === "string" ? /(\d+\.\d+\.\d+)/.exec(v)?.[1] : undefined);
+const nonEmpty = (v) => (typeof v === "string" && v !== "" ? v.replace(/\/+$/, "") : undefined);
+/**
+ * Normalises both JSON shapes of `container system status --format json` (the nested one arrived
+ * with 1.4.1: https://github.com/apple/container/releases/tag/1.4.1):
+ * - 0.10.0–1.3.x, flat: `{status, appRoot, installRoot, logRoot, apiServerVersion: "container-apiserver
+ *   version 1.3.1 (build: …)", …}`, the same keys with empty values when the service is down;
+ * - 1.4.1+, nested: `{status, client: {version, …}, server: {version, …}, paths: {appRoot, installRoot},
+ *   resources: {containersRunning, …}, host: {…}}`; only `{status}` when it is down.
+ * Anything else (not an object) gives status `unknown`, not running.
+ */
+function parseSystemStatus(raw) {
+    const o = raw && typeof raw === "object" ? raw : {};
+    const sub = (k) => o[k] && typeof o[k] === "object" ? o[k] : {};
+    const status = typeof o.status === "string" ? o.status : "unknown";
+    const running = sub("resources").containersRunning;
+    return {
+        status,
+        running: status === "running",
+        appRoot: nonEmpty(sub("paths").appRoot ?? o.appRoot),
+        installRoot: nonEmpty(sub("paths").installRoot ?? o.installRoot),
+        clientVersion: versionIn(sub("client").version),
+        serverVersion: versionIn(sub("server").version ?? o.apiServerVersion),
+        containersRunning: typeof running === "number" ? running : undefined,
+    };
+}
+/**
+ * `container network ls --format json` elements (PrintableNetwork {id, state, config, status}): status
+ * {ipv4Subnet, ipv4Gateway} in 1.x, {address, gateway} before; networks without a subnet are skipped.
+ * Source: apple/container Sources/CLI/Network/NetworkList.swift and
+ * Sources/Services/ContainerNetworkService/NetworkState.swift.
+ */
+function parseNetworks(raw) {
+    const out = [];
+    for (const e of Array.isArray(raw) ? raw : []) {
+        const o = (e ?? {});
+        const config = (o.config ?? o.configuration ?? {});
+        const status = (o.status ?? {});
+        const subnet = status.ipv4Subnet ?? status.address ?? config.ipv4Subnet ?? config.subnet;
+        const gateway = status.ipv4Gateway ?? status.gateway;
+        const id = o.id ?? config.id ?? config.name;
+        if (typeof subnet !== "string" || !subnet.includes("/"))
+            continue;
+        out.push({
+            id: typeof id === "string" ? id : "",
+            subnet,
+            gateway: typeof gateway === "string" ? gateway : undefined,
         });
     }
-    /** `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined when the CLI is missing. */
-    async version() {
-        try {
-            const r = await this.call(["--version"], { allowFailure: true });
-            return /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
-        }
-        catch {
-            return undefined; // not on PATH
-        }
+    return out;
+}
+/** `container run` arguments for `spec` on CLI `cliVersion`. */
+function runArgs(spec, cliVersion) {
+    const args = ["run", "-d", "--name", spec.name, "-c", String(spec.cpus), "-m", `${spec.memoryMiB}M`];
+    for (const [k, v] of Object.entries(spec.labels))
+        args.push("-l", `${k}=${v}`);
+    if (spec.privileged) {
+        // --cap-add exists from 0.12.0; 1.2.0 made /proc/sys read-only and 1.2.1 can lift it.
+        if ((0,versions/* compareVersions */.Zy)(cliVersion, "0.12.0") >= 0)
+            args.push("--cap-add", "ALL");
+        if ((0,versions/* compareVersions */.Zy)(cliVersion, "1.2.1") >= 0)
+            args.push("--read-only-path", "NONE", "--masked-path", "NONE");
     }
-    async serviceRunning() {
-        return (await this.call(["system", "status"], { allowFailure: true })).code === 0;
+    for (const name of Object.keys(spec.env))
+        args.push("-e", name);
+    for (const p of spec.publish)
+        args.push("-p", `${p.hostIp}:${p.hostPort}:${p.containerPort}`);
+    args.push(spec.image);
+    return args;
+}
+/** The Apple `container` CLI, found through PATH. */
+class ContainerCli {
+    o;
+    bin = "container";
+    constructor(o = {}) {
+        this.o = o;
     }
-    async systemStatusJson() {
-        const r = await this.call(["system", "status", "--format", "json"], { allowFailure: true });
-        if (r.code !== 0)
-            return undefined;
-        try {
-            return JSON.parse(r.stdout);
-        }
-        catch {
-            return undefined; // before 0.10.0 there is no JSON form
-        }
+    /** Seconds `op` may take with this job's inputs. */
+    boundSeconds(op) {
+        return boundSeconds(op, this.o);
     }
-    async inspect(name, o = {}) {
-        const r = await this.call(["inspect", name], { ...o, allowFailure: true });
-        if (r.code !== 0) {
-            if (/not found/i.test(r.stderr))
-                return undefined;
-            throw new ContainerError(["inspect", name], r.code, r.stderr);
-        }
-        const arr = JSON.parse(r.stdout);
-        return arr.length ? parseContainerState(arr[0]) : undefined;
+    async call(args, c) {
+        const seconds = this.boundSeconds(c.op);
+        const signal = c.signal && this.o.signal ? AbortSignal.any([c.signal, this.o.signal]) : (c.signal ?? this.o.signal);
+        const r = await (0,process/* runProcess */.R3)(this.bin, args, {
+            timeoutMs: seconds * 1000,
+            ...(c.input !== undefined ? { input: c.input } : {}),
+            ...(c.env ? { env: c.env } : {}),
+            ...(signal ? { signal } : {}),
+            ...(c.echo ? { echo: true } : {}),
+            ...(c.display ? { display: c.display } : {}),
+            ...(c.maxBuffer ? { maxBuffer: c.maxBuffer } : {}),
+        });
+        const name = c.name ?? ["container", ...args.slice(0, 2)].join(" ");
+        if (r.timedOut)
+            throw new errors/* TimeoutError */.MU(`\`${name}\``, seconds, BOUNDS[c.op].fix);
+        if (r.cancelled)
+            throw new Error(`\`${name}\` was cancelled`);
+        if (r.code !== 0 && !c.allowFailure)
+            throw new ContainerError(args, r.code, r.stderr);
+        return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     }
-    async list(o = {}) {
-        const r = await this.call(["list", "--all", "--format", "json"], o);
-        return JSON.parse(r.stdout || "[]").map(parseContainerState);
-    }
-    async exec(name, argv, opts = {}) {
-        return this.call(["exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...argv], opts);
-    }
-    /** Runs a shell script in the node. */
-    async sh(name, script, opts = {}) {
-        return this.exec(name, ["sh", "-c", script], opts);
-    }
-    /** Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets). */
     /**
-     * Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets), atomically
-     * (temporary file, then rename); `then` runs in the same exec afterwards, saving a round trip.
+     * `container CLI version 1.2.2 (build: …)` → `1.2.2`; undefined only when there is no `container` on
+     * PATH. A CLI that exits non-zero or prints no version throws: "did not answer" is not "not
+     * installed", and taking it for that would install over a running service.
      */
-    async writeFile(name, path, content, o = {}) {
-        const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-        const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
-        await this.sh(name, o.then ? `${write} && ${o.then}` : write, { input: content, show: o.show });
+    async version() {
+        return this.versionOf(this.bin);
     }
-    async readFile(name, path) {
-        return (await this.exec(name, ["cat", path])).stdout;
+    /** The version of the `container` binary at `bin` (a path, or a name looked up on PATH); as version(). */
+    async versionOf(bin) {
+        let r;
+        const seconds = this.boundSeconds("version");
+        try {
+            r = await (0,process/* runProcess */.R3)(bin, ["--version"], { timeoutMs: seconds * 1000 });
+        }
+        catch (err) {
+            if (err.code === "ENOENT")
+                return undefined; // not on PATH
+            throw err;
+        }
+        if (r.timedOut)
+            throw new errors/* TimeoutError */.MU(`\`${bin} --version\``, seconds, BOUNDS.version.fix);
+        const v = /version\s+(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
+        if (r.code === 0 && v)
+            return v;
+        const said = (r.stdout + r.stderr).trim().split("\n").slice(-2).join(" | ").slice(0, 300);
+        throw new Error(`'${bin} --version' ${r.code !== 0 ? `exited ${r.code}` : "printed no version"}${said ? ` (${said})` : ""}, so which ` +
+            "container CLI this Mac has is unknown; nothing was installed or stopped. Run 'container --version' on the Mac: " +
+            "if it fails, reinstall Apple's CLI (or remove a broken one from PATH), then run the job again");
     }
-    /** Stops every container and the launchd services (before upgrading the CLI). */
-    /** Starts the service without ever prompting: the kernel is installed explicitly elsewhere. */
-    async startService(o = {}) {
-        await this.call(["system", "start", "--disable-kernel-install", "--timeout", "60"], {
-            ...o,
-            show: true,
+    /** `container system status` exits 0 only while the service runs. */
+    async serviceRunning() {
+        const r = await this.call(["system", "status"], { op: "system status", allowFailure: true });
+        return r.code === 0;
+    }
+    /**
+     * The service's status in one shape (see parseSystemStatus). A CLI before 0.10.0 has no JSON form:
+     * then only `running` is known, from the exit code. A service that does not answer within the bound
+     * throws a TimeoutError: a wedged service is not a stopped one.
+     */
+    async systemStatus() {
+        const r = await this.call(["system", "status", "--format", "json"], {
+            op: "system status",
+            name: "container system status",
+            allowFailure: true,
+        });
+        try {
+            return parseSystemStatus(JSON.parse(r.stdout));
+        }
+        catch {
+            return {
+                ...parseSystemStatus({}),
+                status: r.code === 0 ? "running" : "not running",
+                running: r.code === 0,
+            };
+        }
+    }
+    /**
+     * The absolute path of the `container` that PATH resolves to, as it will be run, with symlinks
+     * resolved (Homebrew links its binaries from its Cellar); undefined when there is none.
+     */
+    async path() {
+        const found = await (0,io/* which */.K7)(this.bin, false);
+        return found ? (0,promises_.realpath)(found).catch(() => found) : undefined;
+    }
+    /**
+     * Starts the service without ever prompting (stdin closed, kernel installed explicitly elsewhere);
+     * `--timeout` is the CLI's own wait for the apiserver.
+     */
+    async startService() {
+        await this.call(["system", "start", "--disable-kernel-install", "--timeout", "30"], {
+            op: "system start",
+            echo: true,
             input: "",
         });
     }
-    async stopService(o = {}) {
-        await this.call(["system", "stop"], { ...o, show: true });
+    /** Stops every container of this user and the launchd services. */
+    async stopService() {
+        await this.call(["system", "stop"], { op: "system stop", echo: true });
     }
     /** Makes the kernel the CLI recommends for its version the default, downloading it. */
     async setRecommendedKernel() {
-        await this.call(["system", "kernel", "set", "--recommended", "--force"], { show: true });
+        await this.call(["system", "kernel", "set", "--recommended", "--force"], {
+            op: "kernel set --recommended",
+            name: "container system kernel set --recommended",
+            echo: true,
+        });
     }
     /** Installs a kernel file as the default; it is copied to `<appRoot>/kernels/<basename>`. */
     async setKernelBinary(file) {
-        await this.call(["system", "kernel", "set", "--binary", file, "--force"], { show: true });
+        await this.call(["system", "kernel", "set", "--binary", file, "--force"], {
+            op: "kernel set --binary",
+            name: "container system kernel set --binary",
+            echo: true,
+        });
+    }
+    /**
+     * The runtime's networks from `container network ls --format json`; undefined where there is no such
+     * listing (macOS 15, older CLIs) or it says nothing usable.
+     */
+    async networks() {
+        const r = await this.call(["network", "ls", "--format", "json"], {
+            op: "network ls",
+            allowFailure: true,
+        });
+        if (r.code !== 0)
+            return undefined;
+        try {
+            const list = parseNetworks(JSON.parse(r.stdout));
+            return list.length ? list : undefined;
+        }
+        catch {
+            return undefined;
+        }
     }
     async imagePull(ref) {
-        await this.call(["image", "pull", ref], { show: true });
+        await this.call(["image", "pull", ref], { op: "image pull", echo: true });
     }
     /** Writes an OCI archive of the image to `file`. */
     async imageSave(ref, file) {
-        await this.call(["image", "save", "-o", file, ref], { show: true });
+        await this.call(["image", "save", "-o", file, ref], { op: "image save", echo: true });
     }
     async imageLoad(file) {
-        await this.call(["image", "load", "-i", file], { show: true });
+        await this.call(["image", "load", "-i", file], { op: "image load", echo: true });
     }
     /** Host images: their references and, where `image ls` shows it, the index digest. */
     async images() {
-        const r = await this.call(["image", "ls", "--format", "json"]);
+        const r = await this.call(["image", "ls", "--format", "json"], { op: "image ls" });
         const out = [];
         for (const raw of JSON.parse(r.stdout || "[]")) {
             // ≤0.x: {reference, descriptor}; 1.x: {id, configuration: {name, descriptor}, variants}.
@@ -28716,25 +32180,600 @@ class ContainerCli {
         }
         return out;
     }
-    /** `container image save REF | container exec -i NODE …`, streamed without a temporary file. */
-    async pipeImageInto(ref, node, argv) {
-        const save = (0,external_node_child_process_namespaceObject.spawn)(this.bin, ["image", "save", ref], { stdio: ["ignore", "pipe", "pipe"] });
-        const load = (0,external_node_child_process_namespaceObject.spawn)(this.bin, ["exec", "-i", node, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
-        save.stdout.pipe(load.stdin);
-        const collect = (p) => new Promise((resolve, reject) => {
-            let stdout = "";
-            let stderr = "";
-            p.stdout?.on("data", (d) => (stdout += d.toString()));
-            p.stderr?.on("data", (d) => (stderr += d.toString()));
-            p.on("error", reject);
-            p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    /** Starts a detached container (`container run -d`); the env values travel in the CLI's environment. */
+    async run(spec, cliVersion) {
+        await this.call(runArgs(spec, cliVersion), {
+            op: "run",
+            // The node's name: with workers, several `run`s are in flight at once.
+            name: `container run --name ${spec.name}`,
+            env: spec.env,
+            echo: true,
         });
-        const [s, l] = await Promise.all([collect(save), collect(load)]);
-        if (s.code !== 0)
-            throw new ContainerError(["image", "save", ref], s.code, s.stderr);
-        if (l.code !== 0)
-            throw new ContainerError(["exec", "-i", node, ...argv], l.code, l.stderr);
     }
+    /** The container's state, or undefined when there is none of that name. */
+    async inspect(name) {
+        const r = await this.call(["inspect", name], { op: "inspect", allowFailure: true });
+        if (r.code !== 0) {
+            if (/not found/i.test(r.stderr))
+                return undefined;
+            throw new ContainerError(["inspect", name], r.code, r.stderr);
+        }
+        const arr = JSON.parse(r.stdout);
+        return arr.length ? parseContainerState(arr[0]) : undefined;
+    }
+    /** Every container of this user, stopped ones too. */
+    async list() {
+        const r = await this.call(["list", "--all", "--format", "json"], { op: "list" });
+        return JSON.parse(r.stdout || "[]").map(parseContainerState);
+    }
+    /**
+     * Containers that run now; none when the service is down (nothing can run then). Throws a
+     * ContainerError on any other failure, or a TimeoutError when the service does not answer.
+     */
+    async running() {
+        const args = ["list", "--format", "json"];
+        const r = await this.call(args, { op: "list", allowFailure: true });
+        if (r.code !== 0) {
+            const err = new ContainerError(args, r.code, r.stderr);
+            if (err.serviceDown)
+                return [];
+            throw err;
+        }
+        return JSON.parse(r.stdout || "[]")
+            .map(parseContainerState)
+            .filter((s) => s.state === "running");
+    }
+    /**
+     * Deletes the container at once (`delete --force`: a CI node holds nothing worth a graceful stop).
+     * Returns false when there was none of that name.
+     */
+    async remove(name) {
+        const args = ["delete", "--force", name];
+        const r = await this.call(args, {
+            op: "delete",
+            name: `container delete --force ${name}`,
+            echo: true,
+            allowFailure: true,
+        });
+        if (r.code === 0)
+            return true;
+        if (/not found/i.test(r.stderr))
+            return false;
+        throw new ContainerError(args, r.code, r.stderr);
+    }
+    /** Text for diagnostics: what the command printed, or why it could not. */
+    async text(args, op, signal) {
+        const r = await this.call(args, { op, allowFailure: true, ...(signal ? { signal } : {}) });
+        return r.stdout + (r.code !== 0 ? `\n(exit ${r.code}) ${r.stderr}` : r.stderr);
+    }
+    /** `container list --all` as the CLI's table. */
+    listText(signal) {
+        return this.text(["list", "--all"], "list", signal);
+    }
+    /** `container inspect NAME` as the CLI prints it (JSON). */
+    inspectText(name, signal) {
+        return this.text(["inspect", name], "inspect", signal);
+    }
+    /** The container's console output (`--boot`: the VM's boot log), the last `lines` lines. */
+    logs(name, o = {}) {
+        const args = ["logs", ...(o.boot ? ["--boot"] : []), ...(o.lines ? ["-n", String(o.lines)] : []), name];
+        return this.text(args, "logs", o.signal);
+    }
+    /** A systemd unit's journal in the node. */
+    journal(node, unit, lines, signal) {
+        return this.text(["exec", node, "journalctl", "-u", unit, "--no-pager", "-n", String(lines)], "exec", signal);
+    }
+    /**
+     * Runs argv in the node (`container exec`; `-i` when there is input). The bound is `op`'s: plain
+     * `exec` unless the command is one of the table's long ones. Errors name the node and `command`
+     * (default: argv's first two words; a wrapper such as `sh -c` should name what it wraps).
+     */
+    async exec(node, argv, o = {}) {
+        const args = ["exec", ...(o.input !== undefined ? ["-i"] : []), node, ...argv];
+        const { op = "exec", command = argv.slice(0, 2).join(" "), ...rest } = o;
+        return this.call(args, { ...rest, op, name: `container exec ${node} ${command}` });
+    }
+    /** Runs a shell script in the node. */
+    async sh(node, script, o = {}) {
+        return this.exec(node, ["sh", "-c", script], o);
+    }
+    /**
+     * Runs `steps` in the node as one shell script (one round trip) that stops at the first failing step.
+     * A failure names that step, its exit code and its own output, not the whole script.
+     */
+    async script(node, steps, o) {
+        const total = steps.length;
+        const marker = (i) => `[kina step ${i}/${total}]`;
+        const script = [
+            "set -e",
+            "exec 2>&1",
+            ...steps.flatMap((s, i) => [`printf '%s\\n' ${shQuote(`${marker(i + 1)} ${s.split("\n")[0]}`)}`, s]),
+        ].join("\n");
+        const display = `container exec ${node} sh -c '<${o.what}: ${total} steps>'`;
+        const r = await this.exec(node, ["sh", "-c", script], {
+            op: o.op,
+            command: `sh -c '<${o.what}>'`,
+            allowFailure: true,
+            display,
+            ...(o.echo ? { echo: true } : {}),
+        });
+        if (r.code === 0)
+            return;
+        const out = r.stdout + r.stderr;
+        let index = 0;
+        let at = 0;
+        for (let i = total; i >= 1; i--) {
+            const pos = out.lastIndexOf(`${marker(i)} `);
+            if (pos >= 0) {
+                index = i;
+                at = out.indexOf("\n", pos) + 1;
+                break;
+            }
+        }
+        const command = ["container", "exec", node, "sh", "-c", `<${o.what}>`];
+        if (!index)
+            throw new ContainerError(["exec", node, "sh", "-c", `<${o.what}>`], r.code, out);
+        throw new errors/* ScriptStepError */.AG(command, steps[index - 1], index, total, r.code, at > 0 ? out.slice(at) : "");
+    }
+    /**
+     * Writes a file in the node by streaming it through `exec -i` (`cp` ignores tmpfs targets), atomically
+     * (temporary file, then rename); `then` runs in the same exec afterwards, saving a round trip.
+     */
+    async writeFile(node, path, content, o = {}) {
+        const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+        const write = `mkdir -p '${dir}' && cat > '${path}.tmp' && chmod ${o.mode ?? "0644"} '${path}.tmp' && mv '${path}.tmp' '${path}'`;
+        await this.sh(node, o.then ? `${write} && ${o.then}` : write, {
+            command: `sh -c '<write ${path}>'`,
+            input: content,
+            ...(o.echo ? { echo: true } : {}),
+        });
+    }
+    /** A file of the node, at most `maxBytes` of it (what comes out of the node is untrusted). */
+    async readFile(node, path, maxBytes = 1024 * 1024) {
+        const r = await this.exec(node, ["cat", path], { maxBuffer: maxBytes + 1 });
+        if (Buffer.byteLength(r.stdout) > maxBytes)
+            throw new Error(`${path} in ${node} is larger than ${maxBytes} bytes`);
+        return r.stdout;
+    }
+    /** `container image save REF | container exec -i NODE argv…`, streamed without a temporary file. */
+    async pipeImageInto(ref, node, argv) {
+        const save = ["image", "save", ref];
+        const load = ["exec", "-i", node, ...argv];
+        const seconds = this.boundSeconds("image import");
+        const [s, l] = await (0,process/* runPipe */.Gp)({ cmd: this.bin, args: save }, { cmd: this.bin, args: load }, { timeoutMs: seconds * 1000, echo: true, ...(this.o.signal ? { signal: this.o.signal } : {}) });
+        if (s.timedOut || l.timedOut)
+            throw new errors/* TimeoutError */.MU(`\`container image save ${ref} | container exec -i ${node} ${argv.slice(0, 2).join(" ")}\``, seconds, BOUNDS["image import"].fix);
+        if (l.code !== 0)
+            throw new ContainerError(load, l.code, l.stderr);
+        if (s.code !== 0)
+            throw new ContainerError(save, s.code, s.stderr);
+    }
+}
+/** Single-quotes `s` for sh. */
+function shQuote(s) {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+
+/***/ }),
+
+/***/ 3916:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   AG: () => (/* binding */ ScriptStepError),
+/* harmony export */   MU: () => (/* binding */ TimeoutError),
+/* harmony export */   Qd: () => (/* binding */ CommandError),
+/* harmony export */   gJ: () => (/* binding */ errorMessage)
+/* harmony export */ });
+/* unused harmony exports PhaseError, lastLines, apiStatus, causes, systemCode, failureMessage, describeFailure */
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7194);
+// Everything the user reads about a failure: the error types the action throws and how they are turned
+// into the one ::error:: line and into failure.txt of the diagnostics.
+
+/** An error that carries the phase it happened in, so the user reads where creation stopped. */
+class PhaseError extends Error {
+    phase;
+    cause;
+    constructor(phase, cause) {
+        super(`${phase}: ${errorMessage(cause)}`);
+        this.phase = phase;
+        this.cause = cause;
+        this.name = "PhaseError";
+    }
+}
+/** A program that exited non-zero: its command line (program first), exit code and what it said. */
+class CommandError extends Error {
+    command;
+    code;
+    stderr;
+    constructor(command, code, stderr, message) {
+        const said = lastLines(stderr, 3);
+        super(message ?? `'${command.join(" ")}' exited ${code}${said ? `: ${said}` : ""}`);
+        this.command = command;
+        this.code = code;
+        this.stderr = stderr;
+        this.name = "CommandError";
+    }
+}
+/** An operation that did not finish within its bound (src/container/bounds.ts, or a step's own). */
+class TimeoutError extends Error {
+    operation;
+    seconds;
+    fix;
+    constructor(
+    /** How the user would spell it, e.g. "`container system status`". */
+    operation, seconds, 
+    /** What to try, one sentence. */
+    fix, verb = "did not answer") {
+        super(`${operation} ${verb} within ${seconds}s. ${fix}`);
+        this.operation = operation;
+        this.seconds = seconds;
+        this.fix = fix;
+        this.name = "TimeoutError";
+    }
+}
+/** One step of a script run in the node failed: which one, its exit code and its own output. */
+class ScriptStepError extends CommandError {
+    step;
+    index;
+    total;
+    output;
+    constructor(command, step, index, total, code, output) {
+        const said = lastLines(output, 4);
+        super(command, code, output, `step ${index} of ${total}, \`${oneLine(step, 120)}\`, failed (exit ${code})${said ? `: ${said}` : ""}`);
+        this.step = step;
+        this.index = index;
+        this.total = total;
+        this.output = output;
+        this.name = "ScriptStepError";
+    }
+}
+/** The last `n` non-empty lines of `text`, joined with " | ". */
+function lastLines(text, n) {
+    return text
+        .trim()
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(-n)
+        .join(" | ");
+}
+function oneLine(text, max) {
+    const t = text.replace(/\s*\n\s*/g, " ⏎ ").trim();
+    return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+/** The HTTP code and the Status message of a client-node ApiException, whose own message is a dump. */
+function apiStatus(err) {
+    const e = err;
+    if (typeof e?.code !== "number" || e.body === undefined)
+        return undefined;
+    let message = typeof e.body === "string" ? e.body : JSON.stringify(e.body);
+    try {
+        const status = (typeof e.body === "string" ? JSON.parse(e.body) : e.body);
+        if (status?.message)
+            message = status.message;
+    }
+    catch {
+        // not JSON: keep the raw body
+    }
+    return { code: e.code, message: message.slice(0, 500) };
+}
+function errorMessage(err) {
+    const api = apiStatus(err);
+    if (api)
+        return `Kubernetes API answered HTTP ${api.code}: ${api.message}`;
+    return err instanceof Error ? err.message : String(err);
+}
+/** The chain of causes, outermost first. */
+function causes(error) {
+    const out = [];
+    for (let e = error; e !== undefined && out.length < 10; e = e.cause) {
+        out.push(e);
+        if (!(e instanceof Error))
+            break;
+    }
+    return out;
+}
+/** A Node system error's code (ECONNRESET, ENOENT…). */
+function systemCode(e) {
+    const code = e?.code;
+    return typeof code === "string" ? code : undefined;
+}
+/**
+ * The one line for ::error::, credentials blanked. `fetch failed` alone explains nothing: the socket
+ * error under it (ECONNREFUSED, ECONNRESET, …) is appended.
+ */
+function failureMessage(error) {
+    let msg = errorMessage(error);
+    const low = causes(error)
+        .slice(1)
+        .findLast((e) => e instanceof Error && systemCode(e));
+    if (low instanceof Error && !msg.includes(low.message))
+        msg = `${msg} (${systemCode(low)}: ${low.message})`;
+    return redact(msg.replace(/\s*\n\s*/g, " | "));
+}
+/** failure.txt: the step, the error, its causes and, for a failed command, its line, exit code and stderr. */
+function describeFailure(error) {
+    const chain = causes(error);
+    const phase = chain.find((e) => e instanceof PhaseError);
+    const cause = phase ? phase.cause : error;
+    const lines = [`failed step: ${phase?.phase ?? "unknown"}`, `error: ${errorMessage(cause)}`];
+    for (const e of causes(cause).slice(1)) {
+        const code = systemCode(e);
+        lines.push(`caused by: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}`);
+    }
+    const failed = chain.find((e) => e instanceof CommandError);
+    if (failed) {
+        lines.push(`command: ${failed.command.join(" ")}`, `exit code: ${failed.code}`, failed instanceof ScriptStepError ? "output:" : "stderr:", failed.stderr.trimEnd() || "(empty)");
+    }
+    return redact(lines.join("\n") + "\n");
+}
+
+
+/***/ }),
+
+/***/ 1221:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Lt: () => (/* binding */ otherJobs),
+  ht: () => (/* binding */ unregister),
+  eD: () => (/* binding */ withJobsLock)
+});
+
+// UNUSED EXPORTS: jobsDir, register
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var core = __nccwpck_require__(3838);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ./src/backoff.ts
+// The one backoff (API watches and polls, node polls): retry delays that double from `minMs` up to
+// `maxMs`, and a sleep that an AbortSignal ends early.
+/** Delays minMs, 2·minMs, 4·minMs… capped at maxMs; `reset()` after a success starts over. */
+class Backoff {
+    o;
+    failures = 0;
+    constructor(o) {
+        this.o = o;
+    }
+    /** The delay before the next attempt, counting this failure. */
+    next() {
+        const ms = Math.min(this.o.minMs * 2 ** this.failures, this.o.maxMs);
+        this.failures++;
+        return ms;
+    }
+    reset() {
+        this.failures = 0;
+    }
+    /** Consecutive failures since the last reset. */
+    get count() {
+        return this.failures;
+    }
+}
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const onAbort = () => {
+            clearTimeout(t);
+            reject(signal.reason);
+        };
+        const t = setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener("abort", onAbort, { once: true });
+    });
+}
+
+// EXTERNAL MODULE: ./src/bounds.ts
+var bounds = __nccwpck_require__(186);
+// EXTERNAL MODULE: ./src/ownership.ts
+var ownership = __nccwpck_require__(2334);
+;// CONCATENATED MODULE: ./src/jobs.ts
+// Which jobs of this action use the container service of this user right now. The service is per
+// user, and `container system stop` stops every container of the user and breaks every job that is
+// pulling or starting one, so a post step stops the service only when no other job is registered.
+
+
+
+
+
+
+
+/** A self-hosted job may run for up to 5 days (GitHub's "Usage limits" for self-hosted runners). */
+const MAX_JOB_MS = 5 * 24 * 3600_000;
+const LOCK_MS = bounds/* OTHER_BOUNDS */.l.jobsLock.seconds * 1000;
+/**
+ * `~/Library/Application Support/io.kina.setup-cluster/jobs`: per user like the service, next to its
+ * app root (`~/Library/Application Support/com.apple.container`).
+ */
+function jobsDir(env) {
+    return external_node_path_.join(env.HOME || external_node_os_.homedir(), "Library", "Application Support", "io.kina.setup-cluster", "jobs");
+}
+const fileOf = (dir, env) => external_node_path_.join(dir, `${(0,ownership/* runnerId */.Ug)(env)}.json`);
+function alive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === "EPERM";
+    }
+}
+/**
+ * Runs `fn` holding the folder's lock (an atomic mkdir). Waits at most OTHER_BOUNDS.jobsLock for it; a
+ * lock older than that is left over by a killed step and is taken over.
+ */
+async function withJobsLock(env, fn) {
+    const dir = jobsDir(env);
+    await promises_.mkdir(dir, { recursive: true, mode: 0o700 });
+    const lock = external_node_path_.join(dir, ".lock");
+    const deadline = Date.now() + LOCK_MS;
+    for (;;) {
+        try {
+            await promises_.mkdir(lock);
+            break;
+        }
+        catch (err) {
+            if (err.code !== "EEXIST")
+                throw err;
+            const since = await promises_.stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+            if (since > LOCK_MS || Date.now() > deadline) {
+                // Its holder was killed (a post step holds it for one `system stop` at most).
+                core/* info */.pq(`Taking over ${lock}: held for more than ${bounds/* OTHER_BOUNDS */.l.jobsLock.seconds}s.`);
+                await promises_.rm(lock, { recursive: true, force: true });
+                continue;
+            }
+            await sleep(100);
+        }
+    }
+    try {
+        return await fn();
+    }
+    finally {
+        await promises_.rm(lock, { recursive: true, force: true });
+    }
+}
+/** Registers this job (one file per runner install: a runner runs one job at a time). */
+async function register(env, now = Date.now()) {
+    const r = {
+        runner: runnerName(env),
+        runnerId: runnerId(env),
+        job: jobLabel(env),
+        workerPid: process.ppid,
+        registeredAt: new Date(now).toISOString(),
+    };
+    await withJobsLock(env, () => fs.writeFile(fileOf(jobsDir(env), env), JSON.stringify(r), { mode: 0o600 }));
+}
+/** Removes this job's registration; none is fine. */
+async function unregister(env) {
+    await promises_.rm(fileOf(jobsDir(env), env), { force: true });
+}
+/**
+ * Other jobs registered and alive (their runner's worker process runs, registered less than 5 days
+ * ago); expired registrations are removed. Call it holding the lock.
+ */
+async function otherJobs(env, now = Date.now()) {
+    const dir = jobsDir(env);
+    const mine = external_node_path_.basename(fileOf(dir, env));
+    const names = await promises_.readdir(dir).catch(() => []);
+    const out = [];
+    for (const name of names) {
+        if (!name.endsWith(".json") || name === mine)
+            continue;
+        const file = external_node_path_.join(dir, name);
+        let r = {};
+        try {
+            r = JSON.parse(await promises_.readFile(file, "utf8"));
+        }
+        catch {
+            // Unreadable or half-written: judged by its age alone.
+        }
+        const at = Date.parse(r.registeredAt ?? "");
+        const age = Number.isFinite(at)
+            ? now - at
+            : now -
+                (await promises_.stat(file).then((s) => s.mtimeMs, () => 0));
+        const live = age < MAX_JOB_MS && (typeof r.workerPid !== "number" || alive(r.workerPid));
+        if (live)
+            out.push({ runner: "?", runnerId: name.slice(0, -5), job: "?", workerPid: 0, registeredAt: "", ...r });
+        else
+            await promises_.rm(file, { force: true });
+    }
+    return out;
+}
+
+
+/***/ }),
+
+/***/ 2334:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   KX: () => (/* binding */ ownedByThisJob),
+/* harmony export */   Ug: () => (/* binding */ runnerId),
+/* harmony export */   d_: () => (/* binding */ LABEL)
+/* harmony export */ });
+/* unused harmony exports CREATED_BY, runnerName, jobLabel, ownerLabels, ownedByThisRunner */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+
+
+
+/** Labels this action puts on each node it creates. */
+const LABEL = {
+    createdBy: "io.kina.created-by",
+    cluster: "io.kina.cluster",
+    role: "io.kina.role",
+    /** RUNNER_NAME, for people: unique only per repository/organisation registration. */
+    runner: "io.kina.runner",
+    /** runnerId(): which runner install on this Mac created the node. */
+    runnerId: "io.kina.runner-id",
+    job: "io.kina.job",
+    /** When the node was created (ISO 8601): how old a leftover is. */
+    createdAt: "io.kina.created-at",
+};
+const CREATED_BY = "kina-setup-cluster";
+/** RUNNER_NAME, or the host name outside a runner: what people call the runner. */
+function runnerName(env) {
+    return env.RUNNER_NAME || node_os__WEBPACK_IMPORTED_MODULE_1__.hostname();
+}
+/**
+ * The runner install on this Mac, as 16 hex digits. RUNNER_NAME alone is not enough: it defaults to
+ * the host name and is unique only within one repository's or organisation's registration, so two
+ * runner installs on one Mac can share it. Each install has its own work folder, and RUNNER_TEMP is
+ * `<work folder>/_temp` in it ("RUNNER_TEMP: the path to a temporary directory on the runner",
+ * https://docs.github.com/en/actions/reference/workflows-and-actions/variables#default-environment-variables;
+ * the runner keeps it as `_temp` in the work folder `config.sh --work` chose). RUNNER_WORKSPACE
+ * (`<work folder>/<repository>`, set by the runner though not in that list) is the fallback. Hashed, so
+ * a label does not spell the runner's paths.
+ */
+function runnerId(env) {
+    const folder = env.RUNNER_TEMP || (env.RUNNER_WORKSPACE ? node_path__WEBPACK_IMPORTED_MODULE_2__.dirname(env.RUNNER_WORKSPACE) : "");
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)("sha256")
+        .update(`${runnerName(env)}\0${folder}`)
+        .digest("hex")
+        .slice(0, 16);
+}
+/** `owner/repo/run_id/run_attempt/job`: the same in a job's main and post steps ("local" outside Actions). */
+function jobLabel(env) {
+    return ([env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT, env.GITHUB_JOB]
+        .filter(Boolean)
+        .join("/") || "local");
+}
+/** The labels that say who owns a node made now (with LABEL.createdBy). */
+function ownerLabels(env) {
+    return {
+        [LABEL.runner]: runnerName(env),
+        [LABEL.runnerId]: runnerId(env),
+        [LABEL.job]: jobLabel(env),
+    };
+}
+/**
+ * Made by this action on this runner install (its runner-id label). A runner runs one job at a time, so
+ * such a container is this job's or an earlier job's leftover. Nodes from before the runner-id label
+ * (RUNNER_NAME only) are never this runner's: another install may share the name.
+ */
+function ownedByThisRunner(c, env) {
+    return c.labels[LABEL.createdBy] === CREATED_BY && c.labels[LABEL.runnerId] === runnerId(env);
+}
+/** Made by this very job (its main step) on this runner install: what this job's post may remove. */
+function ownedByThisJob(c, env) {
+    return ownedByThisRunner(c, env) && c.labels[LABEL.job] === jobLabel(env);
 }
 
 
@@ -28745,11 +32784,17 @@ class ContainerCli {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
-/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3403);
+/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7627);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
-/* harmony import */ var _steps_teardown_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4750);
-/* harmony import */ var _steps_cache_save_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1979);
-/* harmony import */ var _cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(414);
+/* harmony import */ var _steps_teardown_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8);
+/* harmony import */ var _steps_service_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2911);
+/* harmony import */ var _jobs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1221);
+/* harmony import */ var _steps_cache_save_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1979);
+/* harmony import */ var _cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(414);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(7194);
+
+
+
 
 
 
@@ -28757,18 +32802,26 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 async function run() {
+    // A new process: register the proxy credentials again before anything is printed.
+    (0,_secrets_js__WEBPACK_IMPORTED_MODULE_8__/* .maskProxyCredentials */ .P_)();
+    // Every `container` call is bounded by the adapter's table, so a wedged service cannot hold the job.
+    const cli = new _container_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .ContainerCli */ .Wv();
+    if ((0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .read */ .LF)(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .STATE */ .c4.serviceStopped) === "true") {
+        await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os("Container service", () => (0,_steps_service_js__WEBPACK_IMPORTED_MODULE_4__/* .restartStoppedService */ .QV)(cli));
+    }
     // First, while the container service surely runs: `image save` needs it, teardown may stop it.
-    const pending = (0,_steps_cache_save_js__WEBPACK_IMPORTED_MODULE_4__/* .parsePending */ .h9)((0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .read */ .LF)(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .STATE */ .c4.cacheSave));
+    const pending = (0,_steps_cache_save_js__WEBPACK_IMPORTED_MODULE_6__/* .parsePending */ .h9)((0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .read */ .LF)(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .STATE */ .c4.cacheSave));
     if (pending.length) {
-        await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os("Save to the Actions cache", () => (0,_steps_cache_save_js__WEBPACK_IMPORTED_MODULE_4__/* .saveCaches */ .FV)(new _container_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .ContainerCli */ .Wv(), pending, (0,_cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_5__/* .cacheOpener */ .m)(true)));
+        await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os("Save to the Actions cache", () => (0,_steps_cache_save_js__WEBPACK_IMPORTED_MODULE_6__/* .saveCaches */ .FV)(cli, pending, (0,_cache_actions_cache_js__WEBPACK_IMPORTED_MODULE_7__/* .cacheOpener */ .m)(true)));
     }
     const t = {
         node: (0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .read */ .LF)(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .STATE */ .c4.node),
+        workers: parseNames((0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .read */ .LF)(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .STATE */ .c4.workers)),
         kubeconfig: (0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .read */ .LF)(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .STATE */ .c4.kubeconfig),
         serviceStartedByUs: (0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .read */ .LF)(_state_js__WEBPACK_IMPORTED_MODULE_2__/* .STATE */ .c4.serviceStartedByUs) === "true",
     };
     // Main saves each thing before creating it: nothing saved, nothing to touch.
-    if (!t.node && !t.kubeconfig && !t.serviceStartedByUs) {
+    if (!t.node && !t.workers?.length && !t.kubeconfig && !t.serviceStartedByUs) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq("Nothing to clean up.");
         return;
     }
@@ -28777,19 +32830,341 @@ async function run() {
         return;
     }
     const start = performance.now();
-    await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os("Teardown", () => (0,_steps_teardown_js__WEBPACK_IMPORTED_MODULE_3__/* .teardown */ .z)(new _container_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .ContainerCli */ .Wv(), t));
+    await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os("Teardown", () => (0,_steps_teardown_js__WEBPACK_IMPORTED_MODULE_3__/* .teardown */ .z)(cli, t));
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Teardown: done in ${((performance.now() - start) / 1000).toFixed(2)}s`);
+}
+/** The worker names main saved (a JSON array of strings); anything else is no workers. */
+function parseNames(text) {
+    try {
+        const v = JSON.parse(text || "[]");
+        return Array.isArray(v) ? v.filter((n) => typeof n === "string" && n !== "") : [];
+    }
+    catch {
+        return [];
+    }
 }
 try {
     await run();
 }
 catch (err) {
     // Cleanup never fails the job.
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Cleanup failed: ${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_8__/* .redact */ .E$)(err instanceof Error ? err.message : String(err))}`);
+}
+finally {
+    // This job no longer uses the service (jobs.ts); after the teardown, which decides by the others.
+    await (0,_jobs_js__WEBPACK_IMPORTED_MODULE_5__/* .unregister */ .ht)(process.env).catch((e) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Cleanup: could not remove this job's registration: ${(0,_secrets_js__WEBPACK_IMPORTED_MODULE_8__/* .redact */ .E$)(e instanceof Error ? e.message : String(e))}`));
+    // Leave once the work is done: a cache upload given up on (actions-cache.ts) may still hold sockets.
+    await new Promise((resolve) => process.stdout.write("", () => resolve()));
+    process.exit(0);
 }
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 7063:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Gp: () => (/* binding */ runPipe),
+  R3: () => (/* binding */ runProcess)
+});
+
+// UNUSED EXPORTS: killAll, quoteArg
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: ./src/secrets.ts
+var secrets = __nccwpck_require__(7194);
+;// CONCATENATED MODULE: ./src/process.ts
+// The one way the action runs a process: bounded in time, cancellable, stdin given or closed (never a
+// prompt), extra environment, and an optional echo of the command line and its output in the log, as
+// @actions/exec prints them, with credentials blanked. @actions/exec cannot be aborted or timed out.
+
+
+const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+/** After SIGKILL, how long to wait for the pipes to close (a grandchild may hold them) before leaving. */
+const CLOSE_GRACE_MS = 2_000;
+const running = new Set();
+/** Kills every process started here that still runs (the job was cancelled). */
+function killAll() {
+    for (const p of running)
+        p.kill("SIGKILL");
+}
+/** Quotes an argument for a readable command line (the log only; nothing is run through a shell). */
+function quoteArg(a) {
+    return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+/** Splits a stream into lines for the log, so redact() sees whole lines. */
+function lineEcho() {
+    let pending = "";
+    return {
+        push(d) {
+            pending += d.toString();
+            const nl = pending.lastIndexOf("\n");
+            if (nl < 0)
+                return;
+            process.stdout.write((0,secrets/* redact */.E$)(pending.slice(0, nl + 1)));
+            pending = pending.slice(nl + 1);
+        },
+        flush() {
+            if (pending)
+                process.stdout.write((0,secrets/* redact */.E$)(pending) + "\n");
+            pending = "";
+        },
+    };
+}
+function start(cmd, args, o, stdin) {
+    const t0 = performance.now();
+    if (o.echo)
+        process.stdout.write(`[command]${(0,secrets/* redact */.E$)(o.display ?? [cmd, ...args].map(quoteArg).join(" "))}\n`);
+    const child = (0,external_node_child_process_namespaceObject.spawn)(cmd, args, {
+        stdio: ["pipe", "pipe", "pipe"],
+        ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
+    });
+    running.add(child);
+    const result = new Promise((resolve, reject) => {
+        const max = o.maxBuffer ?? DEFAULT_MAX_BUFFER;
+        const out = [];
+        const err = [];
+        let outBytes = 0;
+        let errBytes = 0;
+        let timedOut = false;
+        let cancelled = false;
+        let settled = false;
+        const echoOut = o.echo ? lineEcho() : undefined;
+        const echoErr = o.echo ? lineEcho() : undefined;
+        child.stdout.on("data", (d) => {
+            if (outBytes < max)
+                out.push(d);
+            outBytes += d.length;
+            echoOut?.push(d);
+        });
+        child.stderr.on("data", (d) => {
+            if (errBytes < max)
+                err.push(d);
+            errBytes += d.length;
+            echoErr?.push(d);
+        });
+        child.stdin.on("error", () => undefined); // the process may exit without reading its input
+        if (stdin === "input")
+            child.stdin.end(o.input ?? "");
+        const kill = () => child.kill("SIGKILL");
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill();
+        }, o.timeoutMs);
+        const onAbort = () => {
+            cancelled = true;
+            kill();
+        };
+        if (o.signal?.aborted)
+            onAbort();
+        else
+            o.signal?.addEventListener("abort", onAbort, { once: true });
+        let grace;
+        const finish = (code) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            clearTimeout(grace);
+            o.signal?.removeEventListener("abort", onAbort);
+            running.delete(child);
+            echoOut?.flush();
+            echoErr?.flush();
+            resolve({
+                code: timedOut || cancelled ? -1 : (code ?? -1),
+                stdout: Buffer.concat(out).toString(),
+                stderr: Buffer.concat(err).toString(),
+                timedOut,
+                cancelled,
+                ms: performance.now() - t0,
+            });
+        };
+        child.on("error", (e) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            running.delete(child);
+            reject(e);
+        });
+        child.on("exit", (code) => {
+            // Normally 'close' follows at once; a grandchild holding the pipes must not hold the action.
+            grace = setTimeout(() => {
+                child.stdout?.destroy();
+                child.stderr?.destroy();
+                finish(code);
+            }, CLOSE_GRACE_MS);
+        });
+        child.on("close", (code) => finish(code));
+    });
+    return { child, result };
+}
+/**
+ * Runs `cmd args…` and collects its output. Resolves whatever the exit code; rejects only when the
+ * program cannot be started (e.g. ENOENT: not on PATH).
+ */
+function runProcess(cmd, args, o) {
+    return start(cmd, args, o, "input").result;
+}
+/**
+ * `first | second`: the first's stdout streamed into the second's stdin, both under the same bound and
+ * signal. Resolves with both results once both ended.
+ */
+async function runPipe(first, second, o) {
+    const a = start(first.cmd, first.args, { ...o, echo: false, maxBuffer: 1 }, "input");
+    const b = start(second.cmd, second.args, { ...o, echo: false }, "pipe");
+    if (o.echo) {
+        const line = [first, second].map((c) => [c.cmd, ...c.args].map(quoteArg).join(" ")).join(" | ");
+        process.stdout.write(`[command]${(0,secrets/* redact */.E$)(o.display ?? line)}\n`);
+    }
+    a.child.stdout.pipe(b.child.stdin);
+    // If the reader fails, stop the writer rather than let it block on a full pipe.
+    return Promise.all([
+        a.result,
+        b.result.then((r) => {
+            if (r.code !== 0)
+                a.child.kill("SIGKILL");
+            return r;
+        }),
+    ]);
+}
+
+
+/***/ }),
+
+/***/ 7194:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E$: () => (/* binding */ redact),
+/* harmony export */   P_: () => (/* binding */ maskProxyCredentials)
+/* harmony export */ });
+/* unused harmony exports registerSecret, PROXY_VARIABLE, proxyCredentials, displayUrl, registerUrlSecrets */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+// Credentials the action handles or passes on: registered with the runner (core.setSecret, so the runner
+// masks them in its log) before anything is printed, and blanked by redact() in whatever the action
+// prints or writes itself (command lines it echoes, diagnostics files, which the runner never masks).
+
+/** Shorter values are not registered: the runner would mask every occurrence of, say, "pw". */
+const MIN_SECRET_LENGTH = 4;
+const known = new Set();
+/** Registers `value` with the runner (::add-mask::) and with redact(). */
+function registerSecret(value) {
+    if (!value || value.length < MIN_SECRET_LENGTH || known.has(value))
+        return;
+    known.add(value);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(value);
+}
+/** HTTP_PROXY, https_proxy, ALL_PROXY, NO_PROXY, FTP_PROXY, SOCKS_PROXY… in any case. */
+const PROXY_VARIABLE = /^(?:https?|all|no|ftp|socks5?h?|rsync|grpc)_proxy$/i;
+/**
+ * The credentials in proxy-style variables: for each URL with userinfo (`scheme://user:pass@host`, or
+ * `user:pass@host` without a scheme), the userinfo as written, the password (or a lone user name, which
+ * carries tokens) as written, and percent-decoded when that differs. Values may be comma lists.
+ */
+function proxyCredentials(env) {
+    const out = new Set();
+    for (const [name, value] of Object.entries(env)) {
+        if (!value || !PROXY_VARIABLE.test(name))
+            continue;
+        for (const entry of value.split(/[\s,]+/)) {
+            const rest = entry.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+            const authority = rest.split(/[/?#]/)[0] ?? "";
+            const at = authority.lastIndexOf("@");
+            if (at <= 0)
+                continue;
+            const userinfo = authority.slice(0, at);
+            const colon = userinfo.indexOf(":");
+            const secret = colon >= 0 ? userinfo.slice(colon + 1) : userinfo;
+            for (const s of [userinfo, secret]) {
+                out.add(s);
+                try {
+                    out.add(decodeURIComponent(s));
+                }
+                catch {
+                    // not valid percent-encoding: the raw form is all there is
+                }
+            }
+        }
+    }
+    return [...out].filter((s) => s.length > 0);
+}
+/** Registers every proxy credential in the environment; call before anything is printed. */
+function maskProxyCredentials(env = process.env) {
+    for (const s of proxyCredentials(env))
+        registerSecret(s);
+}
+/** Bootstrap tokens as kubeadm prints them ([a-z0-9]{6}.[a-z0-9]{16}, kubeadm's token format). */
+const BOOTSTRAP_TOKEN = /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g;
+/**
+ * `text` with every registered secret, URL userinfo, kubeadm join secret, bootstrap token, PEM private
+ * key and kubeconfig credential field blanked.
+ */
+function redact(text) {
+    let out = text;
+    for (const s of [...known].sort((a, b) => b.length - a.length))
+        out = out.split(s).join("***");
+    return (out
+        // scheme://user:pass@host; the password may hold a raw '@': the last '@' before the host ends it.
+        .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^\s/?#"',]+)@(?=[^\s/?#"',@]+)/gi, (_m, scheme, ui) => (ui.includes(":") ? `${scheme}***:***@` : `${scheme}***@`))
+        .replace(/(--(?:token|certificate-key)[= ]+)[^\s\\]+/g, "$1***")
+        .replace(BOOTSTRAP_TOKEN, "******.****************")
+        .replace(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g, "-----BEGIN $1PRIVATE KEY----- (redacted) -----END $1PRIVATE KEY-----")
+        .replace(/\b(client-key-data|token|password)(["']?\s*[:=]\s*["']?)[^\s"',}]+/g, "$1$2***"));
+}
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+/**
+ * `url` as it may be printed: userinfo as `***:***@` (or `***@`), every query value as `***`. Mirror URLs
+ * carry credentials in both (`https://user:TOKEN@mirror/…`, `…?token=…`).
+ */
+function displayUrl(url) {
+    const q = url.indexOf("?");
+    const head = (q < 0 ? url : url.slice(0, q)).replace(URL_USERINFO, (_m, scheme, ui) => ui.includes(":") ? `${scheme}***:***@` : `${scheme}***@`);
+    if (q < 0)
+        return head;
+    const hash = url.indexOf("#", q);
+    const query = url.slice(q, hash < 0 ? undefined : hash).replace(/([?&][^=&]*=)[^&]*/g, "$1***");
+    return head + query + (hash < 0 ? "" : url.slice(hash));
+}
+/**
+ * Registers the credentials a URL carries (its userinfo and query values, as written and
+ * percent-decoded), so the runner masks them wherever they appear (the tool cache's own debug lines).
+ */
+function registerUrlSecrets(url) {
+    if (!url)
+        return;
+    const values = [];
+    const ui = URL_USERINFO.exec(url.split("?")[0] ?? "")?.[2];
+    // The password, or a lone user name (which carries tokens); a user name beside a password is not secret.
+    if (ui)
+        values.push(ui, ui.includes(":") ? ui.slice(ui.indexOf(":") + 1) : ui);
+    const q = url.indexOf("?");
+    if (q >= 0)
+        for (const pair of url
+            .slice(q + 1)
+            .split("#")[0]
+            .split("&")) {
+            const eq = pair.indexOf("=");
+            if (eq >= 0)
+                values.push(pair.slice(eq + 1));
+        }
+    for (const v of values) {
+        registerSecret(v);
+        try {
+            registerSecret(decodeURIComponent(v));
+        }
+        catch {
+            // not valid percent-encoding: the raw form is registered
+        }
+    }
+}
+
 
 /***/ }),
 
@@ -28807,8 +33182,15 @@ __webpack_async_result__();
 const STATE = {
     clusterName: "cluster-name",
     node: "node",
+    /** The worker nodes' names (JSON array), re-saved before each worker's `container run`. */
+    workers: "workers",
     kubeconfig: "kubeconfig",
     serviceStartedByUs: "service-started",
+    /**
+     * "true" from just before main stops a running service (CLI upgrade, version-skew restart) until it
+     * runs again: a job cancelled in between has its post step start it again.
+     */
+    serviceStopped: "service-stopped",
     cleanup: "cleanup",
     /** Downloads main left for post to upload to the Actions cache (JSON). */
     cacheSave: "cache-save",
@@ -28892,28 +33274,2177 @@ async function saveCaches(cli, pending, openCache) {
 
 /***/ }),
 
-/***/ 4750:
+/***/ 8591:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  F: () => (/* binding */ keepMessage),
-  z: () => (/* binding */ teardown)
+  d_: () => (/* reexport */ ownership/* LABEL */.d_),
+  KX: () => (/* reexport */ ownership/* ownedByThisJob */.KX),
+  bf: () => (/* binding */ removeNode)
 });
+
+// UNUSED EXPORTS: CREATED_BY, bypassesProxy, classifyExisting, clearCluster, createNodeVm, createNodeVms, freePort, jobLabel, nodeAgeMs, nodeResources, nodeSpec, ownedByThisRunner, proxyEnv, workerName
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var lib_core = __nccwpck_require__(3838);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+// EXTERNAL MODULE: ./src/bounds.ts
+var bounds = __nccwpck_require__(186);
+// EXTERNAL MODULE: ./src/container/cli.ts + 1 modules
+var cli = __nccwpck_require__(7627);
+// EXTERNAL MODULE: ./src/secrets.ts
+var secrets = __nccwpck_require__(7194);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/cidr.ts
+function parseIPv4(text) {
+    const parts = text.split(".");
+    if (parts.length !== 4)
+        return undefined;
+    let value = 0;
+    for (const p of parts) {
+        if (!/^(0|[1-9]\d{0,2})$/.test(p))
+            return undefined;
+        const n = Number(p);
+        if (n > 255)
+            return undefined;
+        value = value * 256 + n;
+    }
+    return value;
+}
+function formatIPv4(value) {
+    return [24, 16, 8, 0].map((s) => (value >>> s) & 255).join(".");
+}
+function mask(prefix) {
+    return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+/** Parses `a.b.c.d/n`; host bits must be zero so the text means exactly one network. */
+function cidr_parseCidr(text) {
+    const m = /^([0-9.]+)\/(\d{1,2})$/.exec(text.trim());
+    if (!m)
+        return undefined;
+    const addr = parseIPv4(m[1]);
+    const prefix = Number(m[2]);
+    if (addr === undefined || prefix > 32)
+        return undefined;
+    const network = (addr & mask(prefix)) >>> 0;
+    if (network !== addr)
+        return undefined;
+    return { network, prefix, text: `${formatIPv4(network)}/${prefix}` };
+}
+function cidr_cidrOverlaps(a, b) {
+    const p = Math.min(a.prefix, b.prefix);
+    return (a.network & mask(p)) >>> 0 === (b.network & mask(p)) >>> 0;
+}
+function cidr_cidrContains(c, ip) {
+    const v = parseIPv4(ip);
+    return v !== undefined && (v & mask(c.prefix)) >>> 0 === c.network;
+}
+/** The n-th address of the network (1 → the conventional gateway). */
+function nthAddress(c, n) {
+    return formatIPv4((c.network + n) >>> 0);
+}
+/** Whether `inner` lies entirely inside `outer`. */
+function cidrContainsCidr(outer, inner) {
+    return inner.prefix >= outer.prefix && (inner.network & mask(outer.prefix)) >>> 0 === outer.network;
+}
+/** The network `ip/prefix` lies in (`192.168.64.3`, 24 → 192.168.64.0/24); undefined for a bad address. */
+function cidr_networkOf(ip, prefix) {
+    const v = parseIPv4(ip);
+    if (v === undefined || !(prefix >= 0 && prefix <= 32))
+        return undefined;
+    const network = (v & mask(prefix)) >>> 0;
+    return { network, prefix, text: `${formatIPv4(network)}/${prefix}` };
+}
+
+// EXTERNAL MODULE: ./src/versions.ts
+var versions = __nccwpck_require__(7902);
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+
+
+
+function inputs_hostResources() {
+    return { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / 1024 / 1024) };
+}
+/**
+ * Each node VM's size: the inputs, else a quarter of the host with at least 2 CPUs and 2 GiB, as
+ * Apple's k8s plugin sizes its nodes (the same rule as steps/node-vm.ts, nodeResources).
+ */
+function inputs_resolveNodeResources(inputs, host) {
+    return {
+        cpus: inputs.cpus ?? Math.max(2, Math.floor(host.cpus / 4)),
+        memoryMiB: inputs.memoryMiB ?? Math.max(2048, Math.floor(host.memoryMiB / 4)),
+    };
+}
+/**
+ * How many workers fit next to the control plane, every node of size `node`: together the nodes
+ * may use all of the host's CPUs (more vCPUs than cores starves etcd and the kubelets, and a CI job
+ * then fails on timeouts, not on its tests) and three quarters of its memory (the rest for macOS,
+ * the runner and the container service). With the default sizes that allows 2 workers.
+ */
+function maxWorkers(host, node) {
+    const nodes = Math.min(Math.floor(host.cpus / node.cpus), Math.floor((host.memoryMiB * 3) / 4 / node.memoryMiB));
+    return Math.max(0, nodes - 1);
+}
+class InputError extends Error {
+    input;
+    value;
+    constructor(input, value, accepted) {
+        super(`Input '${input}' has an invalid value '${value}': ${accepted}`);
+        this.input = input;
+        this.value = value;
+        this.name = "InputError";
+    }
+}
+const LOOPBACK = cidr_parseCidr("127.0.0.0/8");
+const NODE_SUFFIX = "-control-plane";
+// Apple's container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]+ up to 63 characters; the node name is also a
+// Kubernetes node name (RFC 1123, lowercase), so the cluster name takes the intersection.
+const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const MAX_CONTAINER_NAME = 63;
+const MAX_CLUSTER_NAME = MAX_CONTAINER_NAME - NODE_SUFFIX.length;
+const MAX_WAIT_SECONDS = 3600;
+/** Below this, reclaim-after is more likely a typo ("6" for 6 hours) than a decision. */
+const MIN_RECLAIM_SECONDS = 3600;
+/** Hex digits of the hash a changed or cut cluster name carries: 16.7 million values. */
+const NAME_HASH_LENGTH = 6;
+/**
+ * A valid cluster name (lowercase letters, digits and '-', at most MAX_CLUSTER_NAME characters) from what
+ * the workflow gave, so `kina-${{ runner.name }}` works for any runner name. Lowercasing alone keeps the
+ * name readable (`Mac-Studio-02` → `mac-studio-02`). When more changes (every run of other characters
+ * becomes one '-', '-' is trimmed from the ends) or the name is too long, it ends in `-` and the first 6
+ * hex digits of the SHA-256 of the name as given: `mac_1`, `mac.1` and `kina-🚀` would otherwise become
+ * `mac-1`, `mac-1` and the default `kina`, and two runners sharing a Mac would share a cluster.
+ * Undefined when no letter or digit is left.
+ */
+function clusterNameFrom(given) {
+    const lower = given.toLowerCase();
+    let name = lower.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    if (!name)
+        return undefined;
+    if (name !== lower || name.length > MAX_CLUSTER_NAME) {
+        const hash = createHash("sha256").update(given).digest("hex").slice(0, NAME_HASH_LENGTH);
+        const room = MAX_CLUSTER_NAME - NAME_HASH_LENGTH - 1;
+        name = `${name.slice(0, room).replace(/-+$/, "")}-${hash}`;
+    }
+    return CLUSTER_NAME.test(name) ? name : undefined;
+}
+function cidrInput(src, name, minPrefix, maxPrefix) {
+    const value = src.get(name);
+    const cidr = parseCidr(value);
+    const accepted = `expected an IPv4 network such as 10.244.0.0/16 (host bits zero) with a prefix from /${minPrefix} to /${maxPrefix}`;
+    if (!cidr || cidr.prefix < minPrefix || cidr.prefix > maxPrefix)
+        throw new InputError(name, value, accepted);
+    if (cidrOverlaps(cidr, LOOPBACK))
+        throw new InputError(name, value, `it overlaps the loopback network 127.0.0.0/8; ${accepted}`);
+    return cidr;
+}
+/**
+ * Why the pod or service subnet cannot be used on this VM network, or undefined. Pod and service
+ * addresses that shadow the VMs' own network make the node unreachable from inside the cluster.
+ * `network` is the VM network; `source` says where it was read (for the message).
+ */
+function inputs_vmNetworkConflict(inputs, network, source) {
+    for (const [input, cidr] of [
+        ["pod-subnet", inputs.podSubnet],
+        ["service-subnet", inputs.serviceSubnet],
+    ]) {
+        if (cidrOverlaps(cidr, network))
+            return (`${input} ${cidr.text} overlaps the container VM network ${network.text} (${source}); its addresses ` +
+                `would shadow the node's own. Choose a ${input} outside ${network.text}.`);
+    }
+    return undefined;
+}
+/** `90`, `90s`, `5m`, `1m30s`, `6h`, `5d` → seconds. */
+function parseDuration(text) {
+    const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+    if (!m || text.trim() === "" || (m[1] ?? m[2] ?? m[3] ?? m[4]) === undefined)
+        return undefined;
+    return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
+}
+/** `4G`, `4096M`, `4096MB`, `4g` → MiB. */
+function parseMemory(text) {
+    const m = /^(\d+)\s*([KMGT])i?B?$/i.exec(text.trim());
+    if (!m)
+        return undefined;
+    const n = Number(m[1]);
+    const unit = m[2].toUpperCase();
+    const mib = unit === "K" ? n / 1024 : unit === "M" ? n : unit === "G" ? n * 1024 : n * 1024 * 1024;
+    return Math.floor(mib);
+}
+/** `host`: the Mac's size, which bounds `workers` (default: this machine's). */
+function parseInputs(src, host = inputs_hostResources()) {
+    const podSubnet = cidrInput(src, "pod-subnet", 8, 24);
+    const serviceSubnet = cidrInput(src, "service-subnet", 12, 28);
+    if (cidrOverlaps(podSubnet, serviceSubnet)) {
+        throw new InputError("pod-subnet", podSubnet.text, `it overlaps service-subnet ${serviceSubnet.text}; choose two disjoint ranges`);
+    }
+    const nodeImageInput = src.get("node-image").trim();
+    const requested = src.get("kubernetes-version").trim();
+    let kubernetesVersion;
+    let nodeImage;
+    const warnings = [];
+    if (nodeImageInput) {
+        if (/\s/.test(nodeImageInput)) {
+            throw new InputError("node-image", nodeImageInput, "expected an image reference such as kindest/node:v1.35.8");
+        }
+        nodeImage = nodeImageInput;
+        kubernetesVersion = versionFromImage(nodeImage);
+        // Refused before any pull: kubeadm before 1.31 cannot read the v1beta4 config the action writes.
+        if (kubernetesVersion && compareVersions(releaseOf(kubernetesVersion), MIN_KUBERNETES_VERSION) < 0) {
+            throw new InputError("node-image", nodeImageInput, `its tag says Kubernetes ${kubernetesVersion}, and node images older than ${MIN_KUBERNETES_VERSION.replace(/\.0$/, "")} cannot read the kubeadm v1beta4 config this action writes; use a newer kindest/node image or set kubernetes-version (${supportedKubernetesVersions().join(", ")})`);
+        }
+        // The default (the newest supported) cannot be told from an explicit choice of it.
+        const asked = requested ? resolveKubernetesVersion(requested) : undefined;
+        if (requested && asked !== newestKubernetesVersion() && asked !== kubernetesVersion) {
+            warnings.push(`node-image ${nodeImageInput} is used and kubernetes-version ${requested} is ignored: the image decides the ` +
+                `Kubernetes version (${kubernetesVersion ? `its tag says ${kubernetesVersion}` : "its tag names none"}). ` +
+                "Remove kubernetes-version, or node-image to use the pinned image of that version.");
+        }
+    }
+    else {
+        kubernetesVersion = resolveKubernetesVersion(requested);
+        if (!kubernetesVersion) {
+            // YAML reads an unquoted `1.30` as the number 1.3, which reaches the action as "1.3".
+            const number = /^v?(\d+)\.(\d)$/.exec(requested);
+            const hint = number
+                ? ` YAML reads an unquoted ${number[1]}.${number[2]}0 as the number ${number[1]}.${number[2]}: ` +
+                    `quote the version (kubernetes-version: "${number[1]}.${number[2]}0").`
+                : "";
+            throw new InputError("kubernetes-version", requested, `expected one of ${supportedKubernetesVersions().join(", ")} (also as v1.35, 1.35 or v1.35.8), or set node-image.${hint}`);
+        }
+        nodeImage = NODE_IMAGES[kubernetesVersion];
+    }
+    const clusterNameInput = src.get("cluster-name").trim();
+    const clusterName = clusterNameFrom(clusterNameInput);
+    if (!clusterName) {
+        throw new InputError("cluster-name", clusterNameInput, `expected a name with letters or digits, e.g. kina or kina-\${{ runner.name }} (the node VM is named <cluster-name>${NODE_SUFFIX})`);
+    }
+    const containerVersion = (src.get("container-version").trim() || "supported");
+    if (!["supported", "installed"].includes(containerVersion)) {
+        if (!/^\d+\.\d+\.\d+$/.test(containerVersion)) {
+            throw new InputError("container-version", containerVersion, "expected 'supported' (the installed CLI when it is supported, else the newest tested release), 'installed', or a release such as 1.5.0");
+        }
+        const why = unsupportedContainerReason(containerVersion);
+        if (why) {
+            throw new InputError("container-version", containerVersion, `${why}; choose a release from ${CONTAINER_VERSIONS.minimum} on (tested: ${CONTAINER_VERSIONS.tested.join(", ")}) or 'supported'`);
+        }
+    }
+    const installerUrl = src.get("installer-url").trim() || undefined;
+    if (installerUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(installerUrl)) {
+        throw new InputError("installer-url", displayUrl(installerUrl), "expected an http(s):// or file:// URL; {version} is replaced");
+    }
+    const kubectlInput = src.get("kubectl-version").trim();
+    const kubectlMatch = /^v?(\d+\.\d+\.\d+)$/.exec(kubectlInput);
+    if (kubectlInput && !kubectlMatch) {
+        throw new InputError("kubectl-version", kubectlInput, "expected a release such as v1.35.8, or empty");
+    }
+    const kubectlUrl = src.get("kubectl-url").trim() || undefined;
+    if (kubectlUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(kubectlUrl)) {
+        throw new InputError("kubectl-url", displayUrl(kubectlUrl), "expected an http(s):// or file:// URL of a darwin/arm64 kubectl with its checksum at the same URL with .sha256 after the path; {version} is replaced");
+    }
+    const cpusText = src.get("cpus").trim();
+    let cpus;
+    if (cpusText) {
+        cpus = /^\d+$/.test(cpusText) ? Number(cpusText) : NaN;
+        // kubeadm's preflight needs 2 CPUs and about 1.7 GiB; below that init fails after minutes of work.
+        if (!(cpus >= 2 && cpus <= 64))
+            throw new InputError("cpus", cpusText, "expected a whole number from 2 to 64, or empty");
+    }
+    const memoryText = src.get("memory").trim();
+    let memoryMiB;
+    if (memoryText) {
+        memoryMiB = parseMemory(memoryText);
+        if (memoryMiB === undefined || memoryMiB < 2048) {
+            throw new InputError("memory", memoryText, "expected a size with a unit such as 4G or 4096M, at least 2G, or empty");
+        }
+    }
+    const waitText = src.get("wait").trim();
+    const waitSeconds = parseDuration(waitText);
+    if (waitSeconds === undefined || waitSeconds < 1 || waitSeconds > MAX_WAIT_SECONDS) {
+        throw new InputError("wait", waitText, `expected seconds (300) or a duration (5m, 90s, 1m30s) from 1s to ${MAX_WAIT_SECONDS / 60}m`);
+    }
+    const workersText = src.get("workers").trim() || "0";
+    if (!/^\d{1,3}$/.test(workersText)) {
+        throw new InputError("workers", workersText, "expected a whole number of worker nodes (0: a single-node cluster)");
+    }
+    const workers = Number(workersText);
+    if (workers > 0) {
+        // Before any VM: a cluster that cannot fit fails now, not after minutes of creating nodes.
+        const subnetProblem = podSubnetCapacityProblem(podSubnet, workers + 1);
+        if (subnetProblem)
+            throw new InputError("workers", workersText, subnetProblem);
+        const node = inputs_resolveNodeResources({ cpus, memoryMiB }, host);
+        const max = maxWorkers(host, node);
+        if (workers > max) {
+            throw new InputError("workers", workersText, `this Mac has ${host.cpus} CPUs and ${host.memoryMiB} MiB; ${workers + 1} nodes of ${node.cpus} CPUs ` +
+                `and ${node.memoryMiB} MiB each need ${(workers + 1) * node.cpus} CPUs and ${(workers + 1) * node.memoryMiB} MiB, ` +
+                `but all nodes together get at most the host's CPUs and three quarters of its memory, so at most ` +
+                `${max} worker${max === 1 ? "" : "s"}; set smaller cpus and memory, or fewer workers`);
+        }
+    }
+    const reclaimText = src.get("reclaim-after").trim();
+    let reclaimAfterSeconds;
+    if (reclaimText) {
+        reclaimAfterSeconds = parseDuration(reclaimText);
+        if (reclaimAfterSeconds === undefined || reclaimAfterSeconds < MIN_RECLAIM_SECONDS) {
+            throw new InputError("reclaim-after", reclaimText, "expected a duration of at least 1h, such as 6h or 120h, or empty to never remove another runner's node");
+        }
+    }
+    const loadImages = src
+        .get("load-images")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "" && !l.startsWith("#"));
+    for (const image of loadImages) {
+        if (/\s/.test(image))
+            throw new InputError("load-images", image, "expected one image reference per line");
+    }
+    return {
+        kubernetesVersion,
+        nodeImage,
+        podSubnet,
+        serviceSubnet,
+        clusterName,
+        clusterNameGiven: clusterName === clusterNameInput ? undefined : clusterNameInput,
+        nodeName: clusterName + NODE_SUFFIX,
+        containerVersion,
+        installerUrl,
+        kubectlVersion: kubectlMatch?.[1],
+        kubectlUrl,
+        cpus,
+        memoryMiB,
+        waitSeconds,
+        reclaimAfterSeconds,
+        cache: src.getBoolean("cache"),
+        cleanup: src.getBoolean("cleanup"),
+        approveCsrs: src.getBoolean("approve-csrs"),
+        loadImages,
+        workers,
+        warnings,
+    };
+}
+
+// EXTERNAL MODULE: ./src/ownership.ts
+var ownership = __nccwpck_require__(2334);
+;// CONCATENATED MODULE: ./src/steps/node-vm.ts
+
+
+
+
+
+
+
+
+
+/**
+ * The VM network when the runtime cannot list it: macOS 15's fixed default network ("macOS 15
+ * limitations", apple/container docs/technical-overview.md). The node's own address corrects it.
+ */
+const ASSUMED_VM_NETWORK = "192.168.64.0/24";
+/**
+ * Worker `i` (1-based) of a cluster: `<cluster-name>-worker-<i>`, as kind and Apple's k8s plugin name
+ * them. `-worker-999` is shorter than `-control-plane`, so the cluster-name length check covers it.
+ */
+function workerName(clusterName, i) {
+    return `${clusterName}-worker-${i}`;
+}
+/**
+ * A quarter of the host, at least 2 CPUs and 2 GiB, as Apple's k8s plugin sizes its nodes: the rule
+ * the `workers` bound assumes (inputs.ts, resolveNodeResources).
+ */
+function nodeResources(inputs) {
+    return resolveNodeResources(inputs, hostResources());
+}
+async function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const { port } = srv.address();
+            srv.close(() => resolve(port));
+        });
+    });
+}
+/** A variable in any case (HTTPS_PROXY, https_proxy, Https_Proxy): upper case first. */
+function anyCase(env, name) {
+    if (env[name])
+        return env[name];
+    if (env[name.toLowerCase()])
+        return env[name.toLowerCase()];
+    const k = Object.keys(env).find((e) => e.toUpperCase() === name && env[e]);
+    return k ? env[k] : undefined;
+}
+/**
+ * The host's proxy settings for the node, with the cluster's own traffic kept off the proxy: NO_PROXY
+ * gets the VM network(s), the pod and service subnets and the node's names. Without that, the kubelet
+ * sends its API traffic to the proxy and times out (Apple's k8s plugin does the same).
+ */
+function proxyEnv(env, inputs, vmNetworks, peers = []) {
+    const http = anyCase(env, "HTTP_PROXY");
+    const https = anyCase(env, "HTTPS_PROXY");
+    if (!http && !https)
+        return {};
+    const noProxy = [
+        ...new Set([
+            ...(anyCase(env, "NO_PROXY") ?? "").split(","),
+            "localhost",
+            "127.0.0.1",
+            ...vmNetworks,
+            inputs.podSubnet.text,
+            inputs.serviceSubnet.text,
+            inputs.nodeName,
+            ...peers,
+            ".svc",
+            ".cluster.local",
+        ]
+            .map((e) => e.trim())
+            .filter(Boolean)),
+    ].join(",");
+    const out = {};
+    for (const [k, v] of [
+        ["HTTP_PROXY", http],
+        ["HTTPS_PROXY", https],
+        ["NO_PROXY", noProxy],
+    ]) {
+        if (!v)
+            continue;
+        out[k] = v;
+        out[k.toLowerCase()] = v;
+    }
+    return out;
+}
+/** Whether a NO_PROXY list keeps `ip` off the proxy: the address itself, or a CIDR that holds it. */
+function bypassesProxy(noProxy, ip) {
+    return noProxy.split(",").some((e) => {
+        const c = parseCidr(e.trim());
+        return e.trim() === ip || (c !== undefined && cidrContains(c, ip));
+    });
+}
+/**
+ * A node VM: sized, labelled with its cluster, role, runner, job and creation time. Only the control
+ * plane publishes a port (its API on 127.0.0.1); workers reach it over the VM network.
+ */
+function nodeSpec({ inputs, apiPort, env, vmNetworks, now = Date.now(), worker, nodeNames = [], }) {
+    const { cpus, memoryMiB } = nodeResources(inputs);
+    return {
+        name: worker?.name ?? inputs.nodeName,
+        image: inputs.nodeImage,
+        cpus,
+        memoryMiB,
+        labels: {
+            [LABEL.createdBy]: CREATED_BY,
+            [LABEL.cluster]: inputs.clusterName,
+            [LABEL.role]: worker ? "worker" : "control-plane",
+            ...ownerLabels(env),
+            [LABEL.createdAt]: new Date(now).toISOString(),
+        },
+        env: proxyEnv(env, inputs, vmNetworks, nodeNames),
+        // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
+        publish: worker ? [] : [{ hostIp: "127.0.0.1", hostPort: apiPort, containerPort: 6443 }],
+        // The node runs systemd, containerd, iptables and the kubelet, and kube-proxy and ptp set sysctls.
+        privileged: true,
+    };
+}
+/** Milliseconds since the node was created (its label), or started (inspect); undefined if unknown. */
+function nodeAgeMs(existing, now = Date.now()) {
+    const t = Date.parse(existing.labels[LABEL.createdAt] || existing.startedDate || "");
+    return Number.isFinite(t) ? now - t : undefined;
+}
+/**
+ * What to do about a container that already has the node's name:
+ * - foreign: not made by this action for this cluster; never touched.
+ * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying this runner
+ *   install's runner-id label is a leftover; so is a stopped node of any runner (the action never
+ *   restarts a stopped node). A running node with only a RUNNER_NAME label (made before runner-id
+ *   labels) is never provably this runner's, even under our name: another install may share it.
+ * - abandoned: running, made by another runner, and older than reclaim-after: that runner died mid-job
+ *   (ephemeral runners get a new name per job), and no job of it can still be using it unless it runs
+ *   longer than reclaim-after.
+ * - busy: running, made by another runner on this Mac, younger. Its job may be using it right now, and a
+ *   failed job is cheaper than a destroyed one: refuse, and say how to remove it if it is a leftover.
+ */
+function classifyExisting(existing, inputs, env, now = Date.now()) {
+    const l = existing.labels;
+    if (l[LABEL.createdBy] !== CREATED_BY || l[LABEL.cluster] !== inputs.clusterName)
+        return "foreign";
+    if (ownedByThisRunner(existing, env) || existing.state !== "running")
+        return "stale";
+    const age = nodeAgeMs(existing, now);
+    if (inputs.reclaimAfterSeconds !== undefined &&
+        age !== undefined &&
+        age > inputs.reclaimAfterSeconds * 1000)
+        return "abandoned";
+    return "busy";
+}
+/** Deletes the node at once; a node that is already gone is fine. */
+async function removeNode(cli, name) {
+    await cli.remove(name);
+}
+const duration = (seconds) => seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+const hours = (ms) => `${(ms / 3_600_000).toFixed(1)}h`;
+/** The role label first (control plane before workers), then by name: the order notices and errors use. */
+function byRole(a, b) {
+    const rank = (c) => (c.labels[LABEL.role] === "control-plane" ? 0 : 1);
+    return rank(a) - rank(b) || a.id.localeCompare(b.id, "en", { numeric: true });
+}
+/**
+ * Clears what is left of this cluster on this Mac before any of its nodes is created, from one
+ * `container list --all`:
+ * - a container with one of `names` (the nodes this job will create) that this action did not make for
+ *   this cluster is foreign: refused, never touched;
+ * - every container labelled with this action's created-by and this cluster (whatever its name: a
+ *   leftover `-worker-2` when this job wants one worker) is classified on its own (classifyExisting).
+ *   When any of them is busy the whole cluster is refused, one command naming all its nodes, so no part of
+ *   another job's running cluster is ever deleted; otherwise all of them (stale or abandoned) are removed.
+ * Throws an Error with the message the user reads; `container` failures as the adapter throws them.
+ */
+async function clearCluster(cli, inputs, names, env = process.env, now = Date.now()) {
+    const all = await cli.list();
+    const isMember = (c) => c.labels[LABEL.createdBy] === CREATED_BY && c.labels[LABEL.cluster] === inputs.clusterName;
+    const foreign = names.filter((n) => all.some((c) => c.id === n && !isMember(c)));
+    if (foreign.length) {
+        const them = foreign.join(" ");
+        throw new Error(`a container named ${foreign.join(", ")} exists and was not created by this action for cluster ` +
+            `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
+            `('container delete --force ${them}') or choose another cluster-name.`);
+    }
+    const members = all.filter(isMember).sort(byRole);
+    if (!members.length)
+        return;
+    const kinds = members.map((c) => classifyExisting(c, inputs, env, now));
+    const busy = members.filter((_, i) => kinds[i] === "busy");
+    if (busy.length)
+        throw new Error(busyMessage(inputs, env, busy[0], members, now));
+    await Promise.all(members.map(async (c, i) => {
+        const l = c.labels;
+        const job = l[LABEL.job] ?? "unknown";
+        const owner = l[LABEL.runner] ?? "unknown";
+        if (kinds[i] === "abandoned") {
+            const age = nodeAgeMs(c, now);
+            const created = age !== undefined ? `, created ${hours(age)} ago` : "";
+            core.notice(`Removing ${c.id} (running, job ${job} on runner ${owner}${created}): it is older than ` +
+                `reclaim-after (${duration(inputs.reclaimAfterSeconds)}), so the job that created it has ended.`);
+        }
+        else {
+            core.notice(`Removing ${c.id} (${c.state}) left by an earlier job (${job} on runner ${owner}).`);
+        }
+        await removeNode(cli, c.id);
+    }));
+}
+/** Why a cluster with a busy node is refused, and the one command that removes every node of it. */
+function busyMessage(inputs, env, busy, members, now) {
+    const l = busy.labels;
+    const age = nodeAgeMs(busy, now);
+    const job = l[LABEL.job] ?? "unknown";
+    const owner = l[LABEL.runner] ?? "unknown";
+    const reclaim = inputs.reclaimAfterSeconds !== undefined
+        ? `reclaim-after (${duration(inputs.reclaimAfterSeconds)}) removes it once older than that`
+        : "reclaim-after is empty, so it is never removed automatically";
+    // Same name, other install (or a node from before runner-id labels): the name proves nothing.
+    const sameName = owner === runnerName(env)
+        ? ` It carries this runner's name, but ${l[LABEL.runnerId] ? "another runner install on this Mac has the same name" : "it predates runner-id labels, so it may be another install's of the same name"}.`
+        : "";
+    const nodes = members.map((c) => c.id);
+    const which = nodes.length > 1 ? ` (nodes ${nodes.join(", ")})` : "";
+    return (`cluster ${inputs.clusterName} is running for runner ${owner} (job ${job}) on this Mac and may be in use` +
+        ` (${age !== undefined ? `created ${hours(age)} ago` : "age unknown"}), so it is left untouched${which}.${sameName} Runners sharing a Mac need distinct ` +
+        "cluster-name values (cluster-name: kina-${{ runner.name }} works for any runner name). If that runner " +
+        "is gone (an ephemeral runner that " +
+        `died mid-job), ${reclaim}; set reclaim-after no shorter than your longest job, or remove it now with ` +
+        `'container delete --force ${nodes.join(" ")}'.`);
+}
+const RUNNING_TIMEOUT_MS = bounds/* OTHER_BOUNDS */.l.nodeRunning.seconds * 1000;
+async function waitRunning(cli, name) {
+    const deadline = Date.now() + RUNNING_TIMEOUT_MS;
+    const backoff = new Backoff({ minMs: 50, maxMs: 1000 });
+    for (;;) {
+        const s = await cli.inspect(name);
+        if (s?.state === "running" && s.ipv4)
+            return s;
+        if (s && s.state === "stopped")
+            throw new Error(`node ${name} stopped right after start; see 'container logs --boot ${name}'`);
+        if (Date.now() > deadline)
+            throw new Error(`node ${name} not running with an address after ${RUNNING_TIMEOUT_MS / 1000}s (state ${s?.state ?? "absent"})`);
+        await sleep(backoff.next());
+    }
+}
+/**
+ * The VM network as the runtime lists it (`container network ls`, macOS 26), with the pod and service
+ * subnets checked against it before anything is created; undefined where there is no listing.
+ */
+async function listedNetworks(cli, inputs) {
+    const networks = await cli.networks();
+    if (!networks)
+        return undefined;
+    const out = [];
+    for (const n of networks) {
+        const [ip, prefix] = n.subnet.split("/");
+        const cidr = networkOf(ip ?? "", Number(prefix));
+        if (!cidr)
+            continue;
+        const conflict = vmNetworkConflict(inputs, cidr, `network ${n.id || "?"} in \`container network ls\``);
+        if (conflict)
+            throw new Error(conflict);
+        out.push(cidr);
+    }
+    core.info(`VM network: ${out.map((c) => c.text).join(", ") || "none listed"}`);
+    return out.length ? out : undefined;
+}
+/**
+ * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd): the
+ * control plane alone, as createNodeVms creates it with `workers: 0`.
+ */
+async function createNodeVm(cli, inputs, cliVersion, beforeCreate, env = process.env) {
+    const vms = await createNodeVms(cli, { ...inputs, workers: 0 }, cliVersion, (n) => beforeCreate(n), env);
+    return vms.controlPlane;
+}
+/**
+ * The control plane and `inputs.workers` workers, created in parallel (same labels, size and NO_PROXY;
+ * workers publish nothing). The VM network is read, not assumed: from the runtime's listing where there
+ * is one, and from each node's own address and prefix everywhere; pod and service subnets are checked
+ * against both, and NO_PROXY is built from them (a node whose network the listing missed is recreated
+ * once with it). What is left of this cluster is cleared first, all of it or none (clearCluster), so a
+ * busy or foreign node refuses the job before any VM boots. `beforeCreate` records each name in state
+ * before its `container run`, so a cancelled job's post step still removes it. Every creation
+ * settles before the first error (the control plane's first, then the workers' in order) is thrown, so
+ * no `container run` is still in flight when the post step removes what `beforeCreate` recorded.
+ */
+async function createNodeVms(cli, inputs, cliVersion, beforeCreate, env = process.env) {
+    const listed = await listedNetworks(cli, inputs);
+    const vmNetworks = listed?.map((c) => c.text) ?? [ASSUMED_VM_NETWORK];
+    const workers = Array.from({ length: inputs.workers }, (_, i) => workerName(inputs.clusterName, i + 1));
+    const nodeNames = [inputs.nodeName, ...workers];
+    await clearCluster(cli, inputs, nodeNames, env);
+    const settled = await Promise.allSettled([
+        createOne(cli, inputs, cliVersion, (n) => beforeCreate(n, "control-plane"), env, [...vmNetworks], {
+            nodeNames,
+        }),
+        ...workers.map((name) => createOne(cli, inputs, cliVersion, (n) => beforeCreate(n, "worker"), env, [...vmNetworks], {
+            nodeNames,
+            worker: { name },
+        })),
+    ]);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed)
+        throw failed.reason;
+    const [cp, ...ws] = settled.map((r) => r.value);
+    return { controlPlane: cp, workers: ws };
+}
+async function createOne(cli, inputs, cliVersion, beforeCreate, env, vmNetworks, o = {}) {
+    const name = o.worker?.name ?? inputs.nodeName;
+    beforeCreate(name);
+    for (let attempt = 1;; attempt++) {
+        const apiPort = o.worker ? 0 : await freePort();
+        const spec = nodeSpec({ inputs, apiPort, env, vmNetworks, ...o });
+        try {
+            await cli.run(spec, cliVersion);
+        }
+        catch (err) {
+            // Another cluster on this Mac may have taken the port between our probe and the run.
+            if (attempt < 3 && err instanceof ContainerError && err.portInUse) {
+                await removeNode(cli, name);
+                continue;
+            }
+            throw err;
+        }
+        const state = await waitRunning(cli, name);
+        const prefix = state.ipv4Prefix ?? 24;
+        const own = networkOf(state.ipv4, prefix);
+        if (own) {
+            const conflict = vmNetworkConflict(inputs, own, `the node's address ${state.ipv4}/${prefix} from \`container inspect\``);
+            if (conflict)
+                throw new Error(conflict);
+            const noProxy = spec.env.NO_PROXY;
+            if (noProxy !== undefined && !bypassesProxy(noProxy, state.ipv4) && attempt < 3) {
+                core.notice(`The node's network ${own.text} is not the assumed ${vmNetworks.join(", ")}: recreating ${o.worker ? name : "the node"} so its ` +
+                    "NO_PROXY keeps cluster traffic off the proxy.");
+                vmNetworks.push(own.text);
+                await removeNode(cli, name);
+                continue;
+            }
+        }
+        const vm = { name, ip: state.ipv4, mtu: state.mtu ?? 1280 };
+        return o.worker ? vm : { ...vm, apiPort };
+    }
+}
+
+
+/***/ }),
+
+/***/ 2911:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  G6: () => (/* binding */ service_describeContainers),
+  QV: () => (/* binding */ restartStoppedService)
+});
+
+// UNUSED EXPORTS: ensureService, otherJobsUsing, othersRunning
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var lib_core = __nccwpck_require__(3838);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: ./src/container/cli.ts + 1 modules
-var container_cli = __nccwpck_require__(3403);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./src/bounds.ts
+var bounds = __nccwpck_require__(186);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/process.ts + 1 modules
+var src_process = __nccwpck_require__(7063);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var lib_io = __nccwpck_require__(8701);
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var node_modules_semver = __nccwpck_require__(2088);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+// Internal object for testability (allows mocking in ESM)
+const _internal = {
+    readLinuxVersionFile() {
+        const lsbReleaseFile = '/etc/lsb-release';
+        const osReleaseFile = '/etc/os-release';
+        let contents = '';
+        if (external_fs_.existsSync(lsbReleaseFile)) {
+            contents = external_fs_.readFileSync(lsbReleaseFile).toString();
+        }
+        else if (external_fs_.existsSync(osReleaseFile)) {
+            contents = external_fs_.readFileSync(osReleaseFile).toString();
+        }
+        return contents;
+    }
+};
+function _findMatch(versionSpec, stable, candidates, archFilter) {
+    return __awaiter(this, void 0, void 0, function* () {
+        const platFilter = os.platform();
+        let result;
+        let match;
+        let file;
+        for (const candidate of candidates) {
+            const version = candidate.version;
+            debug(`check ${version} satisfies ${versionSpec}`);
+            if (semver.satisfies(version, versionSpec) &&
+                (!stable || candidate.stable === stable)) {
+                file = candidate.files.find(item => {
+                    debug(`${item.arch}===${archFilter} && ${item.platform}===${platFilter}`);
+                    let chk = item.arch === archFilter && item.platform === platFilter;
+                    if (chk && item.platform_version) {
+                        const osVersion = _getOsVersion();
+                        if (osVersion === item.platform_version) {
+                            chk = true;
+                        }
+                        else {
+                            chk = semver.satisfies(osVersion, item.platform_version);
+                        }
+                    }
+                    return chk;
+                });
+                if (file) {
+                    debug(`matched ${candidate.version}`);
+                    match = candidate;
+                    break;
+                }
+            }
+        }
+        if (match && file) {
+            // clone since we're mutating the file list to be only the file that matches
+            result = Object.assign({}, match);
+            result.files = [file];
+        }
+        return result;
+    });
+}
+function _getOsVersion() {
+    // TODO: add windows and other linux, arm variants
+    // right now filtering on version is only an ubuntu and macos scenario for tools we build for hosted (python)
+    const plat = os.platform();
+    let version = '';
+    if (plat === 'darwin') {
+        version = cp.execSync('sw_vers -productVersion').toString();
+    }
+    else if (plat === 'linux') {
+        // lsb_release process not in some containers, readfile
+        // Run cat /etc/lsb-release
+        // DISTRIB_ID=Ubuntu
+        // DISTRIB_RELEASE=18.04
+        // DISTRIB_CODENAME=bionic
+        // DISTRIB_DESCRIPTION="Ubuntu 18.04.4 LTS"
+        const lsbContents = _internal.readLinuxVersionFile();
+        if (lsbContents) {
+            const lines = lsbContents.split('\n');
+            for (const line of lines) {
+                const parts = line.split('=');
+                if (parts.length === 2 &&
+                    (parts[0].trim() === 'VERSION_ID' ||
+                        parts[0].trim() === 'DISTRIB_RELEASE')) {
+                    version = parts[1].trim().replace(/^"/, '').replace(/"$/, '');
+                    break;
+                }
+            }
+        }
+    }
+    return version;
+}
+// Alias for backwards compatibility
+function _readLinuxVersionFile() {
+    return _internal.readLinuxVersionFile();
+}
+//# sourceMappingURL=manifest.js.map
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
+var lib = __nccwpck_require__(4942);
+// EXTERNAL MODULE: external "stream"
+var external_stream_ = __nccwpck_require__(2203);
+// EXTERNAL MODULE: external "util"
+var external_util_ = __nccwpck_require__(9023);
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var lib_exec = __nccwpck_require__(5260);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
+var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+/**
+ * Internal class for retries
+ */
+class retry_helper_RetryHelper {
+    constructor(maxAttempts, minSeconds, maxSeconds) {
+        if (maxAttempts < 1) {
+            throw new Error('max attempts should be greater than or equal to 1');
+        }
+        this.maxAttempts = maxAttempts;
+        this.minSeconds = Math.floor(minSeconds);
+        this.maxSeconds = Math.floor(maxSeconds);
+        if (this.minSeconds > this.maxSeconds) {
+            throw new Error('min seconds should be less than or equal to max seconds');
+        }
+    }
+    execute(action, isRetryable) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            let attempt = 1;
+            while (attempt < this.maxAttempts) {
+                // Try
+                try {
+                    return yield action();
+                }
+                catch (err) {
+                    if (isRetryable && !isRetryable(err)) {
+                        throw err;
+                    }
+                    core.info(err.message);
+                }
+                // Sleep
+                const seconds = this.getSleepAmount();
+                core.info(`Waiting ${seconds} seconds before trying again`);
+                yield this.sleep(seconds);
+                attempt++;
+            }
+            // Last attempt
+            return yield action();
+        });
+    }
+    getSleepAmount() {
+        return (Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) +
+            this.minSeconds);
+    }
+    sleep(seconds) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            return new Promise(resolve => setTimeout(resolve, seconds * 1000));
+        });
+    }
+}
+//# sourceMappingURL=retry-helper.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
+var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+class HTTPError extends Error {
+    constructor(httpStatusCode) {
+        super(`Unexpected HTTP response: ${httpStatusCode}`);
+        this.httpStatusCode = httpStatusCode;
+        Object.setPrototypeOf(this, new.target.prototype);
+    }
+}
+const IS_WINDOWS = process.platform === 'win32';
+const IS_MAC = process.platform === 'darwin';
+const userAgent = 'actions/tool-cache';
+/**
+ * Download a tool from an url and stream it into a file
+ *
+ * @param url       url of tool to download
+ * @param dest      path to download tool
+ * @param auth      authorization header
+ * @param headers   other headers
+ * @returns         path to downloaded tool
+ */
+function downloadTool(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        dest = dest || path.join(_getTempDirectory(), crypto.randomUUID());
+        yield io.mkdirP(path.dirname(dest));
+        core.debug(`Downloading ${url}`);
+        core.debug(`Destination ${dest}`);
+        const maxAttempts = 3;
+        const minSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS', 10);
+        const maxSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS', 20);
+        const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
+        return yield retryHelper.execute(() => tool_cache_awaiter(this, void 0, void 0, function* () {
+            return yield downloadToolAttempt(url, dest || '', auth, headers);
+        }), (err) => {
+            if (err instanceof HTTPError && err.httpStatusCode) {
+                // Don't retry anything less than 500, except 408 Request Timeout and 429 Too Many Requests
+                if (err.httpStatusCode < 500 &&
+                    err.httpStatusCode !== 408 &&
+                    err.httpStatusCode !== 429) {
+                    return false;
+                }
+            }
+            // Otherwise retry
+            return true;
+        });
+    });
+}
+function downloadToolAttempt(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (fs.existsSync(dest)) {
+            throw new Error(`Destination file path ${dest} already exists`);
+        }
+        // Get the response headers
+        const http = new httpm.HttpClient(userAgent, [], {
+            allowRetries: false
+        });
+        if (auth) {
+            core.debug('set auth');
+            if (headers === undefined) {
+                headers = {};
+            }
+            headers.authorization = auth;
+        }
+        const response = yield http.get(url, headers);
+        if (response.message.statusCode !== 200) {
+            const err = new HTTPError(response.message.statusCode);
+            core.debug(`Failed to download from "${url}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
+            throw err;
+        }
+        // Download the response body
+        const pipeline = util.promisify(stream.pipeline);
+        const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
+        const readStream = responseMessageFactory();
+        let succeeded = false;
+        try {
+            yield pipeline(readStream, fs.createWriteStream(dest));
+            core.debug('download complete');
+            succeeded = true;
+            return dest;
+        }
+        finally {
+            // Error, delete dest before retry
+            if (!succeeded) {
+                core.debug('download failed');
+                try {
+                    yield io.rmRF(dest);
+                }
+                catch (err) {
+                    core.debug(`Failed to delete '${dest}'. ${err.message}`);
+                }
+            }
+        }
+    });
+}
+/**
+ * Extract a .7z file
+ *
+ * @param file     path to the .7z file
+ * @param dest     destination directory. Optional.
+ * @param _7zPath  path to 7zr.exe. Optional, for long path support. Most .7z archives do not have this
+ * problem. If your .7z archive contains very long paths, you can pass the path to 7zr.exe which will
+ * gracefully handle long paths. By default 7zdec.exe is used because it is a very small program and is
+ * bundled with the tool lib. However it does not support long paths. 7zr.exe is the reduced command line
+ * interface, it is smaller than the full command line interface, and it does support long paths. At the
+ * time of this writing, it is freely available from the LZMA SDK that is available on the 7zip website.
+ * Be sure to check the current license agreement. If 7zr.exe is bundled with your action, then the path
+ * to 7zr.exe can be pass to this function.
+ * @returns        path to the destination directory
+ */
+function extract7z(file, dest, _7zPath) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        ok(IS_WINDOWS, 'extract7z() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        const originalCwd = process.cwd();
+        process.chdir(dest);
+        if (_7zPath) {
+            try {
+                const logLevel = core.isDebug() ? '-bb1' : '-bb0';
+                const args = [
+                    'x', // eXtract files with full paths
+                    logLevel, // -bb[0-3] : set output log level
+                    '-bd', // disable progress indicator
+                    '-sccUTF-8', // set charset for for console input/output
+                    file
+                ];
+                const options = {
+                    silent: true
+                };
+                yield exec(`"${_7zPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        else {
+            const escapedScript = path
+                .join(__dirname, '..', 'scripts', 'Invoke-7zdec.ps1')
+                .replace(/'/g, "''")
+                .replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+            const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const escapedTarget = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const command = `& '${escapedScript}' -Source '${escapedFile}' -Target '${escapedTarget}'`;
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                command
+            ];
+            const options = {
+                silent: true
+            };
+            try {
+                const powershellPath = yield io.which('powershell', true);
+                yield exec(`"${powershellPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        return dest;
+    });
+}
+/**
+ * Extract a compressed tar archive
+ *
+ * @param file     path to the tar
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the tar command to use for extraction. Defaults to 'xz' (extracting gzipped tars). Optional.
+ * @returns        path to the destination directory
+ */
+function extractTar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = 'xz') {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        // Create dest
+        dest = yield _createExtractFolder(dest);
+        // Determine whether GNU tar
+        core.debug('Checking tar --version');
+        let versionOutput = '';
+        yield exec('tar --version', [], {
+            ignoreReturnCode: true,
+            silent: true,
+            listeners: {
+                stdout: (data) => (versionOutput += data.toString()),
+                stderr: (data) => (versionOutput += data.toString())
+            }
+        });
+        core.debug(versionOutput.trim());
+        const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
+        // Initialize args
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        if (core.isDebug() && !flags.includes('v')) {
+            args.push('-v');
+        }
+        let destArg = dest;
+        let fileArg = file;
+        if (IS_WINDOWS && isGnuTar) {
+            args.push('--force-local');
+            destArg = dest.replace(/\\/g, '/');
+            // Technically only the dest needs to have `/` but for aesthetic consistency
+            // convert slashes in the file arg too.
+            fileArg = file.replace(/\\/g, '/');
+        }
+        if (isGnuTar) {
+            // Suppress warnings when using GNU tar to extract archives created by BSD tar
+            args.push('--warning=no-unknown-keyword');
+            args.push('--overwrite');
+        }
+        args.push('-C', destArg, '-f', fileArg);
+        yield exec(`tar`, args);
+        return dest;
+    });
+}
+/**
+ * Extract a xar compatible archive
+ *
+ * @param file     path to the archive
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the xar. Optional.
+ * @returns        path to the destination directory
+ */
+function extractXar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = []) {
+        ok(IS_MAC, 'extractXar() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        args.push('-x', '-C', dest, '-f', file);
+        if (core.isDebug()) {
+            args.push('-v');
+        }
+        const xarPath = yield io.which('xar', true);
+        yield exec(`"${xarPath}"`, _unique(args));
+        return dest;
+    });
+}
+/**
+ * Extract a zip
+ *
+ * @param file     path to the zip
+ * @param dest     destination directory. Optional.
+ * @returns        path to the destination directory
+ */
+function extractZip(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        dest = yield _createExtractFolder(dest);
+        if (IS_WINDOWS) {
+            yield extractZipWin(file, dest);
+        }
+        else {
+            yield extractZipNix(file, dest);
+        }
+        return dest;
+    });
+}
+function extractZipWin(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        // build the powershell command
+        const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+        const escapedDest = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+        const pwshPath = yield io.which('pwsh', false);
+        //To match the file overwrite behavior on nix systems, we use the overwrite = true flag for ExtractToDirectory
+        //and the -Force flag for Expand-Archive as a fallback
+        if (pwshPath) {
+            //attempt to use pwsh with ExtractToDirectory, if this fails attempt Expand-Archive
+            const pwshCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.ZipFile } catch { } ;`,
+                `try { [System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`,
+                `catch { if (($_.Exception.GetType().FullName -eq 'System.Management.Automation.MethodException') -or ($_.Exception.GetType().FullName -eq 'System.Management.Automation.RuntimeException') ){ Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force } else { throw $_ } } ;`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                pwshCommand
+            ];
+            core.debug(`Using pwsh at path: ${pwshPath}`);
+            yield exec(`"${pwshPath}"`, args);
+        }
+        else {
+            const powershellCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.FileSystem } catch { } ;`,
+                `if ((Get-Command -Name Expand-Archive -Module Microsoft.PowerShell.Archive -ErrorAction Ignore)) { Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force }`,
+                `else {[System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                powershellCommand
+            ];
+            const powershellPath = yield io.which('powershell', true);
+            core.debug(`Using powershell at path: ${powershellPath}`);
+            yield exec(`"${powershellPath}"`, args);
+        }
+    });
+}
+function extractZipNix(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const unzipPath = yield io.which('unzip', true);
+        const args = [file];
+        if (!core.isDebug()) {
+            args.unshift('-q');
+        }
+        args.unshift('-o'); //overwrite with -o, otherwise a prompt is shown which freezes the run
+        yield exec(`"${unzipPath}"`, args, { cwd: dest });
+    });
+}
+/**
+ * Caches a directory and installs it into the tool cacheDir
+ *
+ * @param sourceDir    the directory to cache into tools
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheDir(sourceDir, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = semver.clean(version) || version;
+        arch = arch || os.arch();
+        core.debug(`Caching tool ${tool} ${version} ${arch}`);
+        core.debug(`source dir: ${sourceDir}`);
+        if (!fs.statSync(sourceDir).isDirectory()) {
+            throw new Error('sourceDir is not a directory');
+        }
+        // Create the tool dir
+        const destPath = yield _createToolPath(tool, version, arch);
+        // copy each child item. do not move. move can fail on Windows
+        // due to anti-virus software having an open handle on a file.
+        for (const itemName of fs.readdirSync(sourceDir)) {
+            const s = path.join(sourceDir, itemName);
+            yield io.cp(s, destPath, { recursive: true });
+        }
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destPath;
+    });
+}
+/**
+ * Caches a downloaded file (GUID) and installs it
+ * into the tool cache with a given targetName
+ *
+ * @param sourceFile    the file to cache into tools.  Typically a result of downloadTool which is a guid.
+ * @param targetFile    the name of the file name in the tools directory
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheFile(sourceFile, targetFile, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = semver.clean(version) || version;
+        arch = arch || os.arch();
+        core.debug(`Caching tool ${tool} ${version} ${arch}`);
+        core.debug(`source file: ${sourceFile}`);
+        if (!fs.statSync(sourceFile).isFile()) {
+            throw new Error('sourceFile is not a file');
+        }
+        // create the tool dir
+        const destFolder = yield _createToolPath(tool, version, arch);
+        // copy instead of move. move can fail on Windows due to
+        // anti-virus software having an open handle on a file.
+        const destPath = path.join(destFolder, targetFile);
+        core.debug(`destination file ${destPath}`);
+        yield io.cp(sourceFile, destPath);
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destFolder;
+    });
+}
+/**
+ * Finds the path to a tool version in the local installed tool cache
+ *
+ * @param toolName      name of the tool
+ * @param versionSpec   version of the tool
+ * @param arch          optional arch.  defaults to arch of computer
+ */
+function find(toolName, versionSpec, arch) {
+    if (!toolName) {
+        throw new Error('toolName parameter is required');
+    }
+    if (!versionSpec) {
+        throw new Error('versionSpec parameter is required');
+    }
+    arch = arch || os.arch();
+    // attempt to resolve an explicit version
+    if (!isExplicitVersion(versionSpec)) {
+        const localVersions = findAllVersions(toolName, arch);
+        const match = evaluateVersions(localVersions, versionSpec);
+        versionSpec = match;
+    }
+    // check for the explicit version in the cache
+    let toolPath = '';
+    if (versionSpec) {
+        versionSpec = semver.clean(versionSpec) || '';
+        const cachePath = path.join(_getCacheDirectory(), toolName, versionSpec, arch);
+        core.debug(`checking cache: ${cachePath}`);
+        if (fs.existsSync(cachePath) && fs.existsSync(`${cachePath}.complete`)) {
+            core.debug(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
+            toolPath = cachePath;
+        }
+        else {
+            core.debug('not found');
+        }
+    }
+    return toolPath;
+}
+/**
+ * Finds the paths to all versions of a tool that are installed in the local tool cache
+ *
+ * @param toolName  name of the tool
+ * @param arch      optional arch.  defaults to arch of computer
+ */
+function findAllVersions(toolName, arch) {
+    const versions = [];
+    arch = arch || os.arch();
+    const toolPath = path.join(_getCacheDirectory(), toolName);
+    if (fs.existsSync(toolPath)) {
+        const children = fs.readdirSync(toolPath);
+        for (const child of children) {
+            if (isExplicitVersion(child)) {
+                const fullPath = path.join(toolPath, child, arch || '');
+                if (fs.existsSync(fullPath) && fs.existsSync(`${fullPath}.complete`)) {
+                    versions.push(child);
+                }
+            }
+        }
+    }
+    return versions;
+}
+function getManifestFromRepo(owner_1, repo_1, auth_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (owner, repo, auth, branch = 'master') {
+        let releases = [];
+        const treeUrl = `https://api.github.com/repos/${owner}/${repo}/git/trees/${branch}`;
+        const http = new httpm.HttpClient('tool-cache');
+        const headers = {};
+        if (auth) {
+            core.debug('set auth');
+            headers.authorization = auth;
+        }
+        const response = yield http.getJson(treeUrl, headers);
+        if (!response.result) {
+            return releases;
+        }
+        let manifestUrl = '';
+        for (const item of response.result.tree) {
+            if (item.path === 'versions-manifest.json') {
+                manifestUrl = item.url;
+                break;
+            }
+        }
+        headers['accept'] = 'application/vnd.github.VERSION.raw';
+        let versionsRaw = yield (yield http.get(manifestUrl, headers)).readBody();
+        if (versionsRaw) {
+            // shouldn't be needed but protects against invalid json saved with BOM
+            versionsRaw = versionsRaw.replace(/^\uFEFF/, '');
+            try {
+                releases = JSON.parse(versionsRaw);
+            }
+            catch (_a) {
+                core.debug('Invalid json');
+            }
+        }
+        return releases;
+    });
+}
+function findFromManifest(versionSpec_1, stable_1, manifest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (versionSpec, stable, manifest, archFilter = os.arch()) {
+        // wrap the internal impl
+        const match = yield mm._findMatch(versionSpec, stable, manifest, archFilter);
+        return match;
+    });
+}
+function _createExtractFolder(dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!dest) {
+            // create a temp dir
+            dest = path.join(_getTempDirectory(), crypto.randomUUID());
+        }
+        yield io.mkdirP(dest);
+        return dest;
+    });
+}
+function _createToolPath(tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const folderPath = path.join(_getCacheDirectory(), tool, semver.clean(version) || version, arch || '');
+        core.debug(`destination ${folderPath}`);
+        const markerPath = `${folderPath}.complete`;
+        yield io.rmRF(folderPath);
+        yield io.rmRF(markerPath);
+        yield io.mkdirP(folderPath);
+        return folderPath;
+    });
+}
+function _completeToolPath(tool, version, arch) {
+    const folderPath = path.join(_getCacheDirectory(), tool, semver.clean(version) || version, arch || '');
+    const markerPath = `${folderPath}.complete`;
+    fs.writeFileSync(markerPath, '');
+    core.debug('finished caching tool');
+}
+/**
+ * Check if version string is explicit
+ *
+ * @param versionSpec      version string to check
+ */
+function isExplicitVersion(versionSpec) {
+    const c = semver.clean(versionSpec) || '';
+    core.debug(`isExplicit: ${c}`);
+    const valid = semver.valid(c) != null;
+    core.debug(`explicit? ${valid}`);
+    return valid;
+}
+/**
+ * Get the highest satisfiying semantic version in `versions` which satisfies `versionSpec`
+ *
+ * @param versions        array of versions to evaluate
+ * @param versionSpec     semantic version spec to satisfy
+ */
+function evaluateVersions(versions, versionSpec) {
+    let version = '';
+    core.debug(`evaluating ${versions.length} versions`);
+    versions = versions.sort((a, b) => {
+        if (semver.gt(a, b)) {
+            return 1;
+        }
+        return -1;
+    });
+    for (let i = versions.length - 1; i >= 0; i--) {
+        const potential = versions[i];
+        const satisfied = semver.satisfies(potential, versionSpec);
+        if (satisfied) {
+            version = potential;
+            break;
+        }
+    }
+    if (version) {
+        core.debug(`matched: ${version}`);
+    }
+    else {
+        core.debug('match not found');
+    }
+    return version;
+}
+/**
+ * Gets RUNNER_TOOL_CACHE
+ */
+function _getCacheDirectory() {
+    const cacheDirectory = process.env['RUNNER_TOOL_CACHE'] || '';
+    ok(cacheDirectory, 'Expected RUNNER_TOOL_CACHE to be defined');
+    return cacheDirectory;
+}
+/**
+ * Gets RUNNER_TEMP
+ */
+function _getTempDirectory() {
+    const tempDirectory = process.env['RUNNER_TEMP'] || '';
+    ok(tempDirectory, 'Expected RUNNER_TEMP to be defined');
+    return tempDirectory;
+}
+/**
+ * Gets a global variable
+ */
+function _getGlobal(key, defaultValue) {
+    /* eslint-disable @typescript-eslint/no-explicit-any */
+    const value = global[key];
+    /* eslint-enable @typescript-eslint/no-explicit-any */
+    return value !== undefined ? value : defaultValue;
+}
+/**
+ * Returns an array of unique values.
+ * @param values Values to make unique.
+ */
+function _unique(values) {
+    return Array.from(new Set(values));
+}
+//# sourceMappingURL=tool-cache.js.map
+// EXTERNAL MODULE: ./src/versions.ts
+var versions = __nccwpck_require__(7902);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/versions.ts
-// Supported Kubernetes versions: kindest/node images pinned by digest (../shared/reference/kubernetes.md).
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+// EXTERNAL MODULE: ./src/secrets.ts
+var secrets = __nccwpck_require__(7194);
+;// CONCATENATED MODULE: ./src/cache/download.ts
+
+
+
+
+
+
+
+
+
+
+/** A download the server refused: `status` is its HTTP status, when there was one. */
+class download_DownloadError extends Error {
+    status;
+    constructor(message, status, options) {
+        super(message, options);
+        this.status = status;
+        this.name = "DownloadError";
+    }
+}
+/** The installer is ~120 MB, kubectl ~60 MB: half an hour is a stalled download on any CI network. */
+const DOWNLOAD_TIMEOUT_S = bounds/* OTHER_BOUNDS */.l.download.seconds;
+/**
+ * Fetches `url` into a new temporary file: http(s) through the tool cache's downloader (with its
+ * retries), file:// (a mirror on an air-gapped runner) by copying. Throws a DownloadError (the URL in it
+ * shown by displayUrl), or a TimeoutError after OTHER_BOUNDS.download.
+ */
+async function download_download(url) {
+    if (url.startsWith("file://")) {
+        const dest = path.join(process.env.RUNNER_TEMP || os.tmpdir(), randomUUID());
+        await fs.copyFile(fileURLToPath(url), dest);
+        return dest;
+    }
+    let timer;
+    try {
+        // The tool cache's downloader takes no signal: the bound ends the wait, and the step with it.
+        return await Promise.race([
+            tc.downloadTool(url),
+            new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new TimeoutError(`downloading ${displayUrl(url)}`, DOWNLOAD_TIMEOUT_S, "Check the runner's network or proxy, or use a mirror (installer-url, kubectl-url).", "did not finish")), DOWNLOAD_TIMEOUT_S * 1000);
+                timer.unref();
+            }),
+        ]);
+    }
+    catch (err) {
+        if (err instanceof TimeoutError)
+            throw err;
+        const status = err.httpStatusCode;
+        throw new download_DownloadError(`could not download ${displayUrl(url)}: ${status ? `HTTP ${status}` : err instanceof Error ? err.message : String(err)}`, status, { cause: err });
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+async function sha256File(file) {
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(file))
+        hash.update(chunk);
+    return hash.digest("hex");
+}
+/** Throws when the file's SHA-256 is not `expected` (hex, any case). */
+async function download_verifySha256(file, expected, what) {
+    const actual = await sha256File(file);
+    if (actual !== expected.trim().toLowerCase()) {
+        throw new Error(`${what} failed its checksum: expected sha256 ${expected.trim().toLowerCase()}, got ${actual}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/cli.ts
+
+
+
+
+
+
+
+
+
+
+
+/** The certificate Apple signs the container installer with (leaf of `pkgutil --check-signature`). */
+const INSTALLER_SIGNER = "Developer ID Installer: Apple Inc. - Containerization (UPBK2H6LZM)";
+/**
+ * SHA-256 of signed installers, by version, checked on top of the signature. The signature proves
+ * origin; a pin also catches a re-published asset. From each release's published checksum
+ * (https://github.com/apple/container/releases); 1.3.0 published none.
+ */
+const INSTALLER_SHA256 = {
+    "1.3.1": "a7c1b9d7927d30875f2f6c7bd1d0cb06c2daa6ca57ce9e90a5144e898fdf54a8",
+    "1.4.1": "c0d2716afefbb194c93fae662e9cae7cc186bcbcf746816608ec673dd648a6a4",
+    "1.5.0": "a24808cb202318fa1c3bbee0c6c6887fe1225fe899d7b687a0ddd939bd6573f8",
+};
+/**
+ * Where Apple's package puts the CLI: its payload is built with `pkgbuild --install-location
+ * /usr/local` around `bin/container` (apple/container Makefile, target installer-pkg).
+ */
+const cli_INSTALL_PATH = "/usr/local/bin/container";
+const TOOL = "container-installer";
+/** pkgutil reads a local file; the installer writes ~120 MB under /usr/local. */
+const PKGUTIL_TIMEOUT_S = bounds/* OTHER_BOUNDS */.l.pkgutil.seconds;
+const INSTALLER_TIMEOUT_S = bounds/* OTHER_BOUNDS */.l.installer.seconds;
+const ARCH = "arm64";
+const FIX_UNSUPPORTED = `install container ${versions/* CONTAINER_VERSIONS */.u.newestTested} (or any release from ${versions/* CONTAINER_VERSIONS */.u.minimum} on) on this Mac, ` +
+    `or set container-version to 'supported' (installs ${versions/* CONTAINER_VERSIONS */.u.newestTested} when the installed one cannot work) or to a release such as ${versions/* CONTAINER_VERSIONS */.u.newestTested}`;
+/**
+ * The version policy, pure: `have` is what `container --version` says (undefined: no CLI on PATH).
+ * - `supported`: keep a supported CLI, whatever its version (never downgrade); install the newest
+ *   tested release when there is none or it cannot work.
+ * - `installed`: keep it; throws when there is none or it cannot work, before anything is touched.
+ * - `X.Y.Z`: exactly that release, installing (up or down) when another one is there.
+ */
+function planCli(policy, have) {
+    const why = have === undefined ? undefined : unsupportedContainerReason(have);
+    if (policy === "installed") {
+        if (have === undefined)
+            throw new Error(`the Apple container CLI is not installed (container-version: installed); ${FIX_UNSUPPORTED}`);
+        if (why)
+            throw new Error(`the installed container CLI cannot run this action: ${why}; ${FIX_UNSUPPORTED}`);
+        return { use: have };
+    }
+    if (policy === "supported") {
+        if (have !== undefined && !why)
+            return { use: have };
+        return {
+            install: CONTAINER_VERSIONS.newestTested,
+            because: have === undefined ? "no container CLI is installed" : `the installed one cannot work: ${why}`,
+        };
+    }
+    if (have === policy)
+        return { use: have };
+    return {
+        install: policy,
+        because: `container-version pins ${policy} and ${have === undefined ? "none is installed" : `${have} is installed`}`,
+    };
+}
+/** The signed installer's asset name, which changed twice between releases. */
+function installerAsset(version) {
+    const unversioned = compareVersions(version, "0.7.0") >= 0 && compareVersions(version, "0.9.0") <= 0;
+    return unversioned ? "container-installer-signed.pkg" : `container-${version}-installer-signed.pkg`;
+}
+function installerUrl(version, template) {
+    if (template)
+        return template.replaceAll("{version}", version);
+    return `https://github.com/apple/container/releases/download/${version}/${installerAsset(version)}`;
+}
+/** Why `pkgutil --check-signature` output does not prove the package is Apple's, or undefined when it does. */
+function signatureProblem(output, exitCode) {
+    if (exitCode !== 0) {
+        const said = output.trim().split("\n").slice(-2).join(" | ");
+        return `pkgutil --check-signature exited ${exitCode}${said ? `: ${said}` : ""}`;
+    }
+    const status = /^\s*Status:\s*(.+?)\s*$/m.exec(output)?.[1];
+    if (!status || !/^signed\b/i.test(status) || /untrusted|revoked|expired|invalid/i.test(status)) {
+        return `its signature status is '${status ?? "missing"}'`;
+    }
+    const leaf = /^\s*1\.\s+(.+?)\s*$/m.exec(output)?.[1];
+    if (leaf !== INSTALLER_SIGNER)
+        return `it is signed by '${leaf ?? "nobody"}', not '${INSTALLER_SIGNER}'`;
+    return undefined;
+}
+/** The verified installer for `version`: from the tool cache, else downloaded, verified and kept there. */
+async function fetchInstaller(version, template, pins) {
+    const asset = installerAsset(version);
+    const cached = tc.find(TOOL, version, ARCH);
+    if (cached) {
+        core.info(`Using the installer for ${version} from the tool cache`);
+        const pkg = path.join(cached, asset);
+        // Checked on every use: the tool cache is a directory any job on this runner can write.
+        await verifyInstaller(pkg, version, pins);
+        return pkg;
+    }
+    const url = installerUrl(version, template);
+    core.info(`Downloading ${displayUrl(url)}`);
+    const file = await download(url).catch((err) => {
+        if (!(err instanceof DownloadError && err.status === 404))
+            throw err;
+        throw new Error(`the container ${version} installer is not at ${displayUrl(url)} (HTTP 404): release ${version} may not exist` +
+            `${template ? " on this mirror" : ""}. This action is tested with ${CONTAINER_VERSIONS.tested.join(", ")} ` +
+            `(https://github.com/apple/container/releases); set container-version to one of them`, { cause: err });
+    });
+    // Verified before it enters the tool cache, so nothing unverified is kept for later jobs.
+    await verifyInstaller(file, version, pins);
+    return path.join(await tc.cacheFile(file, asset, TOOL, version, ARCH), asset);
+}
+async function verifyInstaller(file, version, pins) {
+    const pin = pins[version];
+    if (pin)
+        await verifySha256(file, pin, `the container ${version} installer`);
+    const r = await runProcess("pkgutil", ["--check-signature", file], { timeoutMs: PKGUTIL_TIMEOUT_S * 1000 });
+    if (r.timedOut)
+        throw new TimeoutError("`pkgutil --check-signature`", PKGUTIL_TIMEOUT_S, "The Mac is overloaded; try again.");
+    const problem = signatureProblem(r.stdout + r.stderr, r.code);
+    if (problem)
+        throw new Error(`the container ${version} installer failed verification, not installing: ${problem}`);
+    core.info(`Installer signed by ${INSTALLER_SIGNER}${pin ? ", sha256 matches" : ""}`);
+}
+const SUDO_FIX = (/* unused pure expression or super */ null && ("Allow passwordless sudo for /usr/sbin/installer for the runner's user, or install the CLI beforehand " +
+    "and set container-version: installed."));
+/**
+ * Whether sudo lets this user run the installer without a password, asked before anything is stopped:
+ * `sudo -n -l CMD…` prints the command and exits 0 when the policy permits it, and exits 1 without
+ * running anything when it does not or wants a password (sudo(8), option -l). Throws with the fix.
+ */
+async function checkSudo(pkg, version) {
+    const r = await runProcess("sudo", ["-n", "-l", "installer", "-pkg", pkg, "-target", "/"], {
+        timeoutMs: OTHER_BOUNDS.hostTool.seconds * 1000,
+    });
+    if (r.timedOut)
+        throw new TimeoutError("`sudo -n -l installer`", OTHER_BOUNDS.hostTool.seconds, "Check sudo on this Mac.");
+    if (r.code === 0)
+        return;
+    const said = r.stderr.trim().split("\n").slice(-1)[0] ?? "";
+    throw new Error(`installing container ${version} needs 'sudo -n installer', and sudo does not allow it without a password` +
+        `${said ? ` (${said})` : ""}; nothing was stopped or installed. ${SUDO_FIX}`);
+}
+async function install(pkg, version) {
+    const r = await runProcess("sudo", ["-n", "installer", "-pkg", pkg, "-target", "/"], {
+        timeoutMs: INSTALLER_TIMEOUT_S * 1000,
+        echo: true,
+    });
+    if (r.timedOut)
+        throw new TimeoutError("`sudo -n installer`", INSTALLER_TIMEOUT_S, "macOS Installer did not finish: install the package by hand once to see why, then set container-version: installed.");
+    if (r.code === 0)
+        return;
+    if (/password is required|a terminal is required/i.test(r.stderr)) {
+        throw new Error(`installing container ${version} needs sudo without a password, and sudo asks for one. ${SUDO_FIX}`);
+    }
+    const said = r.stderr.trim().split("\n").slice(-3).join(" | ");
+    throw new Error(`'sudo -n installer -pkg ${pkg} -target /' exited ${r.code}${said ? `: ${said}` : ""}`);
+}
+async function realpathOr(file) {
+    return fs.realpath(file).catch(() => file);
+}
+/**
+ * With no `container` on PATH: refuses when Apple's CLI is installed but its folder is not on PATH (an
+ * install would not help either), naming the fix.
+ */
+async function refuseOffPath(cli, installPath) {
+    const installDir = path.dirname(installPath);
+    const dirs = (process.env.PATH ?? "").split(path.delimiter).map((d) => d.replace(/\/+$/, ""));
+    if (dirs.includes(installDir))
+        return;
+    const there = await cli.versionOf(installPath).catch(() => undefined);
+    if (there === undefined)
+        return;
+    throw new Error(`container ${there} is installed at ${installPath}, but ${installDir} is not on PATH, so the runner does not find it; ` +
+        `add ${installDir} to the runner's PATH (its .path file, or the PATH of the service that runs it) and run the job again`);
+}
+/**
+ * Refuses an install that would not take effect: a `container` earlier on PATH (another package
+ * manager's) would keep answering, or the install folder is not on PATH at all.
+ */
+async function refuseShadowed(onPath, have, installPath, wanted) {
+    const installDir = path.dirname(installPath);
+    if (onPath === undefined) {
+        const dirs = (process.env.PATH ?? "").split(path.delimiter).map((d) => d.replace(/\/+$/, ""));
+        if (!dirs.includes(installDir))
+            throw new Error(`installing container ${wanted} puts it in ${installPath}, but ${installDir} is not on PATH, so it would not be found; ` +
+                `add ${installDir} to the runner's PATH (its .path file or the service's environment)`);
+        return;
+    }
+    if (onPath === (await realpathOr(installPath)))
+        return;
+    throw new Error(`installing container ${wanted} would not take effect: 'container' on PATH is ${onPath} (${have ?? "unknown version"}), ` +
+        `which comes before ${installPath} that Apple's installer writes, so nothing was stopped or installed. ` +
+        `Remove ${onPath} (for example 'brew uninstall container') or put ${installDir} first on the runner's PATH; ` +
+        `or install the CLI you want there yourself and set container-version: installed`);
+}
+/**
+ * Ensures a usable container CLI, following the `container-version` policy (planCli). Before an
+ * install anything could be harmed by, it refuses: a CLI earlier on PATH that would shadow the
+ * install, or other containers running (stopping the service for the upgrade stops every container of
+ * the user). Then the signed installer is fetched (tool cache first), verified (signature, and the
+ * SHA-256 where pinned), the service stopped, and the package installed with `sudo -n installer`;
+ * if anything fails after the stop, the service is started again before the error is thrown.
+ */
+async function ensureCli(cli, opts) {
+    const [have, onPath] = await Promise.all([cli.version(), cli.path()]);
+    const installPath = opts.installPath ?? cli_INSTALL_PATH;
+    if (have === undefined)
+        await refuseOffPath(cli, installPath);
+    const plan = planCli(opts.version, have);
+    if ("use" in plan) {
+        core.info(`container CLI ${plan.use} (${onPath ?? "container"})`);
+        if (compareVersions(plan.use, CONTAINER_VERSIONS.newestTested) > 0)
+            core.notice(`container ${plan.use} is newer than the newest release this action is tested with (${CONTAINER_VERSIONS.newestTested}); using it.`);
+        return { version: plan.use, stoppedService: false };
+    }
+    const wanted = plan.install;
+    core.info(`Installing container ${wanted}: ${plan.because}`);
+    if (compareVersions(wanted, CONTAINER_VERSIONS.newestTested) > 0)
+        core.notice(`container ${wanted} is newer than the newest release this action is tested with (${CONTAINER_VERSIONS.newestTested}); installing it as pinned.`);
+    await refuseShadowed(onPath, have, installPath, wanted);
+    const runningAtStart = have !== undefined && (await cli.serviceRunning());
+    const refuseIfShared = async () => {
+        const others = await othersRunning(cli, opts.env ?? process.env);
+        if (others.length) {
+            throw new Error(`installing container ${wanted} (${plan.because}) needs 'container system stop', which stops every container of this user, ` +
+                `and other containers run on this Mac: ${describeContainers(others)}; nothing was stopped or installed. ` +
+                `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job's containers run`);
+        }
+        // A job still pulling its image has no container yet, and the stop would break it all the same.
+        const jobs = await otherJobsUsing(opts.env ?? process.env);
+        if (jobs) {
+            throw new Error(`installing container ${wanted} (${plan.because}) needs 'container system stop', and other jobs of this action are ` +
+                `setting up on this Mac (${jobs}); nothing was stopped or installed. ` +
+                `Install container ${wanted} on this Mac beforehand (the default then uses it), or run this job when no other job runs`);
+        }
+    };
+    // Before the download, to fail fast, and again right before the stop: another job may have
+    // started the service or a container meanwhile.
+    if (runningAtStart)
+        await refuseIfShared();
+    const pins = opts.pins ?? INSTALLER_SHA256;
+    const pkg = await fetchInstaller(wanted, opts.installerUrl, pins);
+    await checkSudo(pkg, wanted);
+    const serviceRunning = (await cli.path()) !== undefined && (await cli.serviceRunning());
+    if (serviceRunning)
+        await refuseIfShared();
+    if (serviceRunning) {
+        opts.beforeStop?.();
+        await cli.stopService();
+    }
+    try {
+        await install(pkg, wanted);
+        const now = await cli.version();
+        if (now !== wanted)
+            throw new Error(`installed container ${wanted}, but 'container --version' reports ${now ?? "nothing"}`);
+        core.info(`container CLI ${now} installed`);
+        return { version: now, stoppedService: serviceRunning };
+    }
+    catch (err) {
+        // Put back what we stopped, so other jobs on this Mac can run; the error is what the user reads.
+        if (serviceRunning) {
+            await cli
+                .startService()
+                .catch((e) => core.warning(`could not start the container service again: ${e instanceof Error ? e.message : String(e)}`));
+        }
+        throw err;
+    }
+}
+
+// EXTERNAL MODULE: ./src/jobs.ts + 1 modules
+var jobs = __nccwpck_require__(1221);
+// EXTERNAL MODULE: ./src/steps/node-vm.ts + 2 modules
+var node_vm = __nccwpck_require__(8591);
+;// CONCATENATED MODULE: ./src/steps/service.ts
+
+
+
+
+
+
+
+
+/**
+ * With client and server versions apart: throws when the `container` PATH finds is not the one at
+ * `installPath` and that one is of another version, since the skew is then two CLIs, not a stale
+ * service, and a restart would not end it.
+ */
+async function refuseTwoClis(cli, client, server, installPath) {
+    const [onPath, installed] = await Promise.all([cli.path(), realpath(installPath).catch(() => installPath)]);
+    if (!onPath || onPath === installed)
+        return;
+    const there = await cli.versionOf(installPath).catch(() => undefined);
+    if (there === undefined || there === client)
+        return;
+    throw new Error(`two container CLIs are installed: ${onPath} (${client}) comes first on PATH, and ${installPath} (${there}) ` +
+        `is the one the running service (${server}) belongs to, so restarting the service would not end the version skew; nothing was stopped. ` +
+        `Remove ${onPath} (for example 'brew uninstall container') or put ${path.dirname(installPath)} first on the runner's PATH`);
+}
+/**
+ * Containers that run on this Mac and are not this runner's own leftovers: what `container system
+ * stop` would take from other jobs. A node this action made for this runner is a leftover (a runner
+ * runs one job at a time) and is replaced anyway.
+ */
+async function service_othersRunning(cli, env) {
+    return (await cli.running()).filter((c) => !ownedByThisRunner(c, env));
+}
+/**
+ * Other jobs of this action registered on this Mac (jobs.ts), as `runner r, job j; …`, or undefined:
+ * they may be using the service without a container yet (pulling an image, starting a node).
+ */
+async function service_otherJobsUsing(env) {
+    const jobs = await otherJobs(env);
+    return jobs.length ? jobs.map((j) => `runner ${j.runner}, job ${j.job}`).join("; ") : undefined;
+}
+/** `a (runner r1, job j), b` for an error message. */
+function service_describeContainers(cs) {
+    return cs
+        .map((c) => {
+        const runner = c.labels[node_vm/* LABEL */.d_.runner];
+        return runner ? `${c.id} (runner ${runner}, job ${c.labels[node_vm/* LABEL */.d_.job] ?? "unknown"})` : c.id;
+    })
+        .join(", ");
+}
+/**
+ * Makes sure the container system service runs, and runs the CLI's own version. Never under sudo (the
+ * per-user launchd apiserver never comes up there) and never interactive: --disable-kernel-install
+ * stops it prompting for a kernel; the kernel step installs one explicitly.
+ *
+ * A service of another version (a `.pkg` upgrade that did not stop it; 1.4.1+ reports both versions,
+ * older releases the apiserver's) breaks commands (public reports name cp, clean and k8s). It is
+ * restarted only when no other container runs, since the stop stops every container of the user;
+ * otherwise this throws, naming the containers and what to do.
+ */
+async function ensureService(cli, onStarting, opts = {}) {
+    const status = await cli.systemStatus();
+    if (status.running) {
+        const client = status.clientVersion ?? opts.cliVersion;
+        const server = status.serverVersion;
+        if (!client || !server || client === server) {
+            core.info(`container system service ${server ? `${server} ` : ""}is already running`);
+            return { startedByUs: false, restartedForSkew: false };
+        }
+        await refuseTwoClis(cli, client, server, opts.installPath ?? INSTALL_PATH);
+        const others = await service_othersRunning(cli, opts.env ?? process.env);
+        if (others.length) {
+            throw new Error(`the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
+                `would stop every container of this user, including ${service_describeContainers(others)}; nothing was stopped. ` +
+                "Restart it when no other job's containers run ('container system stop && container system start'), or let one job do it when the Mac is idle");
+        }
+        const jobs = await service_otherJobsUsing(opts.env ?? process.env);
+        if (jobs) {
+            throw new Error(`the container service runs ${server} while the CLI is ${client} (upgraded without 'container system stop'), and restarting it ` +
+                `would break other jobs of this action that are setting up on this Mac (${jobs}); nothing was stopped. ` +
+                "Run this job again once they have ended, or restart the service when the Mac is idle ('container system stop && container system start')");
+        }
+        core.notice(`The container service runs ${server} but the CLI is ${client}; restarting it (no other container runs).`);
+        opts.beforeStop?.();
+        await cli.stopService();
+        await cli.startService();
+        const after = await cli.systemStatus();
+        const [c, v] = [after.clientVersion ?? client, after.serverVersion];
+        if (!after.running || (v && c !== v))
+            throw new Error(`restarted the container service to end a version skew, but it ${after.running ? `still runs ${v}` : "does not run"} while the CLI is ${c}; ` +
+                "check which container CLI and which container-apiserver this Mac has (reinstall Apple's CLI), then run the job again");
+        return { startedByUs: false, restartedForSkew: true };
+    }
+    // Restarting a service that ran before the job (stopped only to upgrade the CLI) is not starting
+    // one: the post step leaves it running, as it found it.
+    if (!opts.stoppedForUpgrade)
+        onStarting();
+    await cli.startService();
+    return { startedByUs: !opts.stoppedForUpgrade, restartedForSkew: false };
+}
+/**
+ * Post step, when main stopped a running service and the job ended (cancelled, killed) before it ran
+ * again: starts it, as the job found it. Never throws (cleanup does not fail the job).
+ */
+async function restartStoppedService(cli) {
+    try {
+        if (await cli.serviceRunning())
+            return;
+        lib_core/* notice */.lm("The container service ran before this job, which stopped it to upgrade the CLI or restart it and ended before starting it again; starting it now.");
+        await cli.startService();
+    }
+    catch (err) {
+        lib_core/* warning */.$e(`Cleanup: could not start the container service again: ${(0,secrets/* redact */.E$)((0,errors/* errorMessage */.gJ)(err))}. Start it with 'container system start'.`);
+    }
+}
+
+
+/***/ }),
+
+/***/ 8:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   F: () => (/* binding */ keepMessage),
+/* harmony export */   z: () => (/* binding */ teardown)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _container_cli_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7627);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3916);
+/* harmony import */ var _jobs_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1221);
+/* harmony import */ var _secrets_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7194);
+/* harmony import */ var _service_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2911);
+/* harmony import */ var _node_vm_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8591);
+
+
+
+
+
+
+
+
+const message = (err) => (0,_secrets_js__WEBPACK_IMPORTED_MODULE_5__/* .redact */ .E$)(err instanceof Error ? err.message : String(err));
+/**
+ * Containers not made by this job that are not stopped and would die with the service. By the labels,
+ * never by name: a same-named node of another runner (it won the race for the name) is not ours.
+ */
+async function othersRunning(cli, env) {
+    return (await cli.list()).filter((s) => s.state !== "stopped" && !(0,_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .ownedByThisJob */ .KX)(s, env));
+}
+/**
+ * Removes what main recorded, each part on its own: the nodes (only those this job made, by their
+ * runner-id and job labels; the control plane first, then the workers in parallel), the kubeconfig, and
+ * the container service when this job started it, no container this job did not make runs, and no other
+ * job of this action is registered (jobs.ts: one may be pulling an image, with no container yet). That
+ * decision and the stop hold the jobs folder's lock, so a job that registers meanwhile finds the service
+ * stopped and starts it. A service stopped meanwhile is started to reach the node, and stopped again.
+ * Every call is bounded (the adapter's table); problems are warnings, never failures; running it twice
+ * is harmless.
+ */
+async function teardown(cli, t, o = {}) {
+    const env = o.env ?? process.env;
+    const attempt = async (what, fn, afterTimeout = "") => {
+        try {
+            await fn();
+        }
+        catch (err) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Cleanup: could not ${what}: ${message(err)}${err instanceof _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .TimeoutError */ .MU ? afterTimeout : ""}`);
+        }
+    };
+    // Set when the service was down and this step started it to reach the node: stopped again below.
+    let startedHere = false;
+    const removeOne = async (name) => {
+        const removeLater = ` Then remove the node with 'container delete --force ${name}'.`;
+        await attempt(`remove node ${name}`, async () => {
+            let node;
+            let serviceDown = false;
+            try {
+                node = await cli.inspect(name);
+            }
+            catch (err) {
+                if (!(err instanceof _container_cli_js__WEBPACK_IMPORTED_MODULE_2__/* .ContainerError */ .OJ && err.serviceDown))
+                    throw err;
+                serviceDown = true;
+            }
+            if (serviceDown) {
+                // Stopped during the job (by a later step, or a crash): the node is still on disk.
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq("The container service is not running; starting it to remove the node.");
+                await cli.startService();
+                startedHere = true;
+                node = await cli.inspect(name);
+            }
+            if (!node) {
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Node ${name} does not exist (never created, or already removed).`);
+            }
+            else if (!(0,_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .ownedByThisJob */ .KX)(node, env)) {
+                // Main records the name before `container run`: a same-named container from elsewhere won that race.
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Cleanup: ${name} was not created by this job (runner label '${node.labels[_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .LABEL */ .d_.runner] ?? "none"}', job '${node.labels[_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .LABEL */ .d_.job] ?? "none"}'); left untouched.`);
+            }
+            else {
+                await (0,_node_vm_js__WEBPACK_IMPORTED_MODULE_7__/* .removeNode */ .bf)(cli, name);
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Removed node ${name}.`);
+            }
+        }, removeLater);
+    };
+    const [first, ...rest] = [t.node, ...(t.workers ?? [])].filter(Boolean);
+    // The first one starts the service if it is down; the others then find it running.
+    if (first)
+        await removeOne(first);
+    await Promise.all(rest.map(removeOne));
+    if (t.kubeconfig) {
+        await attempt(`remove ${t.kubeconfig}`, async () => {
+            await node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.rm(t.kubeconfig, { force: true });
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Removed ${t.kubeconfig}.`);
+        });
+    }
+    if (t.serviceStartedByUs || startedHere) {
+        await attempt("stop the container service", () => (0,_jobs_js__WEBPACK_IMPORTED_MODULE_4__/* .withJobsLock */ .eD)(env, async () => {
+            if (!(await cli.serviceRunning())) {
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq("The container service is not running.");
+                return;
+            }
+            // `system stop` stops every container: another runner on this Mac may be using one.
+            const others = await othersRunning(cli, env);
+            if (others.length) {
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .notice */ .lm(`This job started the container service, but it is left running: other containers use it (${(0,_service_js__WEBPACK_IMPORTED_MODULE_6__/* .describeContainers */ .G6)(others)}).`);
+                return;
+            }
+            const jobs = await (0,_jobs_js__WEBPACK_IMPORTED_MODULE_4__/* .otherJobs */ .Lt)(env);
+            if (jobs.length) {
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .notice */ .lm("This job started the container service, but it is left running: other jobs of this action on this Mac may be using it " +
+                    `(${jobs.map((j) => `runner ${j.runner}, job ${j.job}`).join("; ")}).`);
+                return;
+            }
+            await cli.stopService();
+        }));
+    }
+}
+function keepMessage(t) {
+    const steps = [
+        (t.node || t.workers?.length) &&
+            `container delete --force ${[t.node, ...(t.workers ?? [])].filter(Boolean).join(" ")}`,
+        t.kubeconfig && `rm -f '${t.kubeconfig}'`,
+        t.serviceStartedByUs && "container system stop",
+    ].filter(Boolean);
+    return steps.length
+        ? `cleanup is false: the cluster is kept. Remove it later with: ${steps.join(" && ")}`
+        : "cleanup is false and nothing was created.";
+}
+
+
+/***/ }),
+
+/***/ 7902:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Zy: () => (/* binding */ compareVersions),
+/* harmony export */   u: () => (/* binding */ CONTAINER_VERSIONS)
+/* harmony export */ });
+/* unused harmony exports NODE_IMAGES, MIN_KUBERNETES_VERSION, unsupportedContainerReason, recommendedKernel, supportedKubernetesVersions, newestKubernetesVersion, resolveKubernetesVersion, versionFromImage, releaseOf */
+// Supported Kubernetes versions: kindest/node images pinned by digest, as each kind release publishes
+// them (https://github.com/kubernetes-sigs/kind/releases; v0.33.0 for 1.37.0, 1.36.4, 1.35.8, 1.34.11).
+// Every row boots with the config this action generates (kubeadm v1beta4, which kubeadm reads from 1.31).
 const NODE_IMAGES = {
     "1.31.4": "kindest/node:v1.31.4@sha256:2cb39f7295fe7eafee0842b1052a599a4fb0f8bcf3f83d96c7f4864c357c6c30",
     "1.32.2": "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f",
@@ -28922,9 +35453,42 @@ const NODE_IMAGES = {
     "1.34.11": "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d",
     "1.35.0": "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f",
     "1.35.8": "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0",
+    "1.36.4": "kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed",
+    "1.37.0": "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
 };
-/** The Apple container CLI version this action is tested with. */
-const DEFAULT_CONTAINER_VERSION = "1.2.2";
+/**
+ * The oldest Kubernetes a node image may carry: kubeadm reads the v1beta4 config this action writes
+ * from 1.31 on (https://kubernetes.io/docs/reference/config-api/kubeadm-config.v1beta4/).
+ */
+const MIN_KUBERNETES_VERSION = "1.31.0";
+/**
+ * Apple container CLI releases, as this action treats them (release notes at
+ * https://github.com/apple/container/releases):
+ * - minimum 1.2.1: a kindest/node needs every capability (`--cap-add`, 0.12.0+) and a writable
+ *   /proc/sys (it sets net.ipv4.ip_forward and kube-proxy's sysctls). 1.2.0 made /proc/sys read-only
+ *   with no way to lift it; 1.2.1 added `--read-only-path NONE --masked-path NONE`. It is also the
+ *   first release whose own `container k8s` plugin boots kindest/node, and the oldest one tested here.
+ * - newest tested 1.5.0: what the default installs when nothing usable is installed.
+ */
+const CONTAINER_VERSIONS = {
+    minimum: "1.2.1",
+    newestTested: "1.5.0",
+    tested: ["1.2.1", "1.2.2", "1.3.1", "1.4.1", "1.5.0"],
+};
+/** Why a container CLI version cannot run this action, or undefined when it can. */
+function unsupportedContainerReason(version) {
+    if (version === "1.4.0")
+        return "1.4.0 was never released (its tag was withdrawn; no installer exists)";
+    if (version === "1.2.0")
+        return "1.2.0 mounts /proc/sys read-only in every container with no option to lift it, so the node cannot enable IP forwarding";
+    if (compareVersions(version, "0.12.0") < 0)
+        return `${version} cannot grant a container capabilities (--cap-add arrived in 0.12.0), which the node's systemd, containerd and iptables need`;
+    if (compareVersions(version, CONTAINER_VERSIONS.minimum) < 0)
+        return `${version} is older than the oldest supported release, ${CONTAINER_VERSIONS.minimum}`;
+    return undefined;
+}
+// The CLI's recommended kernel per release (its `[kernel]` defaults; kata static releases at
+// https://github.com/kata-containers/kata-containers/releases).
 const KERNELS = [
     {
         from: "0.1.0",
@@ -28938,8 +35502,27 @@ const KERNELS = [
         from: "0.12.0",
         kernel: { kata: "3.28.0", tarball: "kata-static-3.28.0-arm64.tar.zst", file: "vmlinux-6.18.15-186" },
     },
+    {
+        from: "1.2.0",
+        kernel: {
+            kata: "3.28.0",
+            tarball: "kata-static-3.28.0-arm64.tar.zst",
+            file: "vmlinux-6.18.15-186",
+            digest: "sha256:f63d54507d1f18635d94475077e4c2330de4d8e05cedf25f7c38f063b0e66a91",
+        },
+    },
+    {
+        from: "1.3.0",
+        kernel: {
+            kata: "3.32.0",
+            tarball: "kata-static-3.32.0-arm64.tar.zst",
+            file: "vmlinux-6.18.35-197-debug",
+            digest: "sha256:8736c054d9223974735394f822000823baef509e1c33405ec798240fa9b6e4b5",
+        },
+    },
 ];
-function versions_compareVersions(a, b) {
+/** Compares dotted numeric versions (`1.10.0` > `1.9.3`); missing parts count as 0. */
+function compareVersions(a, b) {
     const pa = a.split(".").map(Number);
     const pb = b.split(".").map(Number);
     for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
@@ -28953,12 +35536,12 @@ function versions_compareVersions(a, b) {
 function recommendedKernel(cliVersion) {
     let found = KERNELS[0].kernel;
     for (const k of KERNELS)
-        if (versions_compareVersions(cliVersion, k.from) >= 0)
+        if (compareVersions(cliVersion, k.from) >= 0)
             found = k.kernel;
     return found;
 }
 function supportedKubernetesVersions() {
-    return Object.keys(NODE_IMAGES).sort(versions_compareVersions);
+    return Object.keys(NODE_IMAGES).sort(compareVersions);
 }
 function newestKubernetesVersion() {
     return supportedKubernetesVersions().at(-1);
@@ -28978,305 +35561,17 @@ function resolveKubernetesVersion(requested) {
     });
     return candidates.at(-1);
 }
-/** `kindest/node:v1.34.0@sha256:…` → `1.34.0`; undefined when the tag is not a version. */
+/**
+ * `kindest/node:v1.34.0@sha256:…` → `1.34.0`, with a pre-release kept (`v1.37.0-alpha.1` →
+ * `1.37.0-alpha.1`: it is not 1.37.0); undefined when the tag is not a version.
+ */
 function versionFromImage(image) {
-    const m = /:v?(\d+\.\d+\.\d+)(?:[-+@]|$)/.exec(image);
+    const m = /:v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?:[+@]|$)/.exec(image);
     return m?.[1];
 }
-
-;// CONCATENATED MODULE: ./src/steps/node-vm.ts
-
-
-
-
-
-const LABEL = {
-    createdBy: "io.kina.created-by",
-    cluster: "io.kina.cluster",
-    role: "io.kina.role",
-    runner: "io.kina.runner",
-    job: "io.kina.job",
-};
-const CREATED_BY = "kina-setup-cluster";
-/** A quarter of the host, at least 2 CPUs and 2 GiB, as Apple's k8s plugin sizes its nodes. */
-function nodeResources(inputs) {
-    return {
-        cpus: inputs.cpus ?? Math.max(2, Math.floor(os.cpus().length / 4)),
-        memoryMiB: inputs.memoryMiB ?? Math.max(2048, Math.floor(os.totalmem() / 4 / 1024 / 1024)),
-    };
-}
-async function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-/** Host proxy settings for the node, with the cluster's own ranges kept off the proxy. */
-function proxyEnv(env, inputs) {
-    const get = (k) => env[k] ?? env[k.toLowerCase()];
-    const http = get("HTTP_PROXY");
-    const https = get("HTTPS_PROXY");
-    if (!http && !https)
-        return [];
-    const noProxy = [
-        get("NO_PROXY"),
-        "localhost",
-        "127.0.0.1",
-        "192.168.0.0/16",
-        inputs.podSubnet.text,
-        inputs.serviceSubnet.text,
-        inputs.nodeName,
-        ".svc",
-        ".cluster.local",
-    ]
-        .filter(Boolean)
-        .join(",");
-    const out = [];
-    for (const [k, v] of [
-        ["HTTP_PROXY", http],
-        ["HTTPS_PROXY", https],
-        ["NO_PROXY", noProxy],
-    ]) {
-        if (v)
-            out.push(`${k}=${v}`, `${k.toLowerCase()}=${v}`);
-    }
-    return out;
-}
-function jobLabel(env) {
-    return ([env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT, env.GITHUB_JOB]
-        .filter(Boolean)
-        .join("/") || "local");
-}
-function runArgs({ inputs, cliVersion, apiPort, env }) {
-    const { cpus, memoryMiB } = nodeResources(inputs);
-    const labels = {
-        [LABEL.createdBy]: CREATED_BY,
-        [LABEL.cluster]: inputs.clusterName,
-        [LABEL.role]: "control-plane",
-        [LABEL.runner]: env.RUNNER_NAME ?? os.hostname(),
-        [LABEL.job]: jobLabel(env),
-    };
-    const args = ["run", "-d", "--name", inputs.nodeName, "-c", String(cpus), "-m", `${memoryMiB}M`];
-    for (const [k, v] of Object.entries(labels))
-        args.push("-l", `${k}=${v}`);
-    // The node runs systemd, containerd, iptables and the kubelet: it needs every capability (0.12.0+).
-    if (compareVersions(cliVersion, "0.12.0") >= 0)
-        args.push("--cap-add", "ALL");
-    // 1.2.0 made /proc/sys read-only; 1.2.1 can lift it so kube-proxy and ptp can set sysctls.
-    if (compareVersions(cliVersion, "1.2.1") >= 0)
-        args.push("--read-only-path", "NONE", "--masked-path", "NONE");
-    for (const e of proxyEnv(env, inputs))
-        args.push("-e", e);
-    // 127.0.0.1: reachable from a LaunchAgent runner without Local Network Privacy, unique per cluster.
-    args.push("-p", `127.0.0.1:${apiPort}:6443`);
-    args.push(inputs.nodeImage);
-    return args;
-}
-/**
- * Whether the post step may remove this container: made by this action on this runner. A runner runs
- * one job at a time, so such a node is this job's, or an earlier job's leftover; a same-named node of
- * another runner (created between our check and our `container run`) is not.
- */
-function ownedByThisRunner(existing, env) {
-    const l = existing.labels;
-    return l[LABEL.createdBy] === CREATED_BY && l[LABEL.runner] === (env.RUNNER_NAME ?? external_node_os_.hostname());
-}
-/**
- * What to do about a container that already has the node's name:
- * - foreign: not made by this action for this cluster; never touched.
- * - stale: left by an earlier job. A runner runs one job at a time, so anything carrying its own runner
- *   label is a leftover; so is a stopped node of any runner (the action never restarts a stopped node).
- * - busy: running, and made by another runner on this Mac. Its job may be using it right now, and a
- *   failed job is cheaper than a destroyed one: refuse, and say how to remove it if it is a leftover
- *   (a runner killed mid-job leaves its node running).
- */
-function classifyExisting(existing, inputs, runner) {
-    const l = existing.labels;
-    if (l[LABEL.createdBy] !== CREATED_BY || l[LABEL.cluster] !== inputs.clusterName)
-        return "foreign";
-    if (l[LABEL.runner] === runner || existing.state !== "running")
-        return "stale";
-    return "busy";
-}
-const REMOVE_TIMEOUT_MS = 60_000;
-/**
- * Deletes the node at once. A CI node holds nothing worth a graceful shutdown, and `stop` would only
- * wait out its grace period: the node's systemd ignores SIGTERM (it halts on SIGRTMIN+3).
- */
-async function removeNode(cli, name, timeoutMs = REMOVE_TIMEOUT_MS) {
-    const args = ["delete", "--force", name];
-    const r = await cli.callWithin(args, timeoutMs, { show: true });
-    if (r.code !== 0 && !/not found/i.test(r.stderr))
-        throw new container_cli/* ContainerError */.OJ(args, r.code, r.stderr);
-}
-async function clearStale(cli, inputs, env) {
-    const existing = await cli.inspect(inputs.nodeName);
-    if (!existing)
-        return;
-    const runner = env.RUNNER_NAME ?? os.hostname();
-    const l = existing.labels;
-    switch (classifyExisting(existing, inputs, runner)) {
-        case "foreign":
-            throw new Error(`a container named ${inputs.nodeName} exists and was not created by this action for cluster ` +
-                `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
-                `('container delete --force ${inputs.nodeName}') or choose another cluster-name.`);
-        case "busy":
-            throw new Error(`cluster ${inputs.clusterName} is running for runner ${l[LABEL.runner]} (job ${l[LABEL.job] ?? "unknown"}) ` +
-                "on this Mac and may be in use, so it is left untouched. Runners sharing a Mac need distinct " +
-                "cluster-name values (e.g. cluster-name: kina-${{ runner.name }}). If that job is over, remove its " +
-                `node with 'container delete --force ${inputs.nodeName}'.`);
-        case "stale":
-            core.notice(`Removing ${inputs.nodeName} (${existing.state}) left by an earlier job (${l[LABEL.job] ?? "unknown"}` +
-                ` on runner ${l[LABEL.runner] ?? "unknown"}).`);
-            await removeNode(cli, inputs.nodeName);
-    }
-}
-const RUNNING_TIMEOUT_MS = 60_000;
-async function waitRunning(cli, name) {
-    const deadline = Date.now() + RUNNING_TIMEOUT_MS;
-    let delay = 50;
-    for (;;) {
-        const s = await cli.inspect(name);
-        if (s?.state === "running" && s.ipv4)
-            return s;
-        if (s && s.state === "stopped")
-            throw new Error(`node ${name} stopped right after start; see 'container logs --boot ${name}'`);
-        if (Date.now() > deadline)
-            throw new Error(`node ${name} not running with an address after ${RUNNING_TIMEOUT_MS / 1000}s (state ${s?.state ?? "absent"})`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
-    }
-}
-/**
- * Creates the node VM and waits until it runs with an address (prepare-node waits for containerd).
- * `beforeCreate` records the name in state first, so a cancelled job's post step still removes it.
- */
-async function createNodeVm(cli, inputs, cliVersion, beforeCreate, env = process.env) {
-    await clearStale(cli, inputs, env);
-    beforeCreate(inputs.nodeName);
-    let apiPort;
-    for (let attempt = 1;; attempt++) {
-        const port = await freePort();
-        try {
-            await cli.call(runArgs({ inputs, cliVersion, apiPort: port, env }), { show: true });
-            apiPort = port;
-            break;
-        }
-        catch (err) {
-            // Another cluster on this Mac may have taken the port between our probe and the run.
-            if (attempt < 3 && err instanceof ContainerError && /address already in use|port/i.test(err.stderr)) {
-                await cli.call(["delete", "--force", inputs.nodeName], { allowFailure: true });
-                continue;
-            }
-            throw err;
-        }
-    }
-    const state = await waitRunning(cli, inputs.nodeName);
-    return { name: inputs.nodeName, ip: state.ipv4, mtu: state.mtu ?? 1280, apiPort };
-}
-
-;// CONCATENATED MODULE: ./src/steps/teardown.ts
-
-
-
-
-const CALL_TIMEOUT_MS = 60_000;
-const message = (err) => (err instanceof Error ? err.message : String(err));
-/** Containers other than `except` that run and would die with the service. */
-async function othersRunning(cli, except, ms) {
-    return (await cli.list({ timeoutMs: ms }))
-        .filter((s) => s.state !== "stopped" && s.id !== except)
-        .map((s) => s.id);
-}
-/**
- * Removes what main recorded, each part on its own: the node (only when this runner made it),
- * the kubeconfig, and the container service when this job started it and nothing else runs in it. A
- * service stopped meanwhile is started to reach the node, and stopped again. Every call is bounded;
- * problems are warnings, never failures; running it twice is harmless.
- */
-async function teardown(cli, t, o = {}) {
-    const env = o.env ?? process.env;
-    const ms = o.timeoutMs ?? CALL_TIMEOUT_MS;
-    const attempt = async (what, fn) => {
-        try {
-            await fn();
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`Cleanup: could not ${what}: ${message(err)}`);
-        }
-    };
-    // Set when the service was down and this step started it to reach the node: stopped again below.
-    let startedHere = false;
-    if (t.node) {
-        await attempt(`remove node ${t.node}`, async () => {
-            let node;
-            let serviceDown = false;
-            try {
-                node = await cli.inspect(t.node, { timeoutMs: ms });
-            }
-            catch (err) {
-                if (!(err instanceof container_cli/* ContainerError */.OJ && err.serviceDown))
-                    throw err;
-                serviceDown = true;
-            }
-            if (serviceDown) {
-                // Stopped during the job (by a later step, or a crash): the node is still on disk.
-                lib_core/* info */.pq("The container service is not running; starting it to remove the node.");
-                await cli.startService({ timeoutMs: ms });
-                startedHere = true;
-                node = await cli.inspect(t.node, { timeoutMs: ms });
-            }
-            if (!node) {
-                lib_core/* info */.pq(`Node ${t.node} does not exist (never created, or already removed).`);
-            }
-            else if (!ownedByThisRunner(node, env)) {
-                // Main records the name before `container run`: a same-named container from elsewhere won that race.
-                lib_core/* warning */.$e(`Cleanup: ${t.node} was not created by this action on this runner (runner label '${node.labels[LABEL.runner] ?? "none"}'); left untouched.`);
-            }
-            else {
-                await removeNode(cli, t.node, ms);
-                lib_core/* info */.pq(`Removed node ${t.node}.`);
-            }
-        });
-    }
-    if (t.kubeconfig) {
-        await attempt(`remove ${t.kubeconfig}`, async () => {
-            await promises_.rm(t.kubeconfig, { force: true });
-            lib_core/* info */.pq(`Removed ${t.kubeconfig}.`);
-        });
-    }
-    if (t.serviceStartedByUs || startedHere) {
-        await attempt("stop the container service", async () => {
-            const status = await cli.callWithin(["system", "status"], ms);
-            if (status.timedOut)
-                throw new Error(`'container system status' did not answer within ${ms / 1000}s`);
-            if (status.code !== 0) {
-                lib_core/* info */.pq("The container service is not running.");
-                return;
-            }
-            // `system stop` stops every container: another runner on this Mac may be using one.
-            const others = await othersRunning(cli, t.node, ms);
-            if (others.length) {
-                lib_core/* notice */.lm(`This job started the container service, but it is left running: other containers use it (${others.join(", ")}).`);
-                return;
-            }
-            await cli.stopService({ timeoutMs: ms });
-        });
-    }
-}
-function keepMessage(t) {
-    const steps = [
-        t.node && `container delete --force ${t.node}`,
-        t.kubeconfig && `rm -f '${t.kubeconfig}'`,
-        t.serviceStartedByUs && "container system stop",
-    ].filter(Boolean);
-    return steps.length
-        ? `cleanup is false: the cluster is kept. Remove it later with: ${steps.join(" && ")}`
-        : "cleanup is false and nothing was created.";
+/** `1.37.0-alpha.1` → `1.37.0`: the release a pre-release leads to, for comparisons. */
+function releaseOf(version) {
+    return version.replace(/[-+].*$/, "");
 }
 
 
@@ -29293,6 +35588,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
+
+/***/ }),
+
+/***/ 5317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 
 /***/ }),
 
@@ -30166,8 +36468,8 @@ function toPlatformPath(pth) {
     return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 3 modules
-var lib_exec = __nccwpck_require__(7187);
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var lib_exec = __nccwpck_require__(5260);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -30554,15 +36856,16 @@ function getIDToken(aud) {
 
 /***/ }),
 
-/***/ 7187:
+/***/ 5260:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  m: () => (/* binding */ exec),
-  H: () => (/* binding */ getExecOutput)
+  m: () => (/* binding */ exec)
 });
+
+// UNUSED EXPORTS: getExecOutput
 
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
@@ -30570,8 +36873,8 @@ var external_string_decoder_ = __nccwpck_require__(3193);
 var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
 // EXTERNAL MODULE: external "path"
 var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
@@ -30965,7 +37268,7 @@ class ToolRunner extends external_events_.EventEmitter {
                     return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
                 }
                 const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                const cp = external_child_process_.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
                 let stdbuffer = '';
                 if (cp.stdout) {
                     cp.stdout.on('data', (data) => {
@@ -31219,8 +37522,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {

@@ -247,11 +247,12 @@ export async function clearCluster(
     c.labels[LABEL.createdBy] === CREATED_BY && c.labels[LABEL.cluster] === inputs.clusterName;
   const foreign = names.filter((n) => all.some((c) => c.id === n && !isMember(c)));
   if (foreign.length) {
-    const them = foreign.join(" ");
+    const one = foreign.length === 1;
     throw new Error(
-      `a container named ${foreign.join(", ")} exists and was not created by this action for cluster ` +
-        `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
-        `('container delete --force ${them}') or choose another cluster-name.`,
+      `${one ? "a container" : "containers"} named ${foreign.join(", ")} ${one ? "exists" : "exist"} and ` +
+        `${one ? "was" : "were"} not created by this action for cluster ${inputs.clusterName}; ` +
+        `${one ? "it is" : "they are"} left untouched. Remove ${one ? "it" : "them"} yourself ` +
+        `('container delete --force ${foreign.join(" ")}') or choose another cluster-name.`,
     );
   }
   const members = all.filter(isMember).sort(byRole);

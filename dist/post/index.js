@@ -33812,10 +33812,11 @@ async function clearCluster(cli, inputs, names, env = process.env, now = Date.no
     const isMember = (c) => c.labels[LABEL.createdBy] === CREATED_BY && c.labels[LABEL.cluster] === inputs.clusterName;
     const foreign = names.filter((n) => all.some((c) => c.id === n && !isMember(c)));
     if (foreign.length) {
-        const them = foreign.join(" ");
-        throw new Error(`a container named ${foreign.join(", ")} exists and was not created by this action for cluster ` +
-            `${inputs.clusterName}; it is left untouched. Remove it yourself ` +
-            `('container delete --force ${them}') or choose another cluster-name.`);
+        const one = foreign.length === 1;
+        throw new Error(`${one ? "a container" : "containers"} named ${foreign.join(", ")} ${one ? "exists" : "exist"} and ` +
+            `${one ? "was" : "were"} not created by this action for cluster ${inputs.clusterName}; ` +
+            `${one ? "it is" : "they are"} left untouched. Remove ${one ? "it" : "them"} yourself ` +
+            `('container delete --force ${foreign.join(" ")}') or choose another cluster-name.`);
     }
     const members = all.filter(isMember).sort(byRole);
     if (!members.length)

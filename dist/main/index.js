@@ -31700,7 +31700,7 @@ const OTHER_BOUNDS = {
 /* unused harmony export buildCniConflist */
 const CNI_CONFLIST_PATH = "/etc/cni/net.d/10-ptp.conflist";
 /**
- * The PTP network of ../shared/seed/ptp-cni-design.md: ptp (veth pair per pod, /32 host routes, no
+ * The PTP network of the project's design (README, "Why PTP networking"): ptp (veth pair per pod, /32 host routes, no
  * bridge, so no bridge netfilter) with host-local IPAM, then portmap for hostPort.
  *
  * cniVersion 0.4.0: the version the design was validated with on Apple container VMs; every plugin

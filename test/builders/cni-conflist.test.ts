@@ -8,7 +8,7 @@ function cidr(text: string): Cidr {
   return c;
 }
 
-/** The configuration block of /work/shared/seed/ptp-cni-design.md, with the subnet as a parameter. */
+/** The PTP design's configuration block (README, "Why PTP networking"), with the subnet as a parameter. */
 function designConflist(subnet: string): object {
   return {
     cniVersion: "0.4.0",

@@ -6,7 +6,7 @@ import type { Simulator } from "../sim/simulator.ts";
 import { errors, runStep, type StepResult } from "../sim/runner.ts";
 import { describe, expect, test } from "../fixtures/mac.ts";
 
-/** The conflist of ../shared/seed/ptp-cni-design.md, with the pod subnet put in. */
+/** The conflist of the PTP design (README, "Why PTP networking"), with the pod subnet put in. */
 function designConflist(subnet: string): object {
   return {
     cniVersion: "0.4.0",

@@ -65,12 +65,17 @@ describe("registrations", () => {
     const order: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
     const first = withJobsLock(env("a"), async () => {
       order.push("first in");
+      entered();
       await held;
       order.push("first out");
     });
-    // The second waits for the first to leave (event-driven: released only after it queued).
+    // Asked only once the first holds the lock, so the order cannot depend on which mkdir ran first;
+    // the second then waits for the first to leave.
+    await inside;
     const second = withJobsLock(env("b"), async () => void order.push("second"));
     await new Promise((r) => setTimeout(r, 300));
     release();
